@@ -1,0 +1,55 @@
+/* bind.h — what every Lua binding shares: the host context and the error convention.
+ *
+ * Bindings are thin: they check arguments and context, call a pure C core, and either return
+ * at once or yield through co. Runtime failures return `nil, err` where err is a table
+ * {code = "UPPER_SNAKE", message = "...", ...} with a __tostring; programming errors raise
+ * with luaL_error naming the function. */
+#ifndef SPEEZY_BIND_H
+#define SPEEZY_BIND_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <uv.h>
+
+#include "co.h"
+
+struct config;
+struct pg_pool;
+struct redis_client;
+
+/* Owned by the worker (or `speezy test`), shared by every generation's VM: pools and clients
+ * belong to the host, never to a VM. */
+typedef struct bind_host {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    struct pg_pool *pg;          /* NULL when no database is configured */
+    struct redis_client *redis;  /* NULL when no Redis is configured */
+    const char *generation;      /* hash of the generation being built or served */
+} bind_host_t;
+
+/* Stores the host pointer in L's registry; called once per lua_State by vm. */
+void bind_set_host(lua_State *L, bind_host_t *host);
+bind_host_t *bind_host(lua_State *L);
+
+/* For bindings that yield: the caller's coroutine, or a luaL_error naming fname and the
+ * context ("not allowed at script top level (init context)") when there is none. */
+co_t *bind_check_yieldable(lua_State *L, const char *fname);
+
+/* Pushes nil and an error table; returns 2 so a binding can `return bind_fail(...)`. */
+int bind_fail(lua_State *L, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Pushes just the error table (for callbacks that push results onto a coroutine). */
+void bind_push_error(lua_State *L, const char *code, const char *message);
+
+/* The null sentinel shared by pg, redis and JSON (cjson.null, a NULL lightuserdata). */
+void bind_push_null(lua_State *L);
+
+/* Registers every speezy.* C module in package.preload. */
+void bind_open_all(lua_State *L);
+
+/* Each C module (one file each under host/bind/). */
+int luaopen_speezy_core(lua_State *L);   /* sleep, now, log, env: bind_core.c */
+int luaopen_speezy_pg_core(lua_State *L) __attribute__((weak));    /* bind_pg.c */
+int luaopen_speezy_redis_core(lua_State *L) __attribute__((weak)); /* bind_redis.c */
+
+#endif

@@ -1,0 +1,223 @@
+/* co.c — request/job coroutines: start, yield on I/O, resume, cancel, deadlines.
+ *
+ * The thread is anchored in the registry as registry[thread] = co, which both keeps it alive
+ * and lets a binding find its co from the lua_State it was called with. A co never resumes
+ * twice for one op: co_resume() clears the pending op first, and cancellation clears it
+ * before handing the op to its owner's cancel function. */
+#include "co.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+
+struct co_exit_hook {
+    co_exit_fn fn;
+    void *data;
+    co_exit_hook_t *next;
+};
+
+struct co_s {
+    lua_State *L;  /* the generation's main state */
+    lua_State *co; /* the coroutine thread */
+    uv_loop_t *loop;
+    uv_timer_t *deadline; /* allocated on demand; closed asynchronously */
+    co_kind_t kind;
+    co_done_cb done;
+    void *ud;
+    co_cancel_fn op_cancel;
+    void *op;
+    co_exit_hook_t *hooks;
+    uint64_t id;
+    int running; /* inside lua_resume */
+    int finished;
+};
+
+static uint64_t co_next_id = 1;
+
+co_t *co_new(uv_loop_t *loop, lua_State *L, co_kind_t kind, co_done_cb done, void *ud)
+{
+    co_t *co = calloc(1, sizeof(*co));
+    if (!co)
+        return NULL;
+    co->L = L;
+    co->loop = loop;
+    co->kind = kind;
+    co->done = done;
+    co->ud = ud;
+    co->id = co_next_id++;
+    co->co = lua_newthread(L);
+    lua_pushlightuserdata(L, co);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    return co;
+}
+
+lua_State *co_thread(co_t *co)
+{
+    return co->co;
+}
+
+co_kind_t co_kind(const co_t *co)
+{
+    return co->kind;
+}
+
+void *co_owner(const co_t *co)
+{
+    return co->ud;
+}
+
+uint64_t co_id(const co_t *co)
+{
+    return co->id;
+}
+
+co_t *co_current(lua_State *L)
+{
+    lua_pushthread(L);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    co_t *co = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (co && (co->co != L || co->finished))
+        return NULL;
+    return co;
+}
+
+static void run_exit_hooks(co_t *co, int cancelled)
+{
+    while (co->hooks) {
+        co_exit_hook_t *h = co->hooks;
+        co->hooks = h->next;
+        h->fn(h->data, cancelled);
+        free(h);
+    }
+}
+
+static void stop_deadline(co_t *co)
+{
+    if (co->deadline) {
+        uv_timer_stop(co->deadline);
+        uv_close((uv_handle_t *)co->deadline, (uv_close_cb)free);
+        co->deadline = NULL;
+    }
+}
+
+static void finish(co_t *co, co_status_t status, int nresults)
+{
+    co->finished = 1;
+    stop_deadline(co);
+    run_exit_hooks(co, status == CO_TIMEOUT || status == CO_CANCELLED);
+    co->done(co, status, nresults, co->ud);
+}
+
+static void abort_co(co_t *co, co_status_t status)
+{
+    if (co->finished)
+        return;
+    co_cancel_fn cancel = co->op_cancel;
+    void *op = co->op;
+    co->op_cancel = NULL;
+    co->op = NULL;
+    if (cancel)
+        cancel(op);
+    lua_settop(co->co, 0);
+    finish(co, status, 0);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    abort_co(t->data, CO_TIMEOUT);
+}
+
+void co_set_deadline(co_t *co, uint64_t timeout_ms)
+{
+    if (!co->deadline) {
+        co->deadline = malloc(sizeof(uv_timer_t));
+        if (!co->deadline)
+            return;
+        uv_timer_init(co->loop, co->deadline);
+        co->deadline->data = co;
+    }
+    uv_timer_start(co->deadline, on_deadline, timeout_ms, 0);
+}
+
+static void run(co_t *co, int nargs)
+{
+    co->running = 1;
+    int rc = lua_resume(co->co, nargs);
+    co->running = 0;
+    if (rc == LUA_YIELD) {
+        if (co->op)
+            return;
+        /* Only bindings may yield; a bare coroutine.yield would never be resumed. */
+        lua_settop(co->co, 0);
+        lua_pushliteral(co->co, "yield outside an I/O binding is not allowed");
+        rc = LUA_ERRRUN;
+    }
+    if (rc == 0) {
+        finish(co, CO_OK, lua_gettop(co->co));
+        return;
+    }
+    const char *msg = lua_tostring(co->co, -1);
+    luaL_traceback(co->L, co->co, msg ? msg : "(error object is not a string)", 0);
+    lua_settop(co->co, 0);
+    lua_xmove(co->L, co->co, 1);
+    finish(co, CO_ERROR, 1);
+}
+
+void co_start(co_t *co, int nargs)
+{
+    run(co, nargs);
+}
+
+int co_yield_op(lua_State *L, co_t *co, co_cancel_fn cancel, void *op)
+{
+    co->op_cancel = cancel;
+    co->op = op ? op : co;
+    return lua_yield(L, 0);
+}
+
+void co_resume(co_t *co, int nresults)
+{
+    if (co->finished || co->running)
+        return;
+    co->op_cancel = NULL;
+    co->op = NULL;
+    run(co, nresults);
+}
+
+void co_cancel(co_t *co)
+{
+    abort_co(co, CO_CANCELLED);
+}
+
+co_exit_hook_t *co_on_exit(co_t *co, co_exit_fn fn, void *data)
+{
+    co_exit_hook_t *h = malloc(sizeof(*h));
+    if (!h)
+        return NULL;
+    h->fn = fn;
+    h->data = data;
+    h->next = co->hooks;
+    co->hooks = h;
+    return h;
+}
+
+void co_exit_hook_remove(co_t *co, co_exit_hook_t *hook)
+{
+    for (co_exit_hook_t **p = &co->hooks; *p; p = &(*p)->next) {
+        if (*p == hook) {
+            *p = hook->next;
+            free(hook);
+            return;
+        }
+    }
+}
+
+void co_free(co_t *co)
+{
+    stop_deadline(co);
+    lua_pushthread(co->co);
+    lua_xmove(co->co, co->L, 1);
+    lua_pushnil(co->L);
+    lua_rawset(co->L, LUA_REGISTRYINDEX);
+    free(co);
+}

@@ -1,0 +1,68 @@
+/* co.h — one Lua coroutine per request or job, and the yield/resume protocol of I/O bindings.
+ *
+ * The owner (worker, job runner, `speezy test`) creates a co on a generation's lua_State,
+ * pushes the function and its arguments onto co_thread(co) and calls co_start(). A binding
+ * that needs I/O starts it, then ends with `return co_yield_op(L, co, cancel, op)`. When the
+ * I/O completes, its callback pushes the results onto co_thread(co) and calls co_resume().
+ * When the coroutine ends (returned, raised, timed out or cancelled) the owner's done
+ * callback runs once; it reads the results from the thread's stack and must call co_free().
+ *
+ * Cancellation (client gone, deadline, drain) calls the pending op's cancel function, then
+ * every exit hook registered with co_on_exit(); after that the coroutine is never resumed.
+ * An op's owner keeps the co pointer only until its cancel function has run. */
+#ifndef SPEEZY_CO_H
+#define SPEEZY_CO_H
+
+#include <lua.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct co_s co_t;
+
+typedef enum {
+    CO_OK = 0,        /* returned: results are on the thread's stack */
+    CO_ERROR = -1,    /* raised: a message with traceback is on the thread's stack */
+    CO_TIMEOUT = -2,  /* deadline passed, nothing on the stack */
+    CO_CANCELLED = -3 /* co_cancel() was called, nothing on the stack */
+} co_status_t;
+
+typedef enum { CO_KIND_REQUEST, CO_KIND_JOB, CO_KIND_TIMER, CO_KIND_TEST } co_kind_t;
+
+typedef void (*co_done_cb)(co_t *co, co_status_t status, int nresults, void *ud);
+typedef void (*co_cancel_fn)(void *op);
+typedef void (*co_exit_fn)(void *data, int cancelled);
+
+/* Creates a coroutine thread on L (a generation's main state) anchored in its registry. */
+co_t *co_new(uv_loop_t *loop, lua_State *L, co_kind_t kind, co_done_cb done, void *ud);
+lua_State *co_thread(co_t *co);
+co_kind_t co_kind(const co_t *co);
+void *co_owner(const co_t *co);
+uint64_t co_id(const co_t *co);
+
+/* Arms a deadline; when it passes the coroutine is cancelled and done() gets CO_TIMEOUT. */
+void co_set_deadline(co_t *co, uint64_t timeout_ms);
+
+/* Runs the function pushed below nargs arguments until it yields or ends. */
+void co_start(co_t *co, int nargs);
+
+/* The coroutine running on thread L, or NULL outside any (script top level: init context). */
+co_t *co_current(lua_State *L);
+
+/* Records the pending op and yields; a binding's last act: `return co_yield_op(...)`. */
+int co_yield_op(lua_State *L, co_t *co, co_cancel_fn cancel, void *op);
+
+/* Called by an I/O callback after pushing nresults values onto co_thread(co). */
+void co_resume(co_t *co, int nresults);
+
+/* Client gone or drain: cancels the pending op, runs exit hooks, calls done(CO_CANCELLED). */
+void co_cancel(co_t *co);
+
+/* Resources held across yields (a pinned DB connection): released on exit either way. */
+typedef struct co_exit_hook co_exit_hook_t;
+co_exit_hook_t *co_on_exit(co_t *co, co_exit_fn fn, void *data);
+void co_exit_hook_remove(co_t *co, co_exit_hook_t *hook);
+
+/* Frees the coroutine; only from (or after) the done callback. */
+void co_free(co_t *co);
+
+#endif

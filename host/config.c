@@ -1,0 +1,229 @@
+/* config.c — reads .env and the environment into a validated config_t.
+ *
+ * .env values are put into the process environment (without overriding what is already
+ * set), so every later lookup — and every worker — sees one merged view. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SECRET_MIN_BYTES 32
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+/* KEY=VALUE lines; '#' comments; optional "export "; single or double quotes. */
+static int load_dotenv(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? 0 : -1;
+    char line[4096];
+    int lineno = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        if (strncmp(s, "export ", 7) == 0)
+            s = trim(s + 7);
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected KEY=VALUE", path, lineno);
+            fclose(f);
+            return -1;
+        }
+        *eq = '\0';
+        char *key = trim(s), *val = trim(eq + 1);
+        size_t vlen = strlen(val);
+        if (vlen >= 2 && (val[0] == '"' || val[0] == '\'') && val[vlen - 1] == val[0]) {
+            val[vlen - 1] = '\0';
+            val++;
+        } else {
+            char *hash = strstr(val, " #");
+            if (hash) {
+                *hash = '\0';
+                val = trim(val);
+            }
+        }
+        setenv(key, val, 0);
+    }
+    fclose(f);
+    return 0;
+}
+
+const char *config_get(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static char *dup_or(const char *name, const char *def)
+{
+    const char *v = config_get(name);
+    return v ? strdup(v) : def ? strdup(def) : NULL;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int get_num(const char *name, long long def, long long min, long long max, long long *out,
+                   char *err, size_t errlen)
+{
+    const char *v = config_get(name);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || *end || n < min || n > max)
+        return fail(err, errlen, "%s must be an integer between %lld and %lld", name, min, max);
+    *out = n;
+    return 0;
+}
+
+typedef struct {
+    const char *name;
+    long long def, min, max;
+    size_t offset;
+    int size; /* sizeof the field: 4 (int/unsigned) or 8 (size_t) */
+} num_setting_t;
+
+#define NUM(name, def, min, max, field)                                                            \
+    {name, def, min, max, offsetof(config_t, field), (int)sizeof(((config_t *)0)->field)}
+
+static const num_setting_t num_settings[] = {
+    NUM("PORT", 4000, 0, 65535, port),
+    NUM("BODY_LIMIT", 1 << 20, 0, 1LL << 32, body_limit),
+    NUM("MAX_HEADER_BYTES", 16384, 256, 1 << 20, max_header_bytes),
+    NUM("MAX_URL_BYTES", 8192, 64, 1 << 20, max_url_bytes),
+    NUM("MAX_CONNECTIONS", 10000, 1, 1000000, max_connections),
+    NUM("HEADER_TIMEOUT_MS", 10000, 1, 3600000, header_timeout_ms),
+    NUM("BODY_TIMEOUT_MS", 30000, 1, 3600000, body_timeout_ms),
+    NUM("KEEPALIVE_TIMEOUT_MS", 15000, 1, 3600000, keepalive_timeout_ms),
+    NUM("REQUEST_TIMEOUT_MS", 30000, 1, 3600000, request_timeout_ms),
+    NUM("DRAIN_TIMEOUT_MS", 30000, 0, 3600000, drain_timeout_ms),
+    NUM("PG_POOL_SIZE", 10, 1, 1000, pg_pool_size),
+    NUM("PG_POOL_WAIT_MS", 2000, 1, 600000, pg_pool_wait_ms),
+    NUM("PG_STATEMENT_TIMEOUT_MS", 15000, 0, 3600000, pg_statement_timeout_ms),
+    NUM("PG_CONNECT_TIMEOUT_MS", 5000, 1, 600000, pg_connect_timeout_ms),
+    NUM("REDIS_TIMEOUT_MS", 5000, 1, 600000, redis_timeout_ms),
+    NUM("REDIS_BLOCKING_POOL", 4, 1, 1000, redis_blocking_pool),
+};
+
+static int load_numbers(config_t *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof(num_settings) / sizeof(num_settings[0]); i++) {
+        const num_setting_t *s = &num_settings[i];
+        long long v;
+        if (get_num(s->name, s->def, s->min, s->max, &v, err, errlen) < 0)
+            return -1;
+        char *field = (char *)cfg + s->offset;
+        if (s->size == 8)
+            *(size_t *)field = (size_t)v;
+        else
+            *(int *)field = (int)v;
+    }
+    return 0;
+}
+
+/* Production refuses missing secrets, short ones and the placeholders of .env.example. */
+static int check_secret(const config_t *cfg, const char *name, const char *value, char *err,
+                        size_t errlen)
+{
+    if (cfg->env != ENV_PRODUCTION)
+        return 0;
+    if (!value)
+        return fail(err, errlen, "%s is not set: production needs a random secret of at least %d bytes",
+                    name, SECRET_MIN_BYTES);
+    if (strlen(value) < SECRET_MIN_BYTES)
+        return fail(err, errlen, "%s is too short: production needs at least %d bytes", name,
+                    SECRET_MIN_BYTES);
+    if (strstr(value, "change-me") || strstr(value, "your_") || strstr(value, "generated-by"))
+        return fail(err, errlen, "%s still holds the example placeholder", name);
+    return 0;
+}
+
+int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    if (load_dotenv(dotenv_path ? dotenv_path : ".env", err, errlen) < 0)
+        return err[0] ? -1 : fail(err, errlen, "cannot read %s", dotenv_path);
+
+    const char *env = config_get("SPEEZY_ENV");
+    if (!env || strcmp(env, "development") == 0)
+        cfg->env = ENV_DEVELOPMENT, cfg->env_name = "development";
+    else if (strcmp(env, "test") == 0)
+        cfg->env = ENV_TEST, cfg->env_name = "test";
+    else if (strcmp(env, "production") == 0)
+        cfg->env = ENV_PRODUCTION, cfg->env_name = "production";
+    else
+        return fail(err, errlen, "SPEEZY_ENV must be development, test or production");
+
+    if (load_numbers(cfg, err, errlen) < 0)
+        return -1;
+    long long workers, watch;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (get_num("WORKERS", ncpu > 0 ? ncpu : 1, 1, 256, &workers, err, errlen) < 0)
+        return -1;
+    cfg->workers = (int)workers;
+    if (get_num("WATCH_SCRIPTS", cfg->env == ENV_DEVELOPMENT, 0, 1, &watch, err, errlen) < 0)
+        return -1;
+    cfg->watch_scripts = (int)watch;
+
+    cfg->host = dup_or("HOST", "0.0.0.0");
+    cfg->log_level = dup_or("LOG_LEVEL", "info");
+    cfg->scripts_dir = dup_or("SCRIPTS_DIR", "scripts");
+    cfg->pid_file = dup_or("PID_FILE", ".run/speezy.pid");
+    cfg->database_url = dup_or("DATABASE_URL", NULL);
+    cfg->redis_url = dup_or("REDIS_URL", NULL);
+    cfg->jwt_secret = dup_or("JWT_SECRET", NULL);
+    cfg->otp_secret = dup_or("OTP_SECRET", NULL);
+    cfg->admin_token = dup_or("ADMIN_TOKEN", NULL);
+
+    if (check_secret(cfg, "JWT_SECRET", cfg->jwt_secret, err, errlen) < 0 ||
+        check_secret(cfg, "OTP_SECRET", cfg->otp_secret, err, errlen) < 0)
+        return -1;
+    if (cfg->env == ENV_PRODUCTION && cfg->admin_token &&
+        check_secret(cfg, "ADMIN_TOKEN", cfg->admin_token, err, errlen) < 0)
+        return -1;
+    if (cfg->env == ENV_PRODUCTION && (!cfg->database_url || !cfg->redis_url))
+        return fail(err, errlen, "%s is not set: production needs it",
+                    cfg->database_url ? "REDIS_URL" : "DATABASE_URL");
+    return 0;
+}
+
+void config_free(config_t *cfg)
+{
+    free(cfg->host);
+    free(cfg->log_level);
+    free(cfg->scripts_dir);
+    free(cfg->pid_file);
+    free(cfg->database_url);
+    free(cfg->redis_url);
+    free(cfg->jwt_secret);
+    free(cfg->otp_secret);
+    free(cfg->admin_token);
+    memset(cfg, 0, sizeof(*cfg));
+}

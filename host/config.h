@@ -1,0 +1,57 @@
+/* config.h — settings from the environment and .env, validated once at start-up.
+ *
+ * The environment wins over .env. Production refuses to start with a missing or weak secret
+ * and names the variable, never its value. */
+#ifndef SPEEZY_CONFIG_H
+#define SPEEZY_CONFIG_H
+
+#include <stddef.h>
+
+typedef enum { ENV_DEVELOPMENT, ENV_TEST, ENV_PRODUCTION } config_env_t;
+
+typedef struct config {
+    config_env_t env;
+    const char *env_name;
+    char *host;
+    int port;
+    int workers;
+    char *log_level;
+    char *scripts_dir;
+    char *pid_file;
+    char *database_url; /* NULL when unset */
+    char *redis_url;    /* NULL when unset */
+    char *jwt_secret;
+    char *otp_secret;
+    char *admin_token;
+
+    /* HTTP limits and timeouts */
+    size_t body_limit;
+    size_t max_header_bytes;
+    size_t max_url_bytes;
+    unsigned max_connections;
+    unsigned header_timeout_ms;
+    unsigned body_timeout_ms;
+    unsigned keepalive_timeout_ms;
+    unsigned request_timeout_ms;
+    unsigned drain_timeout_ms;
+    int watch_scripts; /* reload on file change; default on in development */
+
+    /* PostgreSQL */
+    int pg_pool_size;
+    unsigned pg_pool_wait_ms;
+    unsigned pg_statement_timeout_ms;
+    unsigned pg_connect_timeout_ms;
+
+    /* Redis */
+    unsigned redis_timeout_ms;
+    int redis_blocking_pool;
+} config_t;
+
+/* Loads .env (path may be NULL for "./.env"), then the environment. Returns 0, or -1 with a
+ * message in err naming the bad variable. */
+int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen);
+/* The value of any setting by name (env over .env), for scripts' non-secret settings. */
+const char *config_get(const char *name);
+void config_free(config_t *cfg);
+
+#endif

@@ -1,0 +1,972 @@
+/* http.c — HTTP/1.1 server on libuv + llhttp.
+ *
+ * A connection moves through: IDLE (waiting for a request) -> HEAD (request line and
+ * headers arriving, header timeout) -> BODY (body timeout) -> HANDLING (owner has the
+ * request; parser paused) -> back to IDLE after http_respond(). Bytes that arrive while a
+ * request is being handled stay buffered and are parsed after the response: pipelined
+ * requests are answered in order without any per-connection queue.
+ *
+ * Request bytes (URL, header names and values) are copied into one growable store and
+ * referenced by offsets while parsing, because the store may move as it grows; pointers are
+ * fixed up once the message is complete. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define READ_CHUNK 65536
+#define PIPELINE_BUFFER_MAX (256 * 1024) /* stop reading while this much waits unparsed */
+#define LINGER_MS 2000
+
+/* FINISHING: the last response is written and our side shut down; we read and discard until
+ * the client closes (or LINGER_MS), so unread request bytes can't turn our close into a
+ * reset that destroys the response before the client reads it. */
+typedef enum { ST_IDLE, ST_HEAD, ST_BODY, ST_HANDLING, ST_FINISHING, ST_CLOSING } conn_state_t;
+
+typedef struct {
+    size_t name_off, name_len, value_off, value_len;
+} span_t;
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} buf_t;
+
+struct http_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown;
+    http_server_t *srv;
+    llhttp_t parser;
+    conn_state_t state;
+    buf_t in;        /* bytes read, not yet parsed from in_off */
+    size_t in_off;
+    buf_t store;     /* url + header names/values of the current request */
+    buf_t body;
+    span_t *spans;
+    size_t nspans, spans_cap;
+    http_header_t *headers;
+    size_t headers_cap;
+    size_t url_len, head_bytes;
+    int in_value;     /* last header callback was a value */
+    int error_status; /* a limit was hit: answer this and close */
+    const char *error_code;
+    int keep_alive;   /* connection-level: cleared on drain or Connection: close */
+    int peer_eof;
+    int reading;
+    int in_parse; /* inside parse_more: a synchronous answer must not recurse into it */
+    int detached; /* fuzz mode: no socket */
+    unsigned closing_handles;
+    http_req_t req;
+    char ip[48];
+    http_conn_t *prev, *next;
+};
+
+struct http_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    http_limits_t limits;
+    http_callbacks_t cbs;
+    void *ud;
+    http_conn_t *conns;
+    unsigned nconns;
+    int draining;
+    int listener_open;
+    uint64_t next_id;
+    char id_prefix[17];
+};
+
+static llhttp_settings_t parser_settings;
+
+/* ---- small buffers ---------------------------------------------------------------------- */
+
+static int buf_reserve(buf_t *b, size_t extra)
+{
+    if (b->len + extra <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + extra)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p)
+        return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_append(buf_t *b, const char *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (buf_reserve(b, len) < 0)
+        return -1;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+/* ---- status texts and the error envelope --------------------------------------------------- */
+
+const char *http_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+static size_t json_escape(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+size_t http_error_body(char *buf, size_t cap, const char *code, const char *message,
+                       const char *request_id)
+{
+    char msg[512], id[160];
+    json_escape(msg, sizeof(msg), message);
+    json_escape(id, sizeof(id), request_id);
+    int n = snprintf(buf, cap,
+                     "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":\"%s\"},"
+                     "\"requestId\":\"%s\"}",
+                     code, msg, id);
+    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
+/* ---- connection lifecycle ------------------------------------------------------------------ */
+
+static void conn_free(http_conn_t *c)
+{
+    free(c->in.p);
+    free(c->store.p);
+    free(c->body.p);
+    free(c->spans);
+    free(c->headers);
+    free(c);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    http_conn_t *c = h->data;
+    if (--c->closing_handles == 0)
+        conn_free(c);
+}
+
+static void server_maybe_drained(http_server_t *srv)
+{
+    if (srv->draining && srv->nconns == 0 && srv->cbs.on_drained) {
+        void (*cb)(void *) = srv->cbs.on_drained;
+        srv->cbs.on_drained = NULL;
+        cb(srv->ud);
+    }
+}
+
+static void conn_close(http_conn_t *c)
+{
+    if (c->state == ST_CLOSING)
+        return;
+    http_server_t *srv = c->srv;
+    if (c->state == ST_HANDLING && srv->cbs.on_abort)
+        srv->cbs.on_abort(&c->req, srv->ud);
+    c->state = ST_CLOSING;
+    if (c->detached)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->nconns--;
+    c->closing_handles = 2;
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    server_maybe_drained(srv);
+}
+
+static void on_timeout(uv_timer_t *t);
+
+static void timer_arm(http_conn_t *c, unsigned ms)
+{
+    if (!c->detached)
+        uv_timer_start(&c->timer, on_timeout, ms, 0);
+}
+
+static void timer_stop(http_conn_t *c)
+{
+    if (!c->detached)
+        uv_timer_stop(&c->timer);
+}
+
+/* ---- writing ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    uv_write_t w;
+    http_conn_t *conn;
+    char data[];
+} write_req_t;
+
+static void on_written(uv_write_t *w, int status)
+{
+    write_req_t *wr = (write_req_t *)w;
+    http_conn_t *c = wr->conn;
+    free(wr);
+    if (status < 0 && c->state != ST_CLOSING)
+        conn_close(c);
+}
+
+static write_req_t *write_req_new(http_conn_t *c, size_t len)
+{
+    write_req_t *wr = malloc(sizeof(*wr) + len);
+    if (wr)
+        wr->conn = c;
+    return wr;
+}
+
+/* Tries the write at once: a response that fits the socket buffer (nearly all) costs one
+ * write(2) and no write request, which also spares libuv an epoll_ctl per response. */
+static void write_send(http_conn_t *c, write_req_t *wr, size_t len)
+{
+    if (c->detached) {
+        free(wr);
+        return;
+    }
+    size_t off = 0;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+        uv_buf_t b = uv_buf_init(wr->data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n == (int)len) {
+            free(wr);
+            return;
+        }
+        if (n > 0)
+            off = (size_t)n;
+        else if (n != UV_EAGAIN) {
+            free(wr);
+            conn_close(c);
+            return;
+        }
+    }
+    uv_buf_t b = uv_buf_init(wr->data + off, (unsigned)(len - off));
+    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
+        free(wr);
+        conn_close(c);
+    }
+}
+
+static size_t http_date(char *out, size_t cap)
+{
+    static __thread time_t cached_sec;
+    static __thread char cached[40];
+    time_t now = time(NULL);
+    if (now != cached_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(cached, sizeof(cached), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_sec = now;
+    }
+    return (size_t)snprintf(out, cap, "%s", cached);
+}
+
+static void parse_more(http_conn_t *c);
+static void read_start(http_conn_t *c);
+
+static void on_linger_timeout(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    http_conn_t *c = req->data;
+    if (c->state != ST_CLOSING && (status < 0 || c->peer_eof))
+        conn_close(c);
+}
+
+static void linger(http_conn_t *c)
+{
+    if (c->detached || c->state == ST_CLOSING)
+        return;
+    c->in.len = c->in_off = 0;
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, on_linger_timeout, LINGER_MS, 0);
+    read_start(c);
+}
+
+int http_respond(http_req_t *req, int status, const http_header_t *headers, size_t nheaders,
+                 const char *body, size_t body_len)
+{
+    http_conn_t *c = req->conn;
+    if (c->state != ST_HANDLING)
+        return -1;
+    http_server_t *srv = c->srv;
+    int keep = c->keep_alive && req->keep_alive && !srv->draining && !c->error_status;
+    int no_body = req->is_head || status == 204 || status == 304 || (status >= 100 && status < 200);
+
+    size_t extra = 0;
+    for (size_t i = 0; i < nheaders; i++)
+        extra += headers[i].name_len + headers[i].value_len + 4;
+    size_t cap = 256 + sizeof(req->id) + extra + (no_body ? 0 : body_len);
+    write_req_t *wr = write_req_new(c, cap);
+    if (!wr) {
+        conn_close(c);
+        return -1;
+    }
+    char *p = wr->data;
+    size_t o = 0;
+    o += (size_t)snprintf(p + o, cap - o, "HTTP/1.1 %d %s\r\nDate: ", status, http_status_text(status));
+    o += http_date(p + o, cap - o);
+    o += (size_t)snprintf(p + o, cap - o, "\r\nContent-Length: %zu\r\nConnection: %s\r\nX-Request-Id: %s\r\n",
+                          body_len, keep ? "keep-alive" : "close", req->id);
+    for (size_t i = 0; i < nheaders; i++) {
+        memcpy(p + o, headers[i].name, headers[i].name_len);
+        o += headers[i].name_len;
+        p[o++] = ':';
+        p[o++] = ' ';
+        memcpy(p + o, headers[i].value, headers[i].value_len);
+        o += headers[i].value_len;
+        p[o++] = '\r';
+        p[o++] = '\n';
+    }
+    p[o++] = '\r';
+    p[o++] = '\n';
+    if (!no_body && body_len) {
+        memcpy(p + o, body, body_len);
+        o += body_len;
+    }
+
+    if (srv->cbs.on_done)
+        srv->cbs.on_done(req, status, o, srv->ud);
+    c->state = keep ? ST_IDLE : ST_FINISHING;
+    write_send(c, wr, o);
+    if (!keep)
+        linger(c);
+    else {
+        llhttp_resume(&c->parser);
+        if (!c->in_parse)
+            parse_more(c);
+    }
+    return 0;
+}
+
+int http_respond_error(http_req_t *req, int status, const char *code, const char *message,
+                       const http_header_t *headers, size_t nheaders)
+{
+    char body[1024];
+    size_t n = http_error_body(body, sizeof(body), code, message, req->id);
+    http_header_t hs[8];
+    size_t nh = 0;
+    hs[nh++] = (http_header_t){"Content-Type", 12, "application/json", 16};
+    for (size_t i = 0; i < nheaders && nh < 8; i++)
+        hs[nh++] = headers[i];
+    return http_respond(req, status, hs, nh, body, n);
+}
+
+/* ---- parser callbacks ------------------------------------------------------------------------ */
+
+static http_conn_t *conn_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+static int limit_hit(http_conn_t *c, int status, const char *code)
+{
+    c->error_status = status;
+    c->error_code = code;
+    return HPE_USER;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    http_conn_t *c = conn_of(p);
+    c->store.len = 0;
+    c->body.len = 0;
+    c->nspans = 0;
+    c->url_len = 0;
+    c->head_bytes = 0;
+    c->in_value = 0;
+    if (c->state == ST_IDLE) {
+        c->state = ST_HEAD;
+        timer_arm(c, c->srv->limits.header_timeout_ms);
+    }
+    return 0;
+}
+
+static int count_head(http_conn_t *c, size_t len)
+{
+    c->head_bytes += len;
+    return c->head_bytes > c->srv->limits.max_header_bytes;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = conn_of(p);
+    c->url_len += len;
+    if (c->url_len > c->srv->limits.max_url_bytes)
+        return limit_hit(c, 414, "URI_TOO_LONG");
+    if (count_head(c, len))
+        return limit_hit(c, 431, "HEADERS_TOO_LARGE");
+    return buf_append(&c->store, at, len) < 0 ? -1 : 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = conn_of(p);
+    if (count_head(c, len))
+        return limit_hit(c, 431, "HEADERS_TOO_LARGE");
+    if (c->nspans == 0 || c->in_value) {
+        if (c->nspans == c->spans_cap) {
+            size_t cap = c->spans_cap ? c->spans_cap * 2 : 16;
+            span_t *s = realloc(c->spans, cap * sizeof(*s));
+            if (!s)
+                return -1;
+            c->spans = s;
+            c->spans_cap = cap;
+        }
+        c->spans[c->nspans++] = (span_t){c->store.len, 0, c->store.len, 0};
+        c->in_value = 0;
+    }
+    c->spans[c->nspans - 1].name_len += len;
+    c->spans[c->nspans - 1].value_off = c->store.len + len;
+    return buf_append(&c->store, at, len) < 0 ? -1 : 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = conn_of(p);
+    if (count_head(c, len))
+        return limit_hit(c, 431, "HEADERS_TOO_LARGE");
+    if (!c->in_value) {
+        c->spans[c->nspans - 1].value_off = c->store.len;
+        c->in_value = 1;
+    }
+    c->spans[c->nspans - 1].value_len += len;
+    return buf_append(&c->store, at, len) < 0 ? -1 : 0;
+}
+
+static int fixup_headers(http_conn_t *c)
+{
+    if (c->nspans > c->headers_cap) {
+        http_header_t *h = realloc(c->headers, c->nspans * sizeof(*h));
+        if (!h)
+            return -1;
+        c->headers = h;
+        c->headers_cap = c->nspans;
+    }
+    for (size_t i = 0; i < c->nspans; i++) {
+        span_t *s = &c->spans[i];
+        c->headers[i] = (http_header_t){c->store.p + s->name_off, s->name_len,
+                                        c->store.p + s->value_off, s->value_len};
+    }
+    c->req.headers = c->headers;
+    c->req.nheaders = c->nspans;
+    return 0;
+}
+
+const http_header_t *http_req_header(const http_req_t *req, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const http_header_t *h = &req->headers[i];
+        if (h->name_len == n && strncasecmp(h->name, name, n) == 0)
+            return h;
+    }
+    return NULL;
+}
+
+static void send_continue(http_conn_t *c)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    write_req_t *wr = write_req_new(c, sizeof(cont) - 1);
+    if (!wr)
+        return;
+    memcpy(wr->data, cont, sizeof(cont) - 1);
+    write_send(c, wr, sizeof(cont) - 1);
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    http_conn_t *c = conn_of(p);
+    if (fixup_headers(c) < 0)
+        return -1;
+    int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_bytes)
+        return limit_hit(c, 413, "PAYLOAD_TOO_LARGE");
+    if (has_body) {
+        const http_header_t *e = http_req_header(&c->req, "expect");
+        if (e && p->http_major == 1 && p->http_minor >= 1) {
+            if (e->value_len != 12 || strncasecmp(e->value, "100-continue", 12) != 0)
+                return limit_hit(c, 417, "EXPECTATION_FAILED");
+            send_continue(c);
+        }
+        c->state = ST_BODY;
+        timer_arm(c, c->srv->limits.body_timeout_ms);
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = conn_of(p);
+    if (c->body.len + len > c->srv->limits.max_body_bytes)
+        return limit_hit(c, 413, "PAYLOAD_TOO_LARGE");
+    return buf_append(&c->body, at, len) < 0 ? -1 : 0;
+}
+
+static int valid_request_id(const char *s, size_t n)
+{
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.' || ch == ':'))
+            return 0;
+    }
+    return 1;
+}
+
+static void fill_request(http_conn_t *c, llhttp_t *p)
+{
+    http_req_t *r = &c->req;
+    http_server_t *srv = c->srv;
+    r->conn = c;
+    r->method = llhttp_method_name((llhttp_method_t)p->method);
+    r->method_len = strlen(r->method);
+    r->is_head = p->method == HTTP_HEAD;
+    r->url = c->store.p ? c->store.p : "";
+    r->url_len = c->url_len;
+    r->path = r->url;
+    r->path_len = r->url_len;
+    r->query = "";
+    r->query_len = 0;
+    for (size_t i = 0; i < r->url_len; i++) {
+        if (r->url[i] == '?' || r->url[i] == '#') {
+            r->path_len = i;
+            if (r->url[i] == '?') {
+                r->query = r->url + i + 1;
+                r->query_len = r->url_len - i - 1;
+                const char *hash = memchr(r->query, '#', r->query_len);
+                if (hash)
+                    r->query_len = (size_t)(hash - r->query);
+            }
+            break;
+        }
+    }
+    r->body = c->body.p ? c->body.p : "";
+    r->body_len = c->body.len;
+    r->http_major = p->http_major;
+    r->http_minor = p->http_minor;
+    r->keep_alive = llhttp_should_keep_alive(p);
+    r->route = NULL;
+    r->data = NULL;
+    r->start_ns = uv_hrtime();
+    memcpy(r->ip, c->ip, sizeof(r->ip));
+    const http_header_t *rid = http_req_header(r, "x-request-id");
+    if (rid && valid_request_id(rid->value, rid->value_len)) {
+        memcpy(r->id, rid->value, rid->value_len);
+        r->id[rid->value_len] = '\0';
+    } else {
+        snprintf(r->id, sizeof(r->id), "%s%08llx", srv->id_prefix,
+                 (unsigned long long)(srv->next_id++ & 0xffffffffull));
+    }
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    http_conn_t *c = conn_of(p);
+    if (!c->req.headers && fixup_headers(c) < 0)
+        return -1;
+    timer_stop(c);
+    fill_request(c, p);
+    c->state = ST_HANDLING;
+    return HPE_PAUSED;
+}
+
+/* ---- reading and parsing --------------------------------------------------------------------- */
+
+/* A request line or headers that failed a limit or the grammar: answer and close. */
+static void reject(http_conn_t *c, int status, const char *code, const char *message)
+{
+    int parsed_head = status == 413 || status == 417 || c->state == ST_BODY;
+    c->req.method = parsed_head ? llhttp_method_name((llhttp_method_t)c->parser.method) : "";
+    c->req.method_len = strlen(c->req.method);
+    c->req.url = c->req.path = c->store.p && status != 414 ? c->store.p : "";
+    c->req.url_len = c->req.path_len = c->store.p && status != 414 ? c->url_len : 0;
+    c->req.conn = c;
+    c->req.data = NULL;
+    c->req.route = NULL;
+    c->req.headers = NULL;
+    c->req.nheaders = 0;
+    c->req.keep_alive = 0;
+    c->req.is_head = 0;
+    c->req.start_ns = uv_hrtime();
+    memcpy(c->req.ip, c->ip, sizeof(c->req.ip));
+    snprintf(c->req.id, sizeof(c->req.id), "%s%08llx", c->srv->id_prefix,
+             (unsigned long long)(c->srv->next_id++ & 0xffffffffull));
+    c->keep_alive = 0;
+    c->state = ST_HANDLING;
+    c->error_status = status;
+    http_respond_error(&c->req, status, code, message, NULL, 0);
+}
+
+static const char *limit_message(int status)
+{
+    switch (status) {
+    case 413: return "request body is larger than the limit";
+    case 414: return "request URL is longer than the limit";
+    case 431: return "request header section is larger than the limit";
+    case 417: return "only Expect: 100-continue is supported";
+    default: return "request rejected";
+    }
+}
+
+static void parse_more(http_conn_t *c)
+{
+    while (c->state <= ST_BODY && c->in_off < c->in.len) {
+        const char *start = c->in.p + c->in_off;
+        size_t avail = c->in.len - c->in_off;
+        c->req.headers = NULL;
+        llhttp_errno_t err = llhttp_execute(&c->parser, start, avail);
+        if (err == HPE_OK) {
+            c->in_off = c->in.len;
+        } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+            c->in_off += (size_t)(llhttp_get_error_pos(&c->parser) - start);
+            if (err == HPE_PAUSED_UPGRADE)
+                c->keep_alive = 0; /* no protocol switching: answer, then close */
+            if (c->state == ST_HANDLING) {
+                c->in_parse = 1;
+                c->srv->cbs.on_request(&c->req, c->srv->ud);
+                c->in_parse = 0;
+                if (c->state != ST_IDLE)
+                    return; /* answered later, or closing */
+            }
+        } else if (c->error_status) {
+            reject(c, c->error_status, c->error_code, limit_message(c->error_status));
+            return;
+        } else {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "malformed request: %s", llhttp_get_error_reason(&c->parser));
+            reject(c, 400, "BAD_REQUEST", msg);
+            return;
+        }
+    }
+    if (c->in_off == c->in.len)
+        c->in_off = c->in.len = 0;
+    if (c->detached || c->state >= ST_HANDLING)
+        return;
+    if (c->state == ST_IDLE) {
+        if (c->peer_eof) {
+            conn_close(c);
+            return;
+        }
+        timer_arm(c, c->srv->draining ? 1 : c->srv->limits.keepalive_timeout_ms);
+    }
+    read_start(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    http_conn_t *c = h->data;
+    if (c->in_off && c->in_off == c->in.len)
+        c->in_off = c->in.len = 0;
+    if (buf_reserve(&c->in, READ_CHUNK) < 0) {
+        b->base = NULL;
+        b->len = 0;
+        return;
+    }
+    b->base = c->in.p + c->in.len;
+    b->len = c->in.cap - c->in.len;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    http_conn_t *c = s->data;
+    if (nread == 0 || c->state == ST_CLOSING)
+        return;
+    if (c->state == ST_FINISHING) {
+        c->in.len = c->in_off = 0; /* discard; the client's close ends the linger */
+        if (nread < 0)
+            conn_close(c);
+        return;
+    }
+    if (nread < 0) {
+        /* A FIN with pipelined requests still buffered is a half-close: answer them first. */
+        if (nread == UV_EOF && (c->in.len > c->in_off || c->state == ST_IDLE)) {
+            c->peer_eof = 1;
+            uv_read_stop(s);
+            c->reading = 0;
+            if (c->state == ST_IDLE && c->in.len == c->in_off)
+                conn_close(c);
+            return;
+        }
+        if (nread == UV_EOF && (c->state == ST_HEAD || c->state == ST_BODY)) {
+            conn_close(c);
+            return;
+        }
+        conn_close(c);
+        return;
+    }
+    c->in.len += (size_t)nread;
+    if (c->state == ST_HANDLING) {
+        if (c->in.len - c->in_off > PIPELINE_BUFFER_MAX) {
+            uv_read_stop(s);
+            c->reading = 0;
+        }
+        return;
+    }
+    if (c->state == ST_IDLE)
+        timer_stop(c);
+    parse_more(c);
+}
+
+static void read_start(http_conn_t *c)
+{
+    if (!c->reading && !c->peer_eof && c->state != ST_CLOSING) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = 1;
+    }
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    http_conn_t *c = t->data;
+    switch (c->state) {
+    case ST_HEAD:
+        reject(c, 408, "REQUEST_TIMEOUT", "request headers were not received in time");
+        break;
+    case ST_BODY:
+        reject(c, 408, "REQUEST_TIMEOUT", "request body was not received in time");
+        break;
+    case ST_IDLE:
+        conn_close(c);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- accepting ---------------------------------------------------------------------------- */
+
+static void conn_init_parser(http_conn_t *c)
+{
+    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+    c->parser.data = c;
+}
+
+static void peer_ip(http_conn_t *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    c->ip[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, c->ip, sizeof(c->ip));
+    else if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, c->ip, sizeof(c->ip));
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    http_server_t *srv = l->data;
+    if (status < 0)
+        return;
+    http_conn_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    c->srv = srv;
+    c->keep_alive = 1;
+    uv_tcp_init(srv->loop, &c->tcp);
+    uv_timer_init(srv->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    peer_ip(c);
+    conn_init_parser(c);
+    if (srv->nconns > srv->limits.max_connections || srv->draining) {
+        c->state = ST_IDLE;
+        reject(c, 503, "TOO_MANY_CONNECTIONS", "the server is at its connection limit");
+        return;
+    }
+    c->state = ST_HEAD; /* a silent new connection gets the header timeout, not keep-alive */
+    timer_arm(c, srv->limits.header_timeout_ms);
+    read_start(c);
+}
+
+static void settings_init(void)
+{
+    llhttp_settings_init(&parser_settings);
+    parser_settings.on_message_begin = on_message_begin;
+    parser_settings.on_url = on_url;
+    parser_settings.on_header_field = on_header_field;
+    parser_settings.on_header_value = on_header_value;
+    parser_settings.on_headers_complete = on_headers_complete;
+    parser_settings.on_body = on_body;
+    parser_settings.on_message_complete = on_message_complete;
+}
+
+int http_server_new(uv_loop_t *loop, int listen_fd, const http_limits_t *limits,
+                    const http_callbacks_t *cbs, void *ud, http_server_t **out)
+{
+    static uv_once_t once = UV_ONCE_INIT;
+    uv_once(&once, settings_init);
+    http_server_t *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return UV_ENOMEM;
+    srv->loop = loop;
+    srv->limits = *limits;
+    srv->cbs = *cbs;
+    srv->ud = ud;
+    unsigned char rnd[6];
+    if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+        memset(rnd, 0, sizeof(rnd));
+    snprintf(srv->id_prefix, sizeof(srv->id_prefix), "%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+             rnd[2], rnd[3], rnd[4], rnd[5]);
+    int rc = uv_tcp_init(loop, &srv->listener);
+    if (rc == 0)
+        rc = uv_tcp_open(&srv->listener, listen_fd);
+    srv->listener.data = srv;
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&srv->listener, 1024, on_connection);
+    if (rc < 0) {
+        free(srv);
+        return rc;
+    }
+    srv->listener_open = 1;
+    *out = srv;
+    return 0;
+}
+
+static void close_listener(http_server_t *srv)
+{
+    if (srv->listener_open) {
+        srv->listener_open = 0;
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+    }
+}
+
+void http_server_drain(http_server_t *srv)
+{
+    srv->draining = 1;
+    close_listener(srv);
+    http_conn_t *next;
+    for (http_conn_t *c = srv->conns; c; c = next) {
+        next = c->next;
+        if (c->state == ST_IDLE || (c->state == ST_HEAD && c->head_bytes == 0 && c->in.len == 0))
+            conn_close(c);
+    }
+    server_maybe_drained(srv);
+}
+
+void http_server_close(http_server_t *srv)
+{
+    srv->cbs.on_drained = NULL;
+    close_listener(srv);
+    while (srv->conns)
+        conn_close(srv->conns);
+}
+
+unsigned http_server_connections(const http_server_t *srv)
+{
+    return srv->nconns;
+}
+
+/* ---- fuzzing entry ------------------------------------------------------------------------- */
+
+typedef struct {
+    void (*answer)(http_req_t *, void *);
+    void *ud;
+} detached_ctx_t;
+
+static void detached_on_request(http_req_t *req, void *ud)
+{
+    detached_ctx_t *d = ud;
+    d->answer(req, d->ud);
+    if (req->conn->state == ST_HANDLING)
+        http_respond(req, 200, NULL, 0, NULL, 0);
+}
+
+int http_parse_only(const char *data, size_t len, const http_limits_t *limits,
+                    void (*answer)(http_req_t *req, void *ud), void *ud)
+{
+    static uv_once_t once = UV_ONCE_INIT;
+    uv_once(&once, settings_init);
+    detached_ctx_t d = {answer, ud};
+    http_server_t srv = {.limits = *limits, .ud = &d, .id_prefix = "fuzz"};
+    srv.cbs.on_request = detached_on_request;
+    http_conn_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -1;
+    c->srv = &srv;
+    c->detached = 1;
+    c->keep_alive = 1;
+    conn_init_parser(c);
+    if (buf_append(&c->in, data, len) == 0)
+        parse_more(c);
+    int rejected = c->error_status;
+    conn_free(c);
+    return rejected;
+}

@@ -1,0 +1,986 @@
+/* pg.c — the asynchronous libpq pool: connect, query, release, reconnect, on one uv loop.
+ *
+ * Each connection is a small state machine (see pg_conn_state_t) driven by one uv_poll_t on
+ * its socket. Rules that keep it from blocking or corrupting the loop (DESIGN pitfall 6):
+ * names are resolved with uv_getaddrinfo and handed to libpq as hostaddr; the socket may
+ * change (or be reopened under the same number) while connecting, so every connect step
+ * re-registers the poll; the poll is stopped before PQfinish so libuv never watches a closed
+ * descriptor that another connection may reuse; sends flush until PQflush returns 0 and
+ * results are drained until PQgetResult returns NULL. PQcancel blocks, so an abandoned query
+ * is left to finish (statement_timeout bounds it) and its connection rolled back afterwards. */
+#include "pg.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define PG_BACKOFF_MIN_MS 100
+#define PG_BACKOFF_MAX_MS 5000
+#define PG_MAX_ADDRS 4
+
+typedef enum {
+    PGC_DOWN,       /* no session: waiting for the reconnect timer */
+    PGC_RESOLVING,  /* uv_getaddrinfo in flight */
+    PGC_CONNECTING, /* PQconnectPoll in progress */
+    PGC_IDLE,       /* in the idle list */
+    PGC_BUSY,       /* held by a caller (its session may have broken meanwhile) */
+    PGC_RESETTING,  /* released: finishing an abandoned query and/or a ROLLBACK */
+    PGC_CLOSED
+} pg_conn_state_t;
+
+struct pg_conn {
+    pg_pool_t *pool;
+    PGconn *pq; /* NULL: no session */
+    uv_poll_t *poll;
+    int fd;
+    int events;
+    uv_timer_t *timer; /* connect timeout, then reconnect backoff */
+    uv_getaddrinfo_t *gai;
+    pg_conn_state_t state;
+    unsigned backoff_ms;
+    int failed;   /* the last connect attempt failed: feeds the pool's fail-fast */
+    int querying; /* a query is in flight */
+    int flushing; /* PQflush has more to send */
+    pg_query_cb cb; /* NULL when abandoned */
+    void *ud;
+    PGresult *res; /* the running query's result, kept until it completes */
+    pg_conn_t *next_idle;
+};
+
+struct pg_waiter {
+    pg_pool_t *pool;
+    pg_acquire_cb cb;
+    void *ud;
+    uint64_t deadline;
+    pg_waiter_t *prev, *next;
+};
+
+struct pg_ping {
+    pg_pool_t *pool;
+    pg_conn_t *conn;
+    pg_waiter_t *waiter;
+    pg_ping_cb cb;
+    void *ud;
+};
+
+struct pg_pool {
+    uv_loop_t *loop;
+    pg_pool_opts_t opts;
+    char *url;
+    char *host;    /* a name to resolve before each connect, or NULL */
+    char *options; /* libpq "options": the session settings */
+    pg_conn_t *conns;
+    pg_conn_t *idle;
+    pg_waiter_t *whead, *wtail; /* FIFO; equal wait bounds keep deadlines in order */
+    int nwaiting;
+    uv_timer_t *wait_timer; /* armed for the head waiter's deadline */
+    uv_idle_t *handoff;     /* gives idle connections to waiters outside callers' stacks */
+    int closing;
+    int open_handles; /* pool-level handles still closing */
+    int held;         /* connections acquired before close and not yet released */
+};
+
+static void conn_connect(pg_conn_t *c);
+static void conn_reset(pg_conn_t *c);
+static void on_poll(uv_poll_t *h, int status, int events);
+
+/* ---- error mapping ---------------------------------------------------------------------- */
+
+int pg_sqlstate_error(const char *s)
+{
+    if (!s || strlen(s) != 5)
+        return PG_EDB;
+    if (strcmp(s, "23505") == 0)
+        return PG_ECONFLICT;
+    if (strcmp(s, "23503") == 0)
+        return PG_EREFERENCE;
+    if (strncmp(s, "23", 2) == 0)
+        return PG_ECONSTRAINT;
+    if (strncmp(s, "22", 2) == 0)
+        return PG_EINPUT;
+    if (strcmp(s, "57014") == 0)
+        return PG_ETIMEOUT;
+    if (strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0)
+        return PG_ESERIALIZATION;
+    if (strncmp(s, "08", 2) == 0 || strncmp(s, "57P0", 4) == 0 || strcmp(s, "53300") == 0)
+        return PG_EUNAVAILABLE;
+    return PG_EDB;
+}
+
+int pg_result_error(const PGresult *res)
+{
+    switch (PQresultStatus(res)) {
+    case PGRES_COMMAND_OK:
+    case PGRES_TUPLES_OK:
+    case PGRES_EMPTY_QUERY:
+        return 0;
+    default:
+        return pg_sqlstate_error(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+    }
+}
+
+const char *pg_error_name(int err)
+{
+    switch (err) {
+    case PG_ECONFLICT:
+        return "CONFLICT";
+    case PG_EREFERENCE:
+        return "INVALID_REFERENCE";
+    case PG_ECONSTRAINT:
+        return "CONSTRAINT_VIOLATION";
+    case PG_EINPUT:
+        return "INVALID_INPUT";
+    case PG_ETIMEOUT:
+        return "TIMEOUT";
+    case PG_ESERIALIZATION:
+        return "SERIALIZATION_FAILURE";
+    case PG_EUNAVAILABLE:
+    case PG_ECONNLOST:
+    case PG_ECLOSED:
+        return "DB_UNAVAILABLE";
+    default:
+        return "DB_ERROR";
+    }
+}
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* libpq messages end with a newline and may span lines; logs want one line. */
+static void conn_log(log_level_t level, const pg_conn_t *c, const char *what)
+{
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s", c->pq ? PQerrorMessage(c->pq) : "");
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == ' ')
+        msg[--n] = '\0';
+    log_msg(level, NULL, "pg: %s%s%s", what, n ? ": " : "", msg);
+}
+
+static int is_ip_literal(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* ---- waiters ---------------------------------------------------------------------------- */
+
+static void waiter_unlink(pg_pool_t *pool, pg_waiter_t *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        pool->whead = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        pool->wtail = w->prev;
+    pool->nwaiting--;
+}
+
+static void on_wait_timeout(uv_timer_t *t);
+
+static void waiters_rearm(pg_pool_t *pool)
+{
+    if (pool->closing)
+        return;
+    if (!pool->whead) {
+        uv_timer_stop(pool->wait_timer);
+        return;
+    }
+    uint64_t now = uv_now(pool->loop), at = pool->whead->deadline;
+    uv_timer_start(pool->wait_timer, on_wait_timeout, at > now ? at - now : 0, 0);
+}
+
+static void on_wait_timeout(uv_timer_t *t)
+{
+    pg_pool_t *pool = t->data;
+    uint64_t now = uv_now(pool->loop);
+    while (pool->whead && pool->whead->deadline <= now) {
+        pg_waiter_t *w = pool->whead;
+        waiter_unlink(pool, w);
+        w->cb(NULL, PG_EUNAVAILABLE, w->ud);
+        free(w);
+    }
+    waiters_rearm(pool);
+}
+
+/* Detaches the queue first: callbacks may call pg_pool_acquire again. */
+static void fail_waiters(pg_pool_t *pool, int err)
+{
+    pg_waiter_t *w = pool->whead;
+    pool->whead = pool->wtail = NULL;
+    pool->nwaiting = 0;
+    waiters_rearm(pool);
+    while (w) {
+        pg_waiter_t *next = w->next;
+        w->cb(NULL, err, w->ud);
+        free(w);
+        w = next;
+    }
+}
+
+void pg_waiter_cancel(pg_waiter_t *w)
+{
+    pg_pool_t *pool = w->pool;
+    waiter_unlink(pool, w);
+    free(w);
+    waiters_rearm(pool);
+}
+
+/* ---- the idle list ---------------------------------------------------------------------- */
+
+static pg_conn_t *idle_pop(pg_pool_t *pool)
+{
+    pg_conn_t *c = pool->idle;
+    pool->idle = c->next_idle;
+    c->next_idle = NULL;
+    c->state = PGC_BUSY;
+    return c;
+}
+
+static void idle_remove(pg_pool_t *pool, pg_conn_t *c)
+{
+    for (pg_conn_t **p = &pool->idle; *p; p = &(*p)->next_idle) {
+        if (*p == c) {
+            *p = c->next_idle;
+            c->next_idle = NULL;
+            return;
+        }
+    }
+}
+
+static void on_handoff(uv_idle_t *h)
+{
+    pg_pool_t *pool = h->data;
+    while (pool->idle && pool->whead) {
+        pg_waiter_t *w = pool->whead;
+        waiter_unlink(pool, w);
+        pg_conn_t *c = idle_pop(pool);
+        w->cb(c, 0, w->ud);
+        free(w);
+    }
+    uv_idle_stop(h);
+    waiters_rearm(pool);
+}
+
+static void conn_make_idle(pg_conn_t *c)
+{
+    pg_pool_t *pool = c->pool;
+    c->state = PGC_IDLE;
+    c->next_idle = pool->idle;
+    pool->idle = c;
+    if (pool->whead)
+        uv_idle_start(pool->handoff, on_handoff);
+}
+
+/* A pool is down when no session is up and at least one connect attempt failed. */
+static int pool_down(const pg_pool_t *pool)
+{
+    int failed = 0;
+    for (int i = 0; i < pool->opts.size; i++) {
+        const pg_conn_t *c = &pool->conns[i];
+        if (c->pq && c->state >= PGC_IDLE && c->state <= PGC_RESETTING)
+            return 0;
+        failed |= c->failed;
+    }
+    return failed;
+}
+
+/* ---- socket watching -------------------------------------------------------------------- */
+
+static void conn_unwatch(pg_conn_t *c)
+{
+    if (c->poll) {
+        uv_poll_stop(c->poll);
+        uv_close((uv_handle_t *)c->poll, free_handle);
+        c->poll = NULL;
+    }
+    c->events = 0;
+}
+
+static int conn_watch(pg_conn_t *c, int events)
+{
+    int fd = PQsocket(c->pq);
+    if (fd < 0)
+        return -1;
+    if (c->poll && c->fd != fd)
+        conn_unwatch(c);
+    if (!c->poll) {
+        c->poll = malloc(sizeof(uv_poll_t));
+        if (!c->poll || uv_poll_init_socket(c->pool->loop, c->poll, fd) < 0) {
+            free(c->poll);
+            c->poll = NULL;
+            return -1;
+        }
+        c->poll->data = c;
+        c->fd = fd;
+    } else if (c->state == PGC_CONNECTING) {
+        /* libpq may have closed and reopened a socket under the same number: re-register. */
+        uv_poll_stop(c->poll);
+        c->events = 0;
+    }
+    if (events != c->events) {
+        if (uv_poll_start(c->poll, events, on_poll) < 0)
+            return -1;
+        c->events = events;
+    }
+    return 0;
+}
+
+/* Ends the session: the poll stops before PQfinish closes the socket. */
+static void conn_drop(pg_conn_t *c)
+{
+    conn_unwatch(c);
+    if (c->pq)
+        PQfinish(c->pq);
+    c->pq = NULL;
+    c->flushing = 0;
+}
+
+/* ---- connecting ------------------------------------------------------------------------- */
+
+static void on_backoff(uv_timer_t *t)
+{
+    conn_connect(t->data);
+}
+
+static void conn_connect_failed(pg_conn_t *c, const char *why)
+{
+    pg_pool_t *pool = c->pool;
+    if (!c->failed)
+        conn_log(LOG_WARN, c, why);
+    conn_drop(c);
+    c->failed = 1;
+    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : PG_BACKOFF_MIN_MS;
+    if (c->backoff_ms > PG_BACKOFF_MAX_MS)
+        c->backoff_ms = PG_BACKOFF_MAX_MS;
+    c->state = PGC_DOWN;
+    uv_timer_start(c->timer, on_backoff, c->backoff_ms, 0);
+    if (pool_down(pool))
+        fail_waiters(pool, PG_EUNAVAILABLE);
+}
+
+static void conn_connected(pg_conn_t *c)
+{
+    uv_timer_stop(c->timer);
+    if (PQsetnonblocking(c->pq, 1) < 0 || conn_watch(c, UV_READABLE) < 0) {
+        conn_connect_failed(c, "cannot set up the connection");
+        return;
+    }
+    if (c->failed)
+        log_info("pg: connection re-established");
+    c->failed = 0;
+    c->backoff_ms = 0;
+    conn_make_idle(c);
+}
+
+static void conn_connect_step(pg_conn_t *c)
+{
+    switch (PQconnectPoll(c->pq)) {
+    case PGRES_POLLING_READING:
+        if (conn_watch(c, UV_READABLE) < 0)
+            conn_connect_failed(c, "cannot watch the socket");
+        return;
+    case PGRES_POLLING_WRITING:
+        if (conn_watch(c, UV_WRITABLE) < 0)
+            conn_connect_failed(c, "cannot watch the socket");
+        return;
+    case PGRES_POLLING_OK:
+        conn_connected(c);
+        return;
+    default:
+        conn_connect_failed(c, "cannot connect");
+        return;
+    }
+}
+
+/* Server notices (NOTICE, the FATAL before a terminated session) go to the log, not stderr. */
+static void on_notice(void *arg, const char *message)
+{
+    log_debug("pg: notice: %.*s", (int)strcspn(message, "\n"), message);
+}
+
+/* hostaddr/hosts are parallel comma-separated lists (resolved names), or NULL. */
+static void conn_start(pg_conn_t *c, const char *hosts, const char *hostaddr)
+{
+    pg_pool_t *pool = c->pool;
+    const char *keys[] = {"dbname", "options", "application_name", "host", "hostaddr", NULL};
+    const char *vals[] = {pool->url, pool->options, "speezy", hosts, hostaddr, NULL};
+    if (!hostaddr)
+        keys[3] = NULL;
+    c->pq = PQconnectStartParams(keys, vals, 1);
+    c->state = PGC_CONNECTING;
+    if (!c->pq || PQstatus(c->pq) == CONNECTION_BAD) {
+        conn_connect_failed(c, "cannot start connecting");
+        return;
+    }
+    PQsetNoticeProcessor(c->pq, on_notice, NULL);
+    /* libpq's protocol: after PQconnectStart, wait as if PQconnectPoll said WRITING. */
+    if (conn_watch(c, UV_WRITABLE) < 0)
+        conn_connect_failed(c, "cannot watch the socket");
+}
+
+static int append_addr(char *buf, size_t cap, size_t *len, const struct addrinfo *ai)
+{
+    char ip[INET6_ADDRSTRLEN];
+    const void *src = ai->ai_family == AF_INET
+                          ? (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr
+                          : (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+    if (!inet_ntop(ai->ai_family, src, ip, sizeof(ip)))
+        return 0;
+    int n = snprintf(buf + *len, cap - *len, "%s%s", *len ? "," : "", ip);
+    if (n < 0 || (size_t)n >= cap - *len)
+        return 0;
+    *len += (size_t)n;
+    return 1;
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
+{
+    pg_conn_t *c = req->data;
+    free(req);
+    if (!c) { /* the connection closed or timed out meanwhile */
+        uv_freeaddrinfo(ai);
+        return;
+    }
+    c->gai = NULL;
+    char addrs[PG_MAX_ADDRS * (INET6_ADDRSTRLEN + 1)];
+    size_t len = 0;
+    int n = 0;
+    for (const struct addrinfo *a = status == 0 ? ai : NULL; a && n < PG_MAX_ADDRS; a = a->ai_next)
+        if (a->ai_family == AF_INET || a->ai_family == AF_INET6)
+            n += append_addr(addrs, sizeof(addrs), &len, a);
+    uv_freeaddrinfo(ai);
+    size_t hlen = strlen(c->pool->host) + 1;
+    char *hosts = n ? malloc(hlen * (size_t)n) : NULL;
+    if (!hosts) {
+        conn_connect_failed(c, "cannot resolve the database host");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        memcpy(hosts + hlen * (size_t)i, c->pool->host, hlen - 1);
+        hosts[hlen * (size_t)i + hlen - 1] = i + 1 < n ? ',' : '\0';
+    }
+    conn_start(c, hosts, addrs);
+    free(hosts);
+}
+
+static void on_connect_timeout(uv_timer_t *t)
+{
+    pg_conn_t *c = t->data;
+    if (c->gai) {
+        c->gai->data = NULL;
+        uv_cancel((uv_req_t *)c->gai);
+        c->gai = NULL;
+    }
+    conn_connect_failed(c, "connect timeout");
+}
+
+static void conn_connect(pg_conn_t *c)
+{
+    pg_pool_t *pool = c->pool;
+    uv_timer_start(c->timer, on_connect_timeout, pool->opts.connect_timeout_ms, 0);
+    if (!pool->host) {
+        conn_start(c, NULL, NULL);
+        return;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    c->gai = malloc(sizeof(uv_getaddrinfo_t));
+    c->state = PGC_RESOLVING;
+    if (!c->gai) {
+        conn_connect_failed(c, "out of memory");
+        return;
+    }
+    c->gai->data = c;
+    if (uv_getaddrinfo(pool->loop, c->gai, on_resolved, pool->host, NULL, &hints) < 0) {
+        free(c->gai);
+        c->gai = NULL;
+        conn_connect_failed(c, "cannot resolve the database host");
+    }
+}
+
+/* ---- queries ---------------------------------------------------------------------------- */
+
+/* An established session broke (I/O error or EOF) with no result to report. */
+static void conn_broken(pg_conn_t *c, int err)
+{
+    pg_query_cb cb = c->querying ? c->cb : NULL;
+    void *ud = c->ud;
+    conn_log(LOG_WARN, c, "connection lost");
+    c->querying = 0;
+    c->cb = NULL;
+    PQclear(c->res);
+    c->res = NULL;
+    conn_drop(c);
+    if (c->state == PGC_IDLE)
+        idle_remove(c->pool, c);
+    if (c->state == PGC_IDLE || c->state == PGC_RESETTING)
+        conn_connect(c);
+    /* PGC_BUSY: the holder gets the error; release reconnects. */
+    if (cb)
+        cb(c, NULL, err, ud);
+}
+
+static void conn_query_done(pg_conn_t *c)
+{
+    PGresult *res = c->res;
+    pg_query_cb cb = c->cb;
+    void *ud = c->ud;
+    c->res = NULL;
+    c->cb = NULL;
+    c->querying = 0;
+    int err = res ? pg_result_error(res) : PG_EDB;
+    if (PQstatus(c->pq) == CONNECTION_BAD) {
+        conn_log(LOG_WARN, c, "connection lost");
+        err = PG_ECONNLOST;
+        conn_drop(c);
+        if (c->state == PGC_RESETTING)
+            conn_connect(c);
+    } else if (!cb && c->state == PGC_RESETTING) {
+        conn_reset(c); /* the abandoned query is over: now roll back */
+    }
+    if (cb)
+        cb(c, res, err, ud);
+    PQclear(res);
+}
+
+/* Keeps the first result, or the first error when several arrive. */
+static void conn_keep_result(pg_conn_t *c, PGresult *r)
+{
+    if (!c->res) {
+        c->res = r;
+    } else if (pg_result_error(c->res) == 0 && pg_result_error(r) != 0) {
+        PQclear(c->res);
+        c->res = r;
+    } else {
+        PQclear(r);
+    }
+}
+
+static void conn_collect(pg_conn_t *c)
+{
+    while (!PQisBusy(c->pq)) {
+        PGresult *r = PQgetResult(c->pq);
+        if (!r) {
+            conn_query_done(c);
+            return;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+            PQclear(r); /* COPY is not supported: the session is dropped and re-made */
+            conn_broken(c, PG_EINVAL);
+            return;
+        }
+        conn_keep_result(c, r);
+    }
+    if (PQstatus(c->pq) == CONNECTION_BAD)
+        conn_broken(c, PG_ECONNLOST);
+}
+
+static int conn_flush(pg_conn_t *c)
+{
+    int r = PQflush(c->pq);
+    if (r < 0) {
+        conn_broken(c, PG_ECONNLOST);
+        return -1;
+    }
+    c->flushing = r;
+    if (conn_watch(c, r ? UV_READABLE | UV_WRITABLE : UV_READABLE) < 0) {
+        conn_broken(c, PG_ECONNLOST);
+        return -1;
+    }
+    return 0;
+}
+
+static void conn_io(pg_conn_t *c, int events)
+{
+    if ((events & UV_WRITABLE) && c->flushing && conn_flush(c) < 0)
+        return;
+    if (!(events & UV_READABLE))
+        return;
+    if (!PQconsumeInput(c->pq)) {
+        conn_broken(c, PG_ECONNLOST);
+        return;
+    }
+    if (c->flushing && conn_flush(c) < 0)
+        return;
+    PGnotify *n;
+    while ((n = PQnotifies(c->pq)))
+        PQfreemem(n);
+    if (c->querying)
+        conn_collect(c);
+    else if (PQstatus(c->pq) == CONNECTION_BAD)
+        conn_broken(c, PG_ECONNLOST);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    pg_conn_t *c = h->data;
+    if (c->state == PGC_CONNECTING)
+        conn_connect_step(c);
+    else if (status < 0)
+        conn_broken(c, PG_ECONNLOST);
+    else
+        conn_io(c, events);
+}
+
+int pg_conn_query(pg_conn_t *c, const char *sql, int nparams, const char *const *values,
+                  const int *lengths, const int *formats, pg_query_cb cb, void *ud)
+{
+    if (!c->pq)
+        return c->pool->closing ? PG_ECLOSED : PG_ECONNLOST;
+    if (c->querying)
+        return PG_EBUSY;
+    if (!PQsendQueryParams(c->pq, sql, nparams, NULL, values, lengths, formats, 0)) {
+        if (PQstatus(c->pq) != CONNECTION_BAD)
+            return PG_EINVAL;
+        conn_drop(c);
+        return PG_ECONNLOST;
+    }
+    int r = PQflush(c->pq);
+    if (r < 0 || conn_watch(c, r ? UV_READABLE | UV_WRITABLE : UV_READABLE) < 0) {
+        conn_drop(c);
+        return PG_ECONNLOST;
+    }
+    c->flushing = r;
+    c->querying = 1;
+    c->cb = cb;
+    c->ud = ud;
+    return 0;
+}
+
+void pg_conn_abandon(pg_conn_t *c)
+{
+    c->cb = NULL;
+}
+
+const char *pg_conn_error_message(const pg_conn_t *c)
+{
+    return c->pq ? PQerrorMessage(c->pq) : "no connection";
+}
+
+/* ---- acquire / release ------------------------------------------------------------------ */
+
+int pg_pool_acquire(pg_pool_t *pool, pg_acquire_cb cb, void *ud, pg_conn_t **conn,
+                    pg_waiter_t **waiter)
+{
+    *conn = NULL;
+    *waiter = NULL;
+    if (pool->closing)
+        return PG_ECLOSED;
+    if (pool->idle && !pool->whead) {
+        *conn = idle_pop(pool);
+        return PG_OK;
+    }
+    if (pool->opts.wait_ms == 0 || pool_down(pool))
+        return PG_EUNAVAILABLE;
+    pg_waiter_t *w = calloc(1, sizeof(*w));
+    if (!w)
+        return PG_ENOMEM;
+    w->pool = pool;
+    w->cb = cb;
+    w->ud = ud;
+    w->deadline = uv_now(pool->loop) + pool->opts.wait_ms;
+    w->prev = pool->wtail;
+    if (pool->wtail)
+        pool->wtail->next = w;
+    else
+        pool->whead = w;
+    pool->wtail = w;
+    pool->nwaiting++;
+    if (w == pool->whead)
+        waiters_rearm(pool);
+    *waiter = w;
+    return PG_WAIT;
+}
+
+static void on_rollback(pg_conn_t *c, const PGresult *res, int err, void *ud)
+{
+    if (err == PG_ECONNLOST || err == PG_ECLOSED)
+        return; /* already reconnecting, or closing */
+    if (err || PQtransactionStatus(c->pq) != PQTRANS_IDLE) {
+        conn_drop(c); /* a session we can't clean is not worth keeping */
+        conn_connect(c);
+        return;
+    }
+    conn_make_idle(c);
+}
+
+static void conn_reset(pg_conn_t *c)
+{
+    if (PQtransactionStatus(c->pq) == PQTRANS_IDLE) {
+        conn_make_idle(c);
+        return;
+    }
+    c->state = PGC_RESETTING;
+    if (pg_conn_query(c, "ROLLBACK", 0, NULL, NULL, NULL, on_rollback, NULL) < 0) {
+        conn_drop(c);
+        conn_connect(c);
+    }
+}
+
+static void pool_maybe_free(pg_pool_t *pool)
+{
+    if (!pool->closing || pool->open_handles || pool->held)
+        return;
+    free(pool->conns);
+    free(pool->url);
+    free(pool->host);
+    free(pool->options);
+    free(pool);
+}
+
+void pg_pool_release(pg_pool_t *pool, pg_conn_t *c)
+{
+    if (pool->closing) {
+        c->state = PGC_CLOSED;
+        pool->held--;
+        pool_maybe_free(pool);
+        return;
+    }
+    c->state = PGC_RESETTING;
+    if (!c->pq)
+        conn_connect(c);
+    else if (c->querying)
+        c->cb = NULL; /* wait for it; conn_query_done resets */
+    else
+        conn_reset(c);
+}
+
+/* ---- ping and stats --------------------------------------------------------------------- */
+
+static void ping_finish(pg_ping_t *p, int err)
+{
+    pg_ping_cb cb = p->cb;
+    void *ud = p->ud;
+    free(p);
+    cb(err, ud);
+}
+
+static void ping_done(pg_conn_t *conn, const PGresult *res, int err, void *ud)
+{
+    pg_ping_t *p = ud;
+    pg_pool_release(p->pool, conn);
+    ping_finish(p, err);
+}
+
+static int ping_send(pg_ping_t *p, pg_conn_t *conn)
+{
+    p->conn = conn;
+    int err = pg_conn_query(conn, "SELECT 1", 0, NULL, NULL, NULL, ping_done, p);
+    if (err < 0)
+        pg_pool_release(p->pool, conn);
+    return err;
+}
+
+static void ping_acquired(pg_conn_t *conn, int err, void *ud)
+{
+    pg_ping_t *p = ud;
+    p->waiter = NULL;
+    if (err == 0)
+        err = ping_send(p, conn);
+    if (err < 0)
+        ping_finish(p, err);
+}
+
+int pg_pool_ping(pg_pool_t *pool, pg_ping_cb cb, void *ud, pg_ping_t **out)
+{
+    pg_ping_t *p = calloc(1, sizeof(*p));
+    if (!p)
+        return PG_ENOMEM;
+    p->pool = pool;
+    p->cb = cb;
+    p->ud = ud;
+    pg_conn_t *conn;
+    int rc = pg_pool_acquire(pool, ping_acquired, p, &conn, &p->waiter);
+    if (rc == PG_OK)
+        rc = ping_send(p, conn);
+    if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void pg_ping_cancel(pg_ping_t *p)
+{
+    if (p->waiter) {
+        pg_waiter_cancel(p->waiter);
+    } else {
+        pg_conn_abandon(p->conn);
+        pg_pool_release(p->pool, p->conn);
+    }
+    free(p);
+}
+
+void pg_pool_stats(const pg_pool_t *pool, pg_pool_stats_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->size = pool->opts.size;
+    s->waiting = pool->nwaiting;
+    for (int i = 0; i < pool->opts.size; i++) {
+        const pg_conn_t *c = &pool->conns[i];
+        s->idle += c->state == PGC_IDLE;
+        s->busy += c->state == PGC_BUSY || c->state == PGC_RESETTING;
+        s->connected += c->pq && c->state >= PGC_IDLE && c->state <= PGC_RESETTING;
+    }
+}
+
+/* ---- pool life -------------------------------------------------------------------------- */
+
+/* The user's own "options" keep working; ours follow (libpq applies -c left to right). */
+static char *session_options(const char *user, unsigned statement_timeout_ms)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof(buf), "%s%s-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=%u",
+                     user ? user : "", user && *user ? " " : "", statement_timeout_ms);
+    return n > 0 && (size_t)n < sizeof(buf) ? strdup(buf) : NULL;
+}
+
+/* Reads host/hostaddr/options from the URL: decides whether the host needs resolving. */
+static int pool_parse_url(pg_pool_t *pool, const char *url)
+{
+    PQconninfoOption *opts = PQconninfoParse(url, NULL);
+    if (!opts)
+        return PG_EINVAL;
+    const char *host = NULL, *hostaddr = NULL, *user_options = NULL;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val || !*o->val)
+            continue;
+        if (strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (strcmp(o->keyword, "hostaddr") == 0)
+            hostaddr = o->val;
+        else if (strcmp(o->keyword, "options") == 0)
+            user_options = o->val;
+    }
+    /* A socket path, a list of hosts or an address needs no lookup (lists: libpq's own). */
+    int resolve = host && !hostaddr && host[0] != '/' && host[0] != '@' && !strchr(host, ',') &&
+                  !is_ip_literal(host);
+    pool->host = resolve ? strdup(host) : NULL;
+    pool->options = session_options(user_options, pool->opts.statement_timeout_ms);
+    pool->url = strdup(url);
+    PQconninfoFree(opts);
+    return (resolve && !pool->host) || !pool->options || !pool->url ? PG_ENOMEM : 0;
+}
+
+static void on_pool_handle_closed(uv_handle_t *h)
+{
+    pg_pool_t *pool = h->data;
+    free(h);
+    pool->open_handles--;
+    pool_maybe_free(pool);
+}
+
+/* Allocates every handle before initializing any, so a failure needs no uv_close. */
+static int pool_init_handles(pg_pool_t *pool)
+{
+    int ok = (pool->wait_timer = malloc(sizeof(uv_timer_t))) != NULL;
+    ok = (pool->handoff = malloc(sizeof(uv_idle_t))) != NULL && ok;
+    for (int i = 0; i < pool->opts.size; i++)
+        ok = (pool->conns[i].timer = malloc(sizeof(uv_timer_t))) != NULL && ok;
+    if (!ok)
+        return PG_ENOMEM;
+    uv_timer_init(pool->loop, pool->wait_timer);
+    uv_idle_init(pool->loop, pool->handoff);
+    pool->wait_timer->data = pool->handoff->data = pool;
+    pool->open_handles = 2;
+    for (int i = 0; i < pool->opts.size; i++) {
+        pg_conn_t *c = &pool->conns[i];
+        c->pool = pool;
+        uv_timer_init(pool->loop, c->timer);
+        c->timer->data = c;
+    }
+    return 0;
+}
+
+static void pool_free_unstarted(pg_pool_t *pool)
+{
+    for (int i = 0; pool->conns && i < pool->opts.size; i++)
+        free(pool->conns[i].timer);
+    free(pool->wait_timer);
+    free(pool->handoff);
+    pool->closing = 1;
+    pool_maybe_free(pool);
+}
+
+int pg_pool_new(uv_loop_t *loop, const char *url, const pg_pool_opts_t *opts, pg_pool_t **out)
+{
+    *out = NULL;
+    if (!loop || !url)
+        return PG_EINVAL;
+    pg_pool_t *pool = calloc(1, sizeof(*pool));
+    if (!pool)
+        return PG_ENOMEM;
+    pool->loop = loop;
+    pool->opts = opts ? *opts : (pg_pool_opts_t){.wait_ms = 2000};
+    if (pool->opts.size <= 0)
+        pool->opts.size = 4;
+    if (!pool->opts.connect_timeout_ms)
+        pool->opts.connect_timeout_ms = 5000;
+    pool->conns = calloc((size_t)pool->opts.size, sizeof(pg_conn_t));
+    int rc = pool->conns ? pool_parse_url(pool, url) : PG_ENOMEM;
+    if (rc == 0)
+        rc = pool_init_handles(pool);
+    if (rc < 0) {
+        pool_free_unstarted(pool);
+        return rc;
+    }
+    for (int i = 0; i < pool->opts.size; i++)
+        conn_connect(&pool->conns[i]);
+    *out = pool;
+    return 0;
+}
+
+/* Ends one connection's session now; a held one stays allocated until released. */
+static void conn_close(pg_conn_t *c)
+{
+    pg_query_cb cb = c->querying ? c->cb : NULL;
+    void *ud = c->ud;
+    c->querying = 0;
+    c->cb = NULL;
+    PQclear(c->res);
+    c->res = NULL;
+    if (c->gai) {
+        c->gai->data = NULL;
+        uv_cancel((uv_req_t *)c->gai);
+        c->gai = NULL;
+    }
+    conn_drop(c);
+    if (c->timer)
+        uv_close((uv_handle_t *)c->timer, free_handle);
+    c->timer = NULL;
+    if (c->state == PGC_BUSY)
+        c->pool->held++;
+    else
+        c->state = PGC_CLOSED;
+    if (cb)
+        cb(c, NULL, PG_ECLOSED, ud);
+}
+
+void pg_pool_close(pg_pool_t *pool)
+{
+    if (pool->closing)
+        return;
+    pool->closing = 1;
+    fail_waiters(pool, PG_ECLOSED);
+    pool->idle = NULL;
+    for (int i = 0; i < pool->opts.size; i++)
+        conn_close(&pool->conns[i]);
+    uv_close((uv_handle_t *)pool->wait_timer, on_pool_handle_closed);
+    uv_close((uv_handle_t *)pool->handoff, on_pool_handle_closed);
+}

@@ -1,0 +1,117 @@
+/* pg.h — a libpq connection pool per worker, fully asynchronous on a uv_loop_t.
+ *
+ * Knows nothing about Lua: callers get plain callbacks. Connections start when the pool is
+ * created and are re-established with exponential backoff (100 ms .. 5 s) whenever one breaks
+ * or PostgreSQL restarts. Every session runs with TimeZone=UTC, DateStyle=ISO, the configured
+ * statement_timeout and application_name=speezy.
+ *
+ * One query runs on a connection at a time, so the connection itself is the query handle:
+ * pg_conn_query() starts it, pg_conn_abandon() gives it up (the caller's coroutine was
+ * cancelled). Callbacks run from the loop, never from inside the call that armed them.
+ *
+ * Callers must not hold a connection across pg_pool_close(): the pool stays allocated until
+ * every acquired connection is released, but its sessions end at once. */
+#ifndef SPEEZY_PG_H
+#define SPEEZY_PG_H
+
+#include <libpq-fe.h>
+#include <uv.h>
+
+typedef struct pg_pool pg_pool_t;
+typedef struct pg_conn pg_conn_t;
+typedef struct pg_waiter pg_waiter_t;
+typedef struct pg_ping pg_ping_t;
+
+/* Return and error codes. The SQLSTATE mapping (pg_sqlstate_error):
+ *   23505                              -> PG_ECONFLICT          "CONFLICT"
+ *   23503                              -> PG_EREFERENCE         "INVALID_REFERENCE"
+ *   other class 23 (check 23514, not-null 23502, exclusion 23P01, ...)
+ *                                      -> PG_ECONSTRAINT        "CONSTRAINT_VIOLATION"
+ *   class 22 (data exception: bad text representation, out of range, too long, ...)
+ *                                      -> PG_EINPUT             "INVALID_INPUT"
+ *   57014 (statement timeout, cancel)  -> PG_ETIMEOUT           "TIMEOUT"
+ *   40001, 40P01                       -> PG_ESERIALIZATION     "SERIALIZATION_FAILURE"
+ *   class 08, 57P01..57P03, 53300      -> PG_EUNAVAILABLE       "DB_UNAVAILABLE"
+ *   anything else                      -> PG_EDB                "DB_ERROR" */
+enum {
+    PG_OK = 0,
+    PG_WAIT = 1,          /* pg_pool_acquire: queued; the callback comes later */
+    PG_ENOMEM = -1,
+    PG_EINVAL = -2,       /* bad argument, or a statement the pool can't run (COPY) */
+    PG_EUNAVAILABLE = -3, /* no connection within wait_ms, or the server is known down */
+    PG_ECONNLOST = -4,    /* the connection broke while a query ran */
+    PG_ECLOSED = -5,      /* the pool is closing */
+    PG_EBUSY = -6,        /* a query is already running on this connection */
+    PG_ECONFLICT = -10,
+    PG_EREFERENCE = -11,
+    PG_ECONSTRAINT = -12,
+    PG_EINPUT = -13,
+    PG_ETIMEOUT = -14,
+    PG_ESERIALIZATION = -15,
+    PG_EDB = -16
+};
+
+typedef struct {
+    int size;                      /* connections; default 4 */
+    unsigned wait_ms;              /* bound on waiting for a free connection; 0: never wait */
+    unsigned statement_timeout_ms; /* 0: server default */
+    unsigned connect_timeout_ms;   /* default 5000 */
+} pg_pool_opts_t;
+
+typedef struct {
+    int size;
+    int idle;      /* connected and free */
+    int busy;      /* held by a caller, or finishing a rollback after release */
+    int waiting;   /* callers queued in pg_pool_acquire */
+    int connected; /* sessions currently established */
+} pg_pool_stats_t;
+
+/* conn is NULL when err < 0. */
+typedef void (*pg_acquire_cb)(pg_conn_t *conn, int err, void *ud);
+/* res is the query's result (NULL when the connection broke: err PG_ECONNLOST or PG_ECLOSED);
+ * err is 0 or the mapped code of a server error, whose fields res still carries. The pool
+ * frees res when the callback returns. */
+typedef void (*pg_query_cb)(pg_conn_t *conn, const PGresult *res, int err, void *ud);
+typedef void (*pg_ping_cb)(int err, void *ud);
+
+/* url is a libpq connection URI or key=value string. A host given as a name is resolved with
+ * uv_getaddrinfo and passed as hostaddr so connecting never blocks the loop. opts NULL means
+ * size 4, wait_ms 2000; size 0 means 4 and connect_timeout_ms 0 means 5000. */
+int pg_pool_new(uv_loop_t *loop, const char *url, const pg_pool_opts_t *opts, pg_pool_t **out);
+void pg_pool_close(pg_pool_t *pool);
+
+/* PG_OK with *conn set when a connection is free now; PG_WAIT with *waiter set when the
+ * caller is queued (cb runs later, exactly once, unless the waiter is cancelled); or a
+ * negative code at once (PG_EUNAVAILABLE when every connection is failing to connect). */
+int pg_pool_acquire(pg_pool_t *pool, pg_acquire_cb cb, void *ud, pg_conn_t **conn,
+                    pg_waiter_t **waiter);
+void pg_waiter_cancel(pg_waiter_t *waiter);
+
+/* Gives the connection back. A running (abandoned) query is awaited and an open transaction
+ * rolled back before it serves anyone else; a broken connection reconnects. */
+void pg_pool_release(pg_pool_t *pool, pg_conn_t *conn);
+
+/* Sends one statement with text parameters ($1..$n). values[i] NULL is SQL NULL; formats may
+ * be NULL (all text) or give 1 for a raw binary parameter (bytea) of lengths[i] bytes.
+ * Returns 0 (cb will run) or a negative code (cb will not run). */
+int pg_conn_query(pg_conn_t *conn, const char *sql, int nparams, const char *const *values,
+                  const int *lengths, const int *formats, pg_query_cb cb, void *ud);
+/* The running query's callback will never be called; its result is discarded on arrival. */
+void pg_conn_abandon(pg_conn_t *conn);
+/* libpq's last message for the connection (for logs; may name hosts, so not for clients). */
+const char *pg_conn_error_message(const pg_conn_t *conn);
+
+void pg_pool_stats(const pg_pool_t *pool, pg_pool_stats_t *stats);
+
+/* Readiness probe: acquires a connection (bounded wait) and runs SELECT 1; cb gets 0 or a
+ * negative code. Returns 0 (cb will run, unless pg_ping_cancel) or a negative code. */
+int pg_pool_ping(pg_pool_t *pool, pg_ping_cb cb, void *ud, pg_ping_t **out);
+void pg_ping_cancel(pg_ping_t *ping);
+
+/* Error mapping: the code of a result (0 for a success), of an SQLSTATE, and its stable name
+ * ("CONFLICT", "DB_UNAVAILABLE", ...). */
+int pg_result_error(const PGresult *res);
+int pg_sqlstate_error(const char *sqlstate);
+const char *pg_error_name(int err);
+
+#endif

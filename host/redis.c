@@ -1,0 +1,904 @@
+/* redis.c — async Redis client: hiredis 0.14 contexts on the worker's libuv loop.
+ *
+ * Lifetimes follow hiredis: a context is one connection, and hiredis decides when it frees
+ * one (EOF, error, failed connect, or our redisAsyncFree, deferred while inside one of its
+ * callbacks). Before freeing it runs every pending callback with a NULL reply, then the event
+ * adapter's cleanup hook. So a command struct is freed in its hiredis callback and a
+ * connection struct in the cleanup hook: nothing is freed twice or under hiredis' feet.
+ *
+ * A connection marked CONN_DEAD is already being freed by someone (hiredis, or the code that
+ * marked it); nobody else touches its context, and user callbacks run only after the mark, so
+ * nothing a callback does can free a connection that a loop is walking. */
+#include "redis.h"
+
+#include <hiredis/async.h>
+#include <hiredis/adapters/libuv.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+#define REDIS_DEFAULT_TIMEOUT_MS 2000
+#define REDIS_DEFAULT_CONNECT_TIMEOUT_MS 2000
+#define REDIS_DEFAULT_BLOCKING_POOL 4
+#define REDIS_BACKOFF_MIN_MS 100
+#define REDIS_BACKOFF_MAX_MS 5000
+
+typedef enum { CONN_CONNECTING, CONN_HANDSHAKE, CONN_READY, CONN_DEAD } conn_state_t;
+
+typedef struct redis_conn redis_conn_t;
+
+struct redis_cmd {
+    redis_conn_t *conn;
+    redis_reply_cb cb;         /* NULL once abandoned or failed */
+    redis_status_cb status_cb; /* redis_ping's callback instead of cb */
+    void *ud;
+    uint64_t sent_ms;
+    redis_cmd_t *prev, *next; /* the connection's outstanding commands, oldest first */
+};
+
+struct redis_conn {
+    redis_client_t *client;
+    redisAsyncContext *ac;
+    redis_cmd_t *head, *tail;
+    uint64_t started_ms;
+    conn_state_t state;
+    int handshake_left; /* AUTH/SELECT replies still expected before the main one is ready */
+    int blocking;       /* a dedicated connection of the pool */
+    int busy;           /* a blocking command runs on it */
+    int must_free;      /* marked dead by redis_client_close, which frees it */
+    redis_conn_t *next; /* every live connection struct of the client */
+};
+
+struct redis_client {
+    uv_loop_t *loop;
+    redis_url_t url;
+    char
+        addr[sizeof(((redis_url_t *)0)->host)]; /* url.host resolved: hiredis never blocks on DNS */
+    unsigned timeout_ms;
+    unsigned connect_timeout_ms;
+    int pool_max;
+    redis_conn_t *main; /* NULL while down */
+    redis_conn_t *conns;
+    size_t pending;
+    uv_timer_t timer; /* connect deadlines and the oldest command's deadline */
+    uv_timer_t retry; /* reconnect backoff */
+    uv_getaddrinfo_t gai;
+    int resolving;
+    unsigned backoff_ms;
+    int refs; /* open handles, live connections and a pending resolve */
+    int closing;
+    int reported_down; /* logged once per outage, not once per retry */
+};
+
+static void client_connect(redis_client_t *c);
+static void client_arm_timer(redis_client_t *c);
+
+/* ---- URL ---------------------------------------------------------------------------- */
+
+static int url_hex(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch = tolower(ch);
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+static int url_decode(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ch = (unsigned char)s[i];
+        if (ch == '%') {
+            if (i + 2 >= n)
+                return REDIS_EINVAL;
+            int hi = url_hex((unsigned char)s[i + 1]);
+            int lo = url_hex((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return REDIS_EINVAL;
+            ch = hi * 16 + lo;
+            i += 2;
+        }
+        if (j + 1 >= cap)
+            return REDIS_EINVAL;
+        out[j++] = (char)ch;
+    }
+    out[j] = '\0';
+    return 0;
+}
+
+static int url_copy(const char *s, size_t n, char *out, size_t cap)
+{
+    if (n == 0 || n >= cap)
+        return REDIS_EINVAL;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static int url_number(const char *s, size_t n, long max, int *out)
+{
+    long v = 0;
+    if (n == 0 || n > 10)
+        return REDIS_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return REDIS_EINVAL;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > max)
+        return REDIS_EINVAL;
+    *out = (int)v;
+    return 0;
+}
+
+static int url_userinfo(const char *s, size_t n, redis_url_t *u)
+{
+    const char *colon = memchr(s, ':', n);
+    if (!colon) /* "redis://secret@host": a bare word is taken as the password */
+        return url_decode(s, n, u->password, sizeof(u->password));
+    if (url_decode(s, (size_t)(colon - s), u->user, sizeof(u->user)) < 0)
+        return REDIS_EINVAL;
+    return url_decode(colon + 1, n - (size_t)(colon - s) - 1, u->password, sizeof(u->password));
+}
+
+static int url_hostport(const char *s, size_t n, redis_url_t *u)
+{
+    const char *end = s + n, *port = NULL;
+    if (n > 0 && s[0] == '[') { /* [IPv6]:port */
+        const char *close = memchr(s, ']', n);
+        if (!close || url_copy(s + 1, (size_t)(close - s - 1), u->host, sizeof(u->host)) < 0)
+            return REDIS_EINVAL;
+        if (close + 1 < end && close[1] != ':')
+            return REDIS_EINVAL;
+        port = close + 1 < end ? close + 2 : NULL;
+    } else {
+        const char *colon = memchr(s, ':', n);
+        if (url_copy(s, colon ? (size_t)(colon - s) : n, u->host, sizeof(u->host)) < 0)
+            return REDIS_EINVAL;
+        port = colon ? colon + 1 : NULL;
+    }
+    if (!port)
+        return 0;
+    if (url_number(port, (size_t)(end - port), 65535, &u->port) < 0 || u->port == 0)
+        return REDIS_EINVAL;
+    return 0;
+}
+
+int redis_url_parse(const char *url, redis_url_t *u)
+{
+    static const char scheme[] = "redis://";
+    memset(u, 0, sizeof(*u));
+    u->port = 6379;
+    if (!url || strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+        return REDIS_EINVAL;
+    const char *auth = url + sizeof(scheme) - 1;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *p = auth; p < auth + alen; p++)
+        if (*p == '@')
+            at = p; /* the last one: an unencoded '@' in a password stays in the password */
+    const char *hp = auth;
+    if (at) {
+        if (url_userinfo(auth, (size_t)(at - auth), u) < 0)
+            return REDIS_EINVAL;
+        hp = at + 1;
+    }
+    if (url_hostport(hp, (size_t)(auth + alen - hp), u) < 0)
+        return REDIS_EINVAL;
+    const char *path = auth + alen;
+    if (*path == '/' && path[1] && path[1] != '?' && path[1] != '#')
+        return url_number(path + 1, strcspn(path + 1, "?#"), 1000000, &u->db);
+    return 0;
+}
+
+/* ---- command classes ---------------------------------------------------------------- */
+
+static int word_is(const char *s, size_t n, const char *word)
+{
+    return strlen(word) == n && strncasecmp(s, word, n) == 0;
+}
+
+static int word_in(const char *s, size_t n, const char *const *words)
+{
+    for (; *words; words++)
+        if (word_is(s, n, *words))
+            return 1;
+    return 0;
+}
+
+/* XREAD [COUNT n] [BLOCK ms] STREAMS ...: only options before STREAMS count. */
+static int stream_read_blocks(int argc, const char **argv, const size_t *len)
+{
+    for (int i = 1; i < argc && !word_is(argv[i], len[i], "STREAMS"); i++)
+        if (word_is(argv[i], len[i], "BLOCK"))
+            return 1;
+    return 0;
+}
+
+redis_class_t redis_command_class(int argc, const char **argv, const size_t *len)
+{
+    static const char *const blocking[] = {"BLPOP",  "BRPOP",    "BLMOVE",   "BRPOPLPUSH",
+                                           "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP",
+                                           "WAIT",   "WAITAOF",  NULL};
+    static const char *const tx[] = {"MULTI", "EXEC", "DISCARD", NULL};
+    static const char *const forbidden[] = {
+        "SUBSCRIBE",    "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE",
+        "SUNSUBSCRIBE", "MONITOR",    "SELECT",     "AUTH",        "HELLO",
+        "QUIT",         "RESET",      "SYNC",       "PSYNC",       "WATCH",
+        "UNWATCH",      NULL};
+    if (argc < 1)
+        return REDIS_CLASS_FORBIDDEN;
+    const char *cmd = argv[0];
+    size_t n = len[0];
+    if (word_in(cmd, n, blocking))
+        return REDIS_CLASS_BLOCKING;
+    if ((word_is(cmd, n, "XREAD") || word_is(cmd, n, "XREADGROUP")) &&
+        stream_read_blocks(argc, argv, len))
+        return REDIS_CLASS_BLOCKING;
+    if (word_in(cmd, n, tx))
+        return REDIS_CLASS_TX;
+    if (word_in(cmd, n, forbidden))
+        return REDIS_CLASS_FORBIDDEN;
+    /* With replies switched off, later replies would be matched to the wrong callbacks. */
+    if (word_is(cmd, n, "CLIENT") && argc > 1 && word_is(argv[1], len[1], "REPLY"))
+        return REDIS_CLASS_FORBIDDEN;
+    return REDIS_CLASS_PLAIN;
+}
+
+/* ---- event hooks ---------------------------------------------------------------------
+ * Debian's hiredis 0.14 libuv adapter drops poll errors, and libuv stops the handle on one,
+ * so a refused connect or a reset socket would hang forever. The adapter still allocates and
+ * closes the poll handle; these hooks replace its four event functions with ones that let
+ * hiredis read the socket error itself (as upstream hiredis does since 1.0). */
+
+static void conn_on_poll(uv_poll_t *handle, int status, int events)
+{
+    redisLibuvEvents *p = handle->data;
+    int ev = status < 0 ? p->events : events;
+    if (p->context && (ev & UV_READABLE))
+        redisAsyncHandleRead(p->context);
+    if (p->context && (ev & UV_WRITABLE))
+        redisAsyncHandleWrite(p->context);
+}
+
+static void conn_poll_set(redisLibuvEvents *p, int events)
+{
+    p->events = events;
+    if (events)
+        uv_poll_start(&p->handle, events, conn_on_poll);
+    else
+        uv_poll_stop(&p->handle);
+}
+
+static void conn_add_read(void *data)
+{
+    redisLibuvEvents *p = data;
+    conn_poll_set(p, p->events | UV_READABLE);
+}
+
+static void conn_del_read(void *data)
+{
+    redisLibuvEvents *p = data;
+    conn_poll_set(p, p->events & ~UV_READABLE);
+}
+
+static void conn_add_write(void *data)
+{
+    redisLibuvEvents *p = data;
+    conn_poll_set(p, p->events | UV_WRITABLE);
+}
+
+static void conn_del_write(void *data)
+{
+    redisLibuvEvents *p = data;
+    conn_poll_set(p, p->events & ~UV_WRITABLE);
+}
+
+/* ---- connections -------------------------------------------------------------------- */
+
+static void client_unref(redis_client_t *c)
+{
+    if (--c->refs == 0)
+        free(c);
+}
+
+static void client_report_down(redis_client_t *c, const char *why)
+{
+    if (c->reported_down || c->closing)
+        return;
+    c->reported_down = 1;
+    log_warn("redis: cannot connect to %s:%d (%s); retrying with backoff", c->url.host, c->url.port,
+             why);
+}
+
+static void client_on_retry(uv_timer_t *t)
+{
+    redis_client_t *c = t->data;
+    if (!c->main && !c->resolving)
+        client_connect(c);
+}
+
+static void client_schedule_retry(redis_client_t *c)
+{
+    if (c->closing)
+        return;
+    uv_timer_start(&c->retry, client_on_retry, c->backoff_ms, 0);
+    c->backoff_ms =
+        c->backoff_ms * 2 > REDIS_BACKOFF_MAX_MS ? REDIS_BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
+
+/* Idempotent: the connection takes no new commands; losing the main one schedules a retry. */
+static void conn_lost(redis_conn_t *conn)
+{
+    if (conn->state == CONN_DEAD)
+        return;
+    int was_ready = conn->state == CONN_READY;
+    conn->state = CONN_DEAD;
+    redis_client_t *c = conn->client;
+    if (conn != c->main)
+        return;
+    c->main = NULL;
+    if (was_ready && !c->closing && !c->reported_down) {
+        c->reported_down = 1;
+        log_warn("redis: connection to %s:%d lost; reconnecting", c->url.host, c->url.port);
+    }
+    client_schedule_retry(c);
+}
+
+static void conn_release(redis_conn_t *conn)
+{
+    redis_client_t *c = conn->client;
+    conn_lost(conn);
+    for (redis_conn_t **p = &c->conns; *p; p = &(*p)->next) {
+        if (*p == conn) {
+            *p = conn->next;
+            break;
+        }
+    }
+    free(conn);
+    client_unref(c);
+}
+
+/* The adapter's cleanup runs once per context, after hiredis ran every pending callback. */
+static void conn_on_cleanup(void *data)
+{
+    redisLibuvEvents *p = data;
+    redis_conn_t *conn = p->context->data;
+    redisLibuvCleanup(data);
+    conn_release(conn);
+}
+
+static void conn_close(redis_conn_t *conn)
+{
+    conn_lost(conn);
+    redisAsyncFree(conn->ac);
+}
+
+static void cmd_unlink(redis_conn_t *conn, redis_cmd_t *cmd)
+{
+    if (cmd->prev)
+        cmd->prev->next = cmd->next;
+    else
+        conn->head = cmd->next;
+    if (cmd->next)
+        cmd->next->prev = cmd->prev;
+    else
+        conn->tail = cmd->prev;
+}
+
+static int ping_status(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STATUS && r->len == 4 && memcmp(r->str, "PONG", 4) == 0
+               ? 0
+               : REDIS_EREPLY;
+}
+
+/* Runs the command's callback at most once. */
+static void cmd_fire(redis_cmd_t *cmd, const redisReply *r, int err)
+{
+    redis_reply_cb cb = cmd->cb;
+    redis_status_cb status_cb = cmd->status_cb;
+    cmd->cb = NULL;
+    cmd->status_cb = NULL;
+    if (status_cb)
+        status_cb(r ? ping_status(r) : err, cmd->ud);
+    else if (cb)
+        cb(r, err, cmd->ud);
+}
+
+static void conn_on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redis_cmd_t *cmd = privdata;
+    redis_conn_t *conn = cmd->conn;
+    if (!r) /* hiredis is freeing the context */
+        conn_lost(conn);
+    cmd_unlink(conn, cmd);
+    conn->client->pending--;
+    if (conn->blocking && !conn->head)
+        conn->busy = 0;
+    cmd_fire(cmd, r, r ? 0 : REDIS_EUNAVAILABLE);
+    free(cmd);
+}
+
+static redis_cmd_t *conn_send(redis_conn_t *conn, int argc, const char **argv, const size_t *len,
+                              redis_reply_cb cb, void *ud)
+{
+    redis_client_t *c = conn->client;
+    redis_cmd_t *cmd = calloc(1, sizeof(*cmd));
+    if (!cmd)
+        return NULL;
+    cmd->conn = conn;
+    cmd->cb = cb;
+    cmd->ud = ud;
+    cmd->sent_ms = uv_now(c->loop);
+    if (redisAsyncCommandArgv(conn->ac, conn_on_reply, cmd, argc, argv, len) != REDIS_OK) {
+        free(cmd);
+        return NULL;
+    }
+    cmd->prev = conn->tail;
+    if (conn->tail)
+        conn->tail->next = cmd;
+    else
+        conn->head = cmd;
+    conn->tail = cmd;
+    c->pending++;
+    if (!uv_is_active((uv_handle_t *)&c->timer))
+        client_arm_timer(c);
+    return cmd;
+}
+
+static void conn_ready(redis_conn_t *conn)
+{
+    redis_client_t *c = conn->client;
+    conn->state = CONN_READY;
+    if (conn != c->main)
+        return;
+    c->backoff_ms = REDIS_BACKOFF_MIN_MS;
+    c->reported_down = 0;
+    log_info("redis: connected to %s:%d", c->url.host, c->url.port);
+}
+
+static void conn_on_handshake(const redisReply *r, int err, void *ud)
+{
+    redis_conn_t *conn = ud;
+    if (conn->state == CONN_DEAD) /* lost or failed: already handled */
+        return;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        log_error("redis: AUTH/SELECT refused by %s:%d: %s", conn->client->url.host,
+                  conn->client->url.port, r ? r->str : redis_strerror(err));
+        conn->client->reported_down = 1;
+        conn_close(conn);
+        return;
+    }
+    if (--conn->handshake_left == 0 && conn->state == CONN_HANDSHAKE)
+        conn_ready(conn);
+}
+
+/* AUTH and SELECT are queued before the connect completes; hiredis sends them first. */
+static int conn_handshake(redis_conn_t *conn)
+{
+    const redis_url_t *u = &conn->client->url;
+    if (u->password[0]) {
+        const char *argv[3] = {"AUTH"};
+        size_t len[3] = {4};
+        int argc = 1;
+        if (u->user[0]) {
+            argv[argc] = u->user;
+            len[argc++] = strlen(u->user);
+        }
+        argv[argc] = u->password;
+        len[argc++] = strlen(u->password);
+        if (!conn_send(conn, argc, argv, len, conn_on_handshake, conn))
+            return REDIS_ENOMEM;
+        conn->handshake_left++;
+    }
+    if (u->db) {
+        char db[16];
+        const char *argv[2] = {"SELECT", db};
+        size_t len[2] = {6, (size_t)snprintf(db, sizeof(db), "%d", u->db)};
+        if (!conn_send(conn, 2, argv, len, conn_on_handshake, conn))
+            return REDIS_ENOMEM;
+        conn->handshake_left++;
+    }
+    return 0;
+}
+
+static void conn_on_connect(const redisAsyncContext *ac, int status)
+{
+    redis_conn_t *conn = ac->data;
+    if (status != REDIS_OK) {
+        client_report_down(conn->client, conn->ac->c.errstr);
+        conn_lost(conn); /* hiredis frees the context right after */
+        return;
+    }
+    if (conn->state != CONN_CONNECTING)
+        return;
+    redisEnableKeepAlive(&conn->ac->c); /* notice a vanished peer on idle connections */
+    conn->state = CONN_HANDSHAKE;
+    /* A dedicated connection's command follows its AUTH/SELECT in the same pipe. */
+    if (conn->blocking || conn->handshake_left == 0)
+        conn_ready(conn);
+    client_arm_timer(conn->client);
+}
+
+static redis_conn_t *conn_open(redis_client_t *c, int blocking)
+{
+    redisAsyncContext *ac = redisAsyncConnect(c->addr, c->url.port);
+    if (!ac)
+        return NULL;
+    if (ac->err) {
+        client_report_down(c, ac->c.errstr);
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    redis_conn_t *conn = calloc(1, sizeof(*conn));
+    if (!conn || redisLibuvAttach(ac, c->loop) != REDIS_OK) {
+        free(conn);
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    ac->ev.addRead = conn_add_read;
+    ac->ev.delRead = conn_del_read;
+    ac->ev.addWrite = conn_add_write;
+    ac->ev.delWrite = conn_del_write;
+    ac->ev.cleanup = conn_on_cleanup;
+    ac->data = conn;
+    conn->ac = ac;
+    conn->client = c;
+    conn->blocking = blocking;
+    conn->state = CONN_CONNECTING;
+    conn->started_ms = uv_now(c->loop);
+    conn->next = c->conns;
+    c->conns = conn;
+    c->refs++;
+    redisAsyncSetConnectCallback(ac, conn_on_connect);
+    if (conn_handshake(conn) < 0) {
+        conn_close(conn);
+        return NULL;
+    }
+    client_arm_timer(c);
+    return conn;
+}
+
+/* ---- client: connect, deadlines, pool ------------------------------------------------ */
+
+static void client_open_main(redis_client_t *c)
+{
+    c->main = conn_open(c, 0);
+    if (!c->main)
+        client_schedule_retry(c);
+}
+
+static void client_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    redis_client_t *c = req->data;
+    c->resolving = 0;
+    if (!c->closing && (status < 0 || !res)) {
+        client_report_down(c, uv_strerror(status));
+        client_schedule_retry(c);
+    } else if (!c->closing) {
+        if (res->ai_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, c->addr, sizeof(c->addr));
+        else
+            uv_ip4_name((struct sockaddr_in *)res->ai_addr, c->addr, sizeof(c->addr));
+        client_open_main(c);
+    }
+    uv_freeaddrinfo(res);
+    client_unref(c);
+}
+
+/* hiredis resolves names with a blocking getaddrinfo(); resolve on the loop's thread pool. */
+static void client_connect(redis_client_t *c)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, c->url.host, buf) == 1 || inet_pton(AF_INET6, c->url.host, buf) == 1) {
+        snprintf(c->addr, sizeof(c->addr), "%s", c->url.host);
+        client_open_main(c);
+        return;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    c->gai.data = c;
+    int rc = uv_getaddrinfo(c->loop, &c->gai, client_on_resolved, c->url.host, NULL, &hints);
+    if (rc < 0) {
+        client_report_down(c, uv_strerror(rc));
+        client_schedule_retry(c);
+        return;
+    }
+    c->resolving = 1;
+    c->refs++;
+}
+
+/* Connect and handshake are bounded by connect_timeout_ms; on the main connection the oldest
+ * outstanding command by timeout_ms. Commands leave in FIFO order, so the head is enough. */
+static uint64_t conn_deadline(const redis_conn_t *conn)
+{
+    const redis_client_t *c = conn->client;
+    if (conn->state == CONN_CONNECTING || conn->state == CONN_HANDSHAKE)
+        return conn->started_ms + c->connect_timeout_ms;
+    if (conn->state == CONN_READY && !conn->blocking && conn->head)
+        return conn->head->sent_ms + c->timeout_ms;
+    return UINT64_MAX;
+}
+
+static void client_on_timer(uv_timer_t *t);
+
+static void client_arm_timer(redis_client_t *c)
+{
+    if (c->closing)
+        return;
+    uint64_t next = UINT64_MAX;
+    for (redis_conn_t *conn = c->conns; conn; conn = conn->next) {
+        uint64_t d = conn_deadline(conn);
+        next = d < next ? d : next;
+    }
+    if (next == UINT64_MAX) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    uint64_t now = uv_now(c->loop);
+    uv_timer_start(&c->timer, client_on_timer, next > now ? next - now : 0, 0);
+}
+
+/* Fails every outstanding command with err, then resets the connection. */
+static void conn_fail(redis_conn_t *conn, int err)
+{
+    conn_lost(conn);
+    for (redis_cmd_t *cmd = conn->head; cmd; cmd = cmd->next)
+        cmd_fire(cmd, NULL, err);
+    redisAsyncFree(conn->ac);
+}
+
+static redis_conn_t *client_expired(redis_client_t *c)
+{
+    uint64_t now = uv_now(c->loop);
+    for (redis_conn_t *conn = c->conns; conn; conn = conn->next)
+        if (conn_deadline(conn) <= now)
+            return conn;
+    return NULL;
+}
+
+static void client_on_timer(uv_timer_t *t)
+{
+    redis_client_t *c = t->data;
+    redis_conn_t *conn;
+    /* Rescan after each failure: the callbacks it runs may close other connections. */
+    while (!c->closing && (conn = client_expired(c)) != NULL) {
+        if (conn->state == CONN_READY) {
+            log_warn("redis: no reply from %s:%d within %u ms; resetting the connection",
+                     c->url.host, c->url.port, c->timeout_ms);
+            conn_fail(conn, REDIS_ETIMEOUT);
+        } else {
+            client_report_down(c, "connect timeout");
+            conn_fail(conn, REDIS_EUNAVAILABLE);
+        }
+    }
+    client_arm_timer(c);
+}
+
+static redis_conn_t *pool_idle(redis_client_t *c, int *open)
+{
+    redis_conn_t *idle = NULL;
+    *open = 0;
+    for (redis_conn_t *conn = c->conns; conn; conn = conn->next) {
+        if (!conn->blocking || conn->state == CONN_DEAD)
+            continue;
+        (*open)++;
+        if (!conn->busy)
+            idle = conn;
+    }
+    return idle;
+}
+
+static int pool_send(redis_client_t *c, int argc, const char **argv, const size_t *len,
+                     redis_reply_cb cb, void *ud, redis_cmd_t **out)
+{
+    int open;
+    redis_conn_t *conn = pool_idle(c, &open);
+    if (!conn && open >= c->pool_max)
+        return REDIS_EBUSY;
+    if (!conn && !(conn = conn_open(c, 1)))
+        return REDIS_EUNAVAILABLE;
+    redis_cmd_t *cmd = conn_send(conn, argc, argv, len, cb, ud);
+    if (!cmd)
+        return REDIS_EUNAVAILABLE;
+    conn->busy = 1;
+    if (out)
+        *out = cmd;
+    return 0;
+}
+
+static int client_ready(const redis_client_t *c)
+{
+    return !c->closing && c->main && c->main->state == CONN_READY;
+}
+
+/* ---- public API --------------------------------------------------------------------- */
+
+int redis_client_new(uv_loop_t *loop, const char *url, const redis_opts_t *opts,
+                     redis_client_t **out)
+{
+    *out = NULL;
+    redis_client_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return REDIS_ENOMEM;
+    if (redis_url_parse(url, &c->url) < 0) {
+        free(c);
+        return REDIS_EINVAL;
+    }
+    c->loop = loop;
+    c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : REDIS_DEFAULT_TIMEOUT_MS;
+    c->connect_timeout_ms = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
+                                                             : REDIS_DEFAULT_CONNECT_TIMEOUT_MS;
+    c->pool_max =
+        opts && opts->blocking_pool > 0 ? opts->blocking_pool : REDIS_DEFAULT_BLOCKING_POOL;
+    c->backoff_ms = REDIS_BACKOFF_MIN_MS;
+    uv_timer_init(loop, &c->timer);
+    uv_timer_init(loop, &c->retry);
+    c->timer.data = c;
+    c->retry.data = c;
+    c->refs = 2;
+    client_connect(c);
+    *out = c;
+    return 0;
+}
+
+static void client_on_handle_closed(uv_handle_t *h)
+{
+    client_unref(h->data);
+}
+
+void redis_client_close(redis_client_t *c)
+{
+    if (!c || c->closing)
+        return;
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->timer, client_on_handle_closed);
+    uv_close((uv_handle_t *)&c->retry, client_on_handle_closed);
+    if (c->resolving)
+        uv_cancel((uv_req_t *)&c->gai);
+    /* Mark everything dead before any callback runs, so none of them can free a connection
+     * these loops are walking; then nothing is delivered after this function returns. */
+    for (redis_conn_t *conn = c->conns; conn; conn = conn->next) {
+        if (conn->state != CONN_DEAD) {
+            conn_lost(conn);
+            conn->must_free = 1;
+        }
+    }
+    for (redis_conn_t *conn = c->conns; conn; conn = conn->next)
+        for (redis_cmd_t *cmd = conn->head; cmd; cmd = cmd->next)
+            cmd_fire(cmd, NULL, REDIS_EUNAVAILABLE);
+    redis_conn_t *next;
+    for (redis_conn_t *conn = c->conns; conn; conn = next) {
+        next = conn->next;
+        if (conn->must_free)
+            redisAsyncFree(conn->ac);
+    }
+}
+
+void redis_client_stats(const redis_client_t *c, redis_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->connected = client_ready(c);
+    out->pending = c->pending;
+    for (const redis_conn_t *conn = c->conns; conn; conn = conn->next) {
+        if (!conn->blocking || conn->state == CONN_DEAD)
+            continue;
+        out->blocking_open++;
+        out->blocking_busy += conn->busy;
+    }
+}
+
+int redis_command(redis_client_t *c, int argc, const char **argv, const size_t *argvlen,
+                  redis_reply_cb cb, void *ud, redis_cmd_t **out)
+{
+    if (out)
+        *out = NULL;
+    redis_class_t cls = redis_command_class(argc, argv, argvlen);
+    if (cls == REDIS_CLASS_FORBIDDEN)
+        return REDIS_EINVAL;
+    if (!client_ready(c))
+        return REDIS_EUNAVAILABLE;
+    if (cls == REDIS_CLASS_BLOCKING)
+        return pool_send(c, argc, argv, argvlen, cb, ud, out);
+    redis_cmd_t *cmd = conn_send(c->main, argc, argv, argvlen, cb, ud);
+    if (!cmd)
+        return REDIS_EUNAVAILABLE;
+    if (out)
+        *out = cmd;
+    return 0;
+}
+
+void redis_command_abandon(redis_cmd_t *cmd)
+{
+    if (!cmd)
+        return;
+    cmd->cb = NULL;
+    cmd->status_cb = NULL;
+    /* The server may keep it blocked for a long time: the connection can't serve anyone. */
+    if (cmd->conn->blocking && cmd->conn->state != CONN_DEAD)
+        conn_close(cmd->conn);
+}
+
+int redis_ping(redis_client_t *c, redis_status_cb cb, void *ud, redis_cmd_t **out)
+{
+    static const char *argv[] = {"PING"};
+    static const size_t len[] = {4};
+    if (out)
+        *out = NULL;
+    if (!client_ready(c))
+        return REDIS_EUNAVAILABLE;
+    redis_cmd_t *cmd = conn_send(c->main, 1, argv, len, NULL, ud);
+    if (!cmd)
+        return REDIS_EUNAVAILABLE;
+    cmd->status_cb = cb;
+    if (out)
+        *out = cmd;
+    return 0;
+}
+
+redisReply *redis_reply_dup(const redisReply *r)
+{
+    redisReply *d = calloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    d->type = r->type;
+    d->integer = r->integer;
+    d->len = r->len;
+    if (r->str) {
+        if (!(d->str = malloc(r->len + 1)))
+            goto fail;
+        memcpy(d->str, r->str, r->len);
+        d->str[r->len] = '\0';
+    }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements) {
+        if (!(d->element = calloc(r->elements, sizeof(*d->element))))
+            goto fail;
+        d->elements = r->elements;
+        for (size_t i = 0; i < r->elements; i++)
+            if (!(d->element[i] = redis_reply_dup(r->element[i])))
+                goto fail;
+    }
+    return d;
+fail:
+    redis_reply_free(d);
+    return NULL;
+}
+
+void redis_reply_free(redisReply *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->elements; i++)
+        redis_reply_free(r->element[i]);
+    free(r->element);
+    free(r->str);
+    free(r);
+}
+
+const char *redis_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "ok";
+    case REDIS_EINVAL:
+        return "invalid Redis URL or command not allowed on a shared connection";
+    case REDIS_ENOMEM:
+        return "out of memory";
+    case REDIS_EUNAVAILABLE:
+        return "Redis is unavailable";
+    case REDIS_ETIMEOUT:
+        return "Redis did not answer in time";
+    case REDIS_EBUSY:
+        return "every connection for blocking commands is in use";
+    case REDIS_EREPLY:
+        return "Redis answered with an error";
+    default:
+        return "unknown Redis error";
+    }
+}

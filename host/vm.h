@@ -1,0 +1,41 @@
+/* vm.h — script generations: a sandboxed lua_State built from a snapshot of scripts/, its
+ * route table, and a reference count of the requests and jobs running on it.
+ *
+ * A generation is immutable once loaded: every file of scripts/ is read into memory first,
+ * hashed (the generation's name) and only then run, so what serves is exactly what was
+ * hashed even if files change mid-load. The owner swaps generations and drops its own
+ * reference to the old one; the old one closes when its last request ends. */
+#ifndef SPEEZY_VM_H
+#define SPEEZY_VM_H
+
+#include <lua.h>
+#include <stdint.h>
+
+#include "bind/bind.h"
+#include "router.h"
+
+typedef struct vm_gen {
+    lua_State *L;
+    router_t *router;
+    char hash[65];     /* SHA-256 hex of the snapshot */
+    char short_hash[17];
+    unsigned seq;      /* 1, 2, ... per process */
+    int refs;
+    int dispatch_ref;  /* the runtime's dispatch(handler_index, req) */
+    int nfiles;
+    uint64_t loaded_at_ms;
+    struct vm_gen *next_draining; /* owner's list of retired generations */
+} vm_gen_t;
+
+/* Builds a generation from dir: snapshot, sandbox, run app.lua with I/O disabled, routes.
+ * On failure returns -1 with "file:line: message" in err; nothing is left allocated. */
+int vm_gen_load(const char *dir, bind_host_t *host, vm_gen_t **out, char *err, size_t errlen);
+
+void vm_gen_pin(vm_gen_t *gen);
+/* Drops a reference; the generation is closed when none remain. Returns 1 if it closed. */
+int vm_gen_unpin(vm_gen_t *gen);
+
+/* Computes only the snapshot hash of dir (what a reload would load), for `speezy reload`. */
+int vm_snapshot_hash(const char *dir, char hash[65], char *err, size_t errlen);
+
+#endif

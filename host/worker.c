@@ -1,0 +1,561 @@
+/* worker.c — the request walk of one worker, and its reload and drain.
+ *
+ * accept -> parse (http) -> route (the current generation's router) -> coroutine (co, on the
+ * generation pinned for this request) -> I/O (bindings) -> respond (http) -> access log.
+ * A reload builds the next generation beside the current one and swaps the pointer; a
+ * request keeps the generation it started on until it ends. */
+#include "worker.h"
+
+#include <lauxlib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "co.h"
+#include "http.h"
+#include "log.h"
+#include "pg.h"
+#include "redis.h"
+#include "router.h"
+#include "vm.h"
+
+#define SWEEP_INTERVAL_MS 500
+#define GEN_DRAIN_MS 60000  /* a retired generation's requests are cancelled after this */
+#define MAX_RETIRED_GENS 4  /* N live generations cost N heaps: bound them */
+
+typedef struct wreq wreq_t;
+
+typedef struct {
+    uv_loop_t *loop;
+    const config_t *cfg;
+    bind_host_t host;
+    vm_gen_t *gen;
+    http_server_t *http;
+    uv_signal_t sig[4];
+    uv_timer_t sweep;
+    uv_timer_t drain_deadline;
+    uv_check_t flush;
+    wreq_t *inflight;
+    unsigned ninflight;
+    int index;
+    int draining;
+    int exit_code;
+    uint64_t started_ms;
+    uint64_t requests;
+    volatile uint64_t *heartbeat;
+    char last_reload_error[1024];
+} worker_t;
+
+struct wreq {
+    worker_t *w;
+    http_req_t *req;
+    vm_gen_t *gen;
+    co_t *co;
+    int aborted;
+    wreq_t *prev, *next;
+};
+
+/* ---- responses the host writes itself ------------------------------------------------------ */
+
+static void respond_json(http_req_t *req, int status, const char *body, size_t len)
+{
+    http_header_t h = {"Content-Type", 12, "application/json", 16};
+    http_respond(req, status, &h, 1, body, len);
+}
+
+static void serve_healthz(worker_t *w, http_req_t *req)
+{
+    char body[512];
+    uint64_t now = uv_now(w->loop);
+    int n = snprintf(body, sizeof(body),
+                     "{\"success\":true,\"status\":\"%s\",\"generation\":\"%s\",\"generationSeq\":%u,"
+                     "\"pid\":%d,\"worker\":%d,\"uptimeMs\":%llu,\"inflight\":%u,\"connections\":%u,"
+                     "\"env\":\"%s\"}",
+                     w->draining ? "draining" : "ok", w->gen->short_hash, w->gen->seq, (int)getpid(),
+                     w->index, (unsigned long long)(now - w->started_ms), w->ninflight,
+                     http_server_connections(w->http), w->cfg->env_name);
+    respond_json(req, 200, body, (size_t)n);
+}
+
+/* ---- the walk ------------------------------------------------------------------------------ */
+
+static void wreq_unlink(worker_t *w, wreq_t *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        w->inflight = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    w->ninflight--;
+}
+
+static int valid_header(const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    if (nlen == 0)
+        return 0;
+    for (size_t i = 0; i < nlen; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c <= 32 || c >= 127 || c == ':')
+            return 0;
+    }
+    for (size_t i = 0; i < vlen; i++)
+        if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
+            return 0;
+    return 1;
+}
+
+#define MAX_RESPONSE_HEADERS 32
+
+/* dispatch returned: status, body, content type, headers table (or nil). */
+static void respond_from_lua(wreq_t *r, lua_State *L)
+{
+    http_header_t hs[MAX_RESPONSE_HEADERS];
+    size_t nh = 0;
+    int status = (int)lua_tointeger(L, 1);
+    size_t blen = 0;
+    const char *body = lua_tolstring(L, 2, &blen);
+    if (lua_isstring(L, 3)) {
+        hs[nh].name = "Content-Type";
+        hs[nh].name_len = 12;
+        hs[nh].value = lua_tolstring(L, 3, &hs[nh].value_len);
+        nh++;
+    }
+    int has_ctype = nh > 0;
+    if (lua_istable(L, 4)) {
+        lua_pushnil(L);
+        while (lua_next(L, 4) != 0 && nh < MAX_RESPONSE_HEADERS) {
+            if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1)) {
+                http_header_t *h = &hs[nh];
+                h->name = lua_tolstring(L, -2, &h->name_len);
+                h->value = lua_tolstring(L, -1, &h->value_len);
+                if (!valid_header(h->name, h->name_len, h->value, h->value_len)) {
+                    log_warn("dropped an invalid response header from route %s", r->req->route);
+                } else if (h->name_len == 12 && strncasecmp(h->name, "content-type", 12) == 0) {
+                    if (!has_ctype)
+                        nh++;
+                    else
+                        hs[0].value = h->value, hs[0].value_len = h->value_len;
+                } else if (!(h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0) &&
+                           !(h->name_len == 10 && strncasecmp(h->name, "connection", 10) == 0)) {
+                    nh++;
+                }
+            }
+            lua_pop(L, 1);
+        }
+    }
+    if (!has_ctype && nh == 0) {
+        hs[nh++] = (http_header_t){"Content-Type", 12, "text/plain; charset=utf-8", 25};
+    }
+    http_respond(r->req, status, hs, nh, body ? body : "", blen);
+}
+
+static void on_co_done(co_t *co, co_status_t status, int nresults, void *ud)
+{
+    wreq_t *r = ud;
+    worker_t *w = r->w;
+    lua_State *L = co_thread(co);
+    if (!r->aborted) {
+        switch (status) {
+        case CO_OK:
+            respond_from_lua(r, L);
+            break;
+        case CO_TIMEOUT: {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "the request did not complete within %u ms",
+                     w->cfg->request_timeout_ms);
+            http_respond_error(r->req, 504, "TIMEOUT", msg, NULL, 0);
+            break;
+        }
+        case CO_CANCELLED:
+            http_respond_error(r->req, 503, "SHUTTING_DOWN", "the server is restarting, retry",
+                               NULL, 0);
+            break;
+        case CO_ERROR: {
+            char extra[96];
+            snprintf(extra, sizeof(extra), "\"reqId\":\"%s\"", r->req->id);
+            log_msg(LOG_ERROR, extra, "request coroutine failed: %s", lua_tostring(L, -1));
+            http_respond_error(r->req, 500, "INTERNAL", "internal server error", NULL, 0);
+            break;
+        }
+        }
+    }
+    (void)nresults;
+    wreq_unlink(w, r);
+    co_free(co);
+    vm_gen_unpin(r->gen);
+    free(r);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 32);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Path parameters arrive percent-encoded; handlers get the decoded bytes. */
+static void push_decoded(lua_State *L, const char *s, size_t n)
+{
+    char stack[512];
+    char *out = n < sizeof(stack) ? stack : malloc(n);
+    if (!out) {
+        lua_pushlstring(L, s, n);
+        return;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    lua_pushlstring(L, out, o);
+    if (out != stack)
+        free(out);
+}
+
+static void push_request(lua_State *L, const http_req_t *req, const router_match_t *m)
+{
+    lua_createtable(L, 0, 10);
+    lua_pushlstring(L, req->method, req->method_len);
+    lua_setfield(L, -2, "method");
+    lua_pushlstring(L, req->path, req->path_len);
+    lua_setfield(L, -2, "path");
+    lua_pushlstring(L, req->query, req->query_len);
+    lua_setfield(L, -2, "query_string");
+    lua_pushlstring(L, req->body, req->body_len);
+    lua_setfield(L, -2, "body");
+    lua_pushstring(L, req->ip);
+    lua_setfield(L, -2, "ip");
+    lua_pushstring(L, req->id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, m->template);
+    lua_setfield(L, -2, "route");
+
+    lua_createtable(L, 0, m->nparams);
+    for (int i = 0; i < m->nparams; i++) {
+        lua_pushlstring(L, m->params[i].name, m->params[i].name_len);
+        push_decoded(L, m->params[i].value, m->params[i].value_len);
+        lua_rawset(L, -3);
+    }
+    lua_setfield(L, -2, "params");
+
+    /* Header names are lower-cased; repeated headers are joined with ", " (RFC 9110). */
+    lua_createtable(L, 0, (int)req->nheaders);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const http_header_t *h = &req->headers[i];
+        char name[256];
+        size_t n = h->name_len < sizeof(name) ? h->name_len : sizeof(name) - 1;
+        for (size_t j = 0; j < n; j++)
+            name[j] = (char)((h->name[j] >= 'A' && h->name[j] <= 'Z') ? h->name[j] + 32 : h->name[j]);
+        lua_pushlstring(L, name, n);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushlstring(L, h->value, h->value_len);
+        } else {
+            lua_pushliteral(L, ", ");
+            lua_pushlstring(L, h->value, h->value_len);
+            lua_concat(L, 3);
+        }
+        lua_rawset(L, -3);
+    }
+    lua_setfield(L, -2, "headers");
+}
+
+static void start_handler(worker_t *w, http_req_t *req, const router_match_t *m)
+{
+    wreq_t *r = calloc(1, sizeof(*r));
+    vm_gen_t *gen = w->gen;
+    co_t *co = r ? co_new(w->loop, gen->L, CO_KIND_REQUEST, on_co_done, r) : NULL;
+    if (!co) {
+        free(r);
+        http_respond_error(req, 503, "OVERLOADED", "out of memory", NULL, 0);
+        return;
+    }
+    r->w = w;
+    r->req = req;
+    r->gen = gen;
+    r->co = co;
+    req->data = r;
+    vm_gen_pin(gen);
+    r->next = w->inflight;
+    if (w->inflight)
+        w->inflight->prev = r;
+    w->inflight = r;
+    w->ninflight++;
+    w->requests++;
+
+    lua_State *T = co_thread(co);
+    lua_rawgeti(T, LUA_REGISTRYINDEX, gen->dispatch_ref);
+    lua_pushinteger(T, m->handler);
+    push_request(T, req, m);
+    co_set_deadline(co, w->cfg->request_timeout_ms);
+    co_start(co, 2);
+}
+
+static void on_request(http_req_t *req, void *ud)
+{
+    worker_t *w = ud;
+    if (req->path_len == 8 && memcmp(req->path, "/healthz", 8) == 0 &&
+        (req->method_len == 3 || req->is_head) && (req->is_head || memcmp(req->method, "GET", 3) == 0)) {
+        req->route = "/healthz";
+        serve_healthz(w, req);
+        return;
+    }
+    router_match_t m;
+    int rc = router_match(w->gen->router, req->method, req->method_len, req->path, req->path_len, &m);
+    if (rc == ROUTER_NOT_FOUND) {
+        http_respond_error(req, 404, "NOT_FOUND", "no route matches this path", NULL, 0);
+        return;
+    }
+    if (rc == ROUTER_METHOD_NOT_ALLOWED) {
+        http_header_t allow = {"Allow", 5, m.allow, strlen(m.allow)};
+        if (req->method_len == 7 && memcmp(req->method, "OPTIONS", 7) == 0) {
+            http_respond(req, 204, &allow, 1, NULL, 0);
+            return;
+        }
+        http_respond_error(req, 405, "METHOD_NOT_ALLOWED", "this method is not allowed on this path",
+                           &allow, 1);
+        return;
+    }
+    req->route = m.template;
+    start_handler(w, req, &m);
+}
+
+static void on_abort(http_req_t *req, void *ud)
+{
+    wreq_t *r = req->data;
+    (void)ud;
+    if (!r)
+        return;
+    r->aborted = 1;
+    /* The access line still records the request, as 499 (client closed) like nginx. */
+    log_access_t a = {req->id, req->method, req->method_len, req->route, req->path, req->path_len,
+                      req->ip, 499, (uv_hrtime() - req->start_ns) / 1000, 0, r->gen->short_hash};
+    log_access(&a);
+    co_cancel(r->co);
+}
+
+static void on_done(const http_req_t *req, int status, size_t bytes_out, void *ud)
+{
+    worker_t *w = ud;
+    const wreq_t *r = req->data;
+    log_access_t a = {req->id, req->method, req->method_len, req->route, req->path, req->path_len,
+                      req->ip, status, (uv_hrtime() - req->start_ns) / 1000, bytes_out,
+                      (r ? r->gen : w->gen)->short_hash};
+    log_access(&a);
+}
+
+/* ---- reload, sweep, drain --------------------------------------------------------------------- */
+
+static void reload(worker_t *w)
+{
+    vm_gen_t *next;
+    char err[1024];
+    if (vm_gen_load(w->cfg->scripts_dir, &w->host, &next, err, sizeof(err)) < 0) {
+        snprintf(w->last_reload_error, sizeof(w->last_reload_error), "%s", err);
+        log_error("reload refused, still serving generation %s: %s", w->gen->short_hash, err);
+        return;
+    }
+    vm_gen_t *old = w->gen;
+    w->gen = next;
+    w->host.generation = next->short_hash;
+    w->last_reload_error[0] = '\0';
+    log_info("reloaded: generation %s -> %s (%d files, %zu routes)", old->short_hash,
+             next->short_hash, next->nfiles, router_count(next->router));
+    old->loaded_at_ms = uv_now(w->loop); /* from now on: when it was retired */
+    vm_gen_unpin(old);
+}
+
+/* Cancels requests still running on a generation retired too long ago, or on the oldest
+ * generations when too many are alive. */
+static void on_sweep(uv_timer_t *t)
+{
+    worker_t *w = t->data;
+    uint64_t now = uv_now(w->loop);
+    if (w->heartbeat)
+        *w->heartbeat = now;
+    vm_gen_t *retired[MAX_RETIRED_GENS + 1];
+    int nretired = 0;
+    wreq_t *next;
+    for (wreq_t *r = w->inflight; r; r = next) {
+        next = r->next;
+        if (r->gen == w->gen)
+            continue;
+        int seen = 0;
+        for (int i = 0; i < nretired; i++)
+            seen |= retired[i] == r->gen;
+        int too_many = !seen && nretired == MAX_RETIRED_GENS;
+        if (!seen && !too_many)
+            retired[nretired++] = r->gen;
+        if (too_many || now - r->gen->loaded_at_ms > GEN_DRAIN_MS) {
+            log_warn("cancelling request %s still running on retired generation %s", r->req->id,
+                     r->gen->short_hash);
+            co_cancel(r->co);
+        }
+    }
+}
+
+static void on_flush(uv_check_t *c)
+{
+    (void)c;
+    log_flush();
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void finish(worker_t *w)
+{
+    log_info("worker %d stopped after %llu requests", w->index, (unsigned long long)w->requests);
+    log_flush();
+    uv_stop(w->loop);
+}
+
+static void on_drained(void *ud)
+{
+    finish(ud);
+}
+
+static void on_drain_deadline(uv_timer_t *t)
+{
+    worker_t *w = t->data;
+    log_warn("drain deadline passed with %u requests in flight: closing them", w->ninflight);
+    http_server_close(w->http);
+    finish(w);
+}
+
+static void drain(worker_t *w)
+{
+    if (w->draining)
+        return;
+    w->draining = 1;
+    log_info("worker %d draining (%u requests in flight)", w->index, w->ninflight);
+    uv_timer_start(&w->drain_deadline, on_drain_deadline, w->cfg->drain_timeout_ms, 0);
+    http_server_drain(w->http);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    worker_t *w = s->data;
+    if (signum == SIGHUP)
+        reload(w);
+    else
+        drain(w);
+}
+
+/* ---- process entry ---------------------------------------------------------------------------- */
+
+/* Pools connect in the background: a database that is down at start-up only makes the
+ * routes that need it answer 503 until it is back. */
+int worker_host_open(uv_loop_t *loop, const config_t *cfg, bind_host_t *host)
+{
+    memset(host, 0, sizeof(*host));
+    host->loop = loop;
+    host->cfg = cfg;
+    if (cfg->database_url) {
+        pg_pool_opts_t o = {.size = cfg->pg_pool_size,
+                            .wait_ms = cfg->pg_pool_wait_ms,
+                            .statement_timeout_ms = cfg->pg_statement_timeout_ms,
+                            .connect_timeout_ms = cfg->pg_connect_timeout_ms};
+        int rc = pg_pool_new(loop, cfg->database_url, &o, &host->pg);
+        if (rc < 0) {
+            log_error("DATABASE_URL is not usable: %s", pg_error_name(rc));
+            return -1;
+        }
+    }
+    if (cfg->redis_url) {
+        redis_opts_t o = {.timeout_ms = cfg->redis_timeout_ms,
+                          .connect_timeout_ms = cfg->redis_timeout_ms,
+                          .blocking_pool = cfg->redis_blocking_pool};
+        int rc = redis_client_new(loop, cfg->redis_url, &o, &host->redis);
+        if (rc < 0) {
+            log_error("REDIS_URL is not usable: %s", redis_strerror(rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void worker_host_close(bind_host_t *host)
+{
+    if (host->pg)
+        pg_pool_close(host->pg);
+    if (host->redis)
+        redis_client_close(host->redis);
+    host->pg = NULL;
+    host->redis = NULL;
+}
+
+static int start_signals(worker_t *w)
+{
+    static const int sigs[] = {SIGHUP, SIGTERM, SIGINT, SIGQUIT};
+    for (int i = 0; i < 4; i++) {
+        uv_signal_init(w->loop, &w->sig[i]);
+        w->sig[i].data = w;
+        if (uv_signal_start(&w->sig[i], on_signal, sigs[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int worker_main(const config_t *cfg, int listen_fd, int index, volatile uint64_t *heartbeat)
+{
+    worker_t w = {.cfg = cfg, .index = index, .heartbeat = heartbeat};
+    w.loop = uv_default_loop();
+    w.started_ms = uv_now(w.loop);
+    signal(SIGPIPE, SIG_IGN);
+    if (worker_host_open(w.loop, cfg, &w.host) < 0)
+        return 1;
+    char err[1024];
+    if (vm_gen_load(cfg->scripts_dir, &w.host, &w.gen, err, sizeof(err)) < 0) {
+        log_error("cannot load scripts: %s", err);
+        return 1;
+    }
+    w.host.generation = w.gen->short_hash;
+    http_limits_t limits = {
+        .max_header_bytes = cfg->max_header_bytes,
+        .max_url_bytes = cfg->max_url_bytes,
+        .max_body_bytes = cfg->body_limit,
+        .max_connections = cfg->max_connections,
+        .header_timeout_ms = cfg->header_timeout_ms,
+        .body_timeout_ms = cfg->body_timeout_ms,
+        .keepalive_timeout_ms = cfg->keepalive_timeout_ms,
+    };
+    http_callbacks_t cbs = {on_request, on_abort, on_done, on_drained};
+    int rc = http_server_new(w.loop, listen_fd, &limits, &cbs, &w, &w.http);
+    if (rc < 0 || start_signals(&w) < 0) {
+        log_error("worker %d cannot start: %s", index, uv_strerror(rc));
+        return 1;
+    }
+    uv_timer_init(w.loop, &w.sweep);
+    w.sweep.data = &w;
+    uv_timer_start(&w.sweep, on_sweep, 0, SWEEP_INTERVAL_MS);
+    uv_timer_init(w.loop, &w.drain_deadline);
+    w.drain_deadline.data = &w;
+    uv_check_init(w.loop, &w.flush);
+    uv_check_start(&w.flush, on_flush);
+    log_info("worker %d serving generation %s (%d files, %zu routes)", index, w.gen->short_hash,
+             w.gen->nfiles, router_count(w.gen->router));
+    log_flush();
+
+    uv_run(w.loop, UV_RUN_DEFAULT);
+    worker_host_close(&w.host);
+    uv_walk(w.loop, close_walk, NULL);
+    uv_run(w.loop, UV_RUN_NOWAIT);
+    log_flush();
+    return w.exit_code;
+}

@@ -1,0 +1,8 @@
+-- scripts/app.lua — the application's entry point: every route module is required here.
+local app = require "speezy.app"
+
+app.get("/hello", function()
+  return 200, { message = "hello" }
+end)
+
+require "routes.system"

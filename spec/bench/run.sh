@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# spec/bench/run.sh — `make bench`: speezy against Fastify 5 on the same routes, in one run.
+#
+#   S1  GET /hello            a Lua handler returning {"success":true,"message":"hello"}
+#   S3  GET /redis            a Redis GET through the handler (Fastify: ioredis)
+#   S4  GET /users/<random>   SELECT id, phone, name, role FROM users WHERE id=$1 over 10,000
+#                             rows, pool of 10 (Fastify: pg)
+#
+# Each server runs alone, pinned to CPU 0 (speezy with WORKERS=1); wrk -t1 -c64 runs on CPU 1.
+# Reported per run: req/s, p99, server CPU µs per request (utime+stime of every process of
+# the server over the measured run, from /proc/PID/stat, divided by the requests wrk
+# completed), RSS idle and after load (all processes; speezy also its worker alone).
+# S3/S4 use a PostgreSQL + Redis started by spec/tools/servers.sh in a temp dir, with the
+# migrations applied. Fastify and its drivers are installed with npm into spec/bench/node/
+# (ignored) from spec/bench/fastify/package-lock.json.
+#
+# Settings: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (64), BENCH_SCENARIOS
+# ("s1 s3 s4"), BENCH_STACKS ("speezy fastify"), BENCH_LOG_LEVEL (warn: no access log,
+# like Fastify's logger:false), SPEEZY_BIN (build/speezy).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+BENCH=$ROOT/spec/bench
+BIN=${SPEEZY_BIN:-$ROOT/build/speezy}
+DURATION=${BENCH_DURATION:-10}
+CONNS=${BENCH_CONNECTIONS:-64}
+SCENARIOS=${BENCH_SCENARIOS:-s1 s3 s4}
+STACKS=${BENCH_STACKS:-speezy fastify}
+LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
+CLK_TCK=$(getconf CLK_TCK)
+
+TMP=$(mktemp -d /tmp/speezy-bench.XXXXXX)
+chmod 755 "$TMP"
+SERVER_PID=
+ROWS=()
+
+cleanup() {
+    stop_server
+    if [[ -d $TMP/servers ]]; then
+        spec/tools/servers.sh destroy "$TMP/servers" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "bench: $*" >&2; }
+
+for tool in wrk taskset node npm curl psql redis-cli; do
+    command -v "$tool" >/dev/null || {
+        say "$tool is missing (make deps installs it)"
+        exit 1
+    }
+done
+[[ -x $BIN ]] || {
+    say "$BIN is missing: run make build"
+    exit 1
+}
+
+# --- Fastify, installed once per lock file --------------------------------------------------
+install_node() {
+    local dir=$BENCH/node
+    mkdir -p "$dir"
+    cp "$BENCH/fastify/app.js" "$dir/app.js"
+    if ! cmp -s "$BENCH/fastify/package-lock.json" "$dir/.installed-lock.json"; then
+        say "installing Fastify into spec/bench/node (npm ci)"
+        cp "$BENCH/fastify/package.json" "$BENCH/fastify/package-lock.json" "$dir/"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+        cp "$BENCH/fastify/package-lock.json" "$dir/.installed-lock.json"
+    fi
+}
+
+# --- PostgreSQL + Redis for S3/S4 -----------------------------------------------------------
+DATA_READY=0
+ID_LO=1
+ID_HI=10000
+prepare_data() {
+    say "starting PostgreSQL + Redis"
+    if ! spec/tools/servers.sh start "$TMP/servers" >"$TMP/servers.log" 2>&1; then
+        say "servers.sh failed; S3/S4 skipped:"
+        tail -n 20 "$TMP/servers.log" >&2
+        return
+    fi
+    DATABASE_URL=$(sed -n 's/^DATABASE_URL=//p' "$TMP/servers/env")
+    REDIS_URL=$(sed -n 's/^REDIS_URL=//p' "$TMP/servers/env")
+    if ! DATABASE_URL=$DATABASE_URL "$BIN" migrate >"$TMP/migrate.log" 2>&1; then
+        say "speezy migrate failed; S4 will fail:"
+        tail -n 20 "$TMP/migrate.log" >&2
+    fi
+    psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 -c \
+        "INSERT INTO users (phone, name, role)
+         SELECT '+9199' || lpad(i::text, 8, '0'), 'User ' || i, 'CUSTOMER'
+         FROM generate_series(1, 10000) AS i" >&2 || say "seeding users failed; S4 will fail"
+    read -r ID_LO ID_HI < <(psql "$DATABASE_URL" -At -F ' ' \
+        -c 'SELECT min(id), max(id) FROM users' 2>/dev/null || echo "1 10000")
+    redis-cli -u "$REDIS_URL" SET bench:key "hello from redis" >/dev/null
+    DATA_READY=1
+}
+
+# --- measuring ------------------------------------------------------------------------------
+# The server's PID and every descendant's.
+server_pids() {
+    local queue=("$SERVER_PID") pid
+    while ((${#queue[@]})); do
+        pid=${queue[0]}
+        queue=("${queue[@]:1}")
+        [[ -d /proc/$pid ]] || continue
+        echo "$pid"
+        # shellcheck disable=SC2207
+        queue+=($(pgrep -P "$pid" || true))
+    done
+}
+
+# utime + stime (clock ticks) summed over the server's processes.
+cpu_ticks() {
+    local pid total=0 stat rest
+    for pid in $(server_pids); do
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        rest=${stat##*) }
+        # shellcheck disable=SC2086
+        set -- $rest
+        total=$((total + ${12} + ${13}))
+    done
+    echo "$total"
+}
+
+rss_kb() { # [pid...] (default: all of the server's)
+    local pid total=0 kb pids=("$@")
+    ((${#pids[@]})) || mapfile -t pids < <(server_pids)
+    for pid in "${pids[@]}"; do
+        kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+        total=$((total + ${kb:-0}))
+    done
+    echo "$total"
+}
+
+stop_server() {
+    [[ -n $SERVER_PID ]] || return 0
+    local pids
+    pids=$(server_pids)
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do
+        [[ -d /proc/$SERVER_PID ]] || break
+        sleep 0.1
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+start_server() { # stack scenario port
+    local stack=$1 scenario=$2 port=$3 scripts=hello
+    local env=(PORT="$port")
+    if [[ $scenario != s1 ]]; then
+        scripts=data
+        env+=(DATABASE_URL="$DATABASE_URL" REDIS_URL="$REDIS_URL")
+    fi
+    if [[ $stack == speezy ]]; then
+        env+=(SPEEZY_ENV=test WORKERS=1 HOST=127.0.0.1 LOG_LEVEL="$LOG_LEVEL" PG_POOL_SIZE=10
+            SCRIPTS_DIR="$BENCH/scripts/$scripts" PID_FILE="$TMP/speezy.pid")
+        (cd "$TMP" && exec env "${env[@]}" taskset -c 0 "$BIN" serve) >"$TMP/$stack-$scenario.log" 2>&1 &
+    else
+        env+=(NODE_ENV=production)
+        (cd "$TMP" && exec env "${env[@]}" taskset -c 0 node "$BENCH/node/app.js") \
+            >"$TMP/$stack-$scenario.log" 2>&1 &
+    fi
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        curl -sf -o /dev/null "http://127.0.0.1:$port/hello" && return 0
+        [[ $stack == speezy ]] && curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && return 0
+        sleep 0.1
+    done
+    say "$stack did not start; its log:"
+    tail -n 20 "$TMP/$stack-$scenario.log" >&2
+    return 1
+}
+
+# Runs one stack on one scenario and appends a result row.
+measure() { # stack scenario path [wrk script]
+    local stack=$1 scenario=$2 path=$3 script=${4:-} port out
+    port=$(free_port)
+    if ! start_server "$stack" "$scenario" "$port"; then
+        ROWS+=("$scenario|$stack|failed to start||||||")
+        stop_server
+        return
+    fi
+    local wrk_args=(-t1 -c"$CONNS" --timeout 5s)
+    [[ -n $script ]] && wrk_args+=(-s "$script")
+    local url="http://127.0.0.1:$port$path"
+    local rss_idle worker_idle=""
+    sleep 0.5
+    rss_idle=$(rss_kb)
+    if [[ $stack == speezy ]]; then
+        # shellcheck disable=SC2046
+        worker_idle=$(rss_kb $(pgrep -P "$SERVER_PID" | head -n1))
+    fi
+    BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI taskset -c 1 wrk "${wrk_args[@]}" -d2s "$url" >/dev/null
+    local t0 t1 rss_after
+    t0=$(cpu_ticks)
+    out=$(BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI taskset -c 1 wrk "${wrk_args[@]}" \
+        -d"${DURATION}s" --latency "$url")
+    t1=$(cpu_ticks)
+    rss_after=$(rss_kb)
+    stop_server
+    echo "$out" >"$TMP/wrk-$stack-$scenario.out"
+    local reqs rps p99 non2xx errs us
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    rps=$(awk '/Requests\/sec:/ {printf "%d", $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+    errs=$(sed -nE 's/.*Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+).*/\1+\2+\3+\4/p' <<<"$out")
+    us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="${reqs:-0}" \
+        'BEGIN { if (n > 0) printf "%.1f", d * 1e6 / hz / n; else print "-" }')
+    local rss_col
+    rss_col=$(awk -v a="$rss_idle" -v w="$worker_idle" \
+        'BEGIN { printf "%.1f", a / 1024; if (w != "") printf " (worker %.1f)", w / 1024 }')
+    ROWS+=("$scenario|$stack|${rps:-0}|${p99:--}|$us|$rss_col|$(awk -v a="$rss_after" 'BEGIN{printf "%.1f", a/1024}')|${non2xx:-0}|$((${errs:-0}))")
+    say "$scenario $stack: ${rps:-0} req/s, p99 ${p99:--}, $us µs/req"
+}
+
+path_of() {
+    case $1 in
+    s1) echo /hello ;;
+    s3) echo /redis ;;
+    s4) echo /users/1 ;;
+    esac
+}
+
+install_node
+if [[ $SCENARIOS == *s3* || $SCENARIOS == *s4* ]]; then
+    prepare_data
+fi
+for scenario in $SCENARIOS; do
+    if [[ $scenario != s1 ]] && ((DATA_READY == 0)); then
+        continue
+    fi
+    script=""
+    [[ $scenario == s4 ]] && script=$BENCH/wrk/random_user.lua
+    for stack in $STACKS; do
+        measure "$stack" "$scenario" "$(path_of "$scenario")" "$script"
+    done
+done
+
+# --- results ------------------------------------------------------------------------------
+echo
+echo "speezy bench: wrk -t1 -c$CONNS -d${DURATION}s on CPU 1, server on CPU 0 (speezy WORKERS=1, LOG_LEVEL=$LOG_LEVEL); $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "| scenario | stack | req/s | p99 | CPU µs/req | RSS idle MB | RSS after MB | non-2xx | socket errors |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+for row in "${ROWS[@]}"; do
+    echo "| ${row//|/ | } |"
+done
+echo
+# Fastify ÷ speezy per scenario: how many times more CPU per request, how many fewer req/s.
+for scenario in $SCENARIOS; do
+    s=$(printf '%s\n' "${ROWS[@]}" | awk -F'|' -v sc="$scenario" '$1 == sc && $2 == "speezy" {print $3, $5}')
+    f=$(printf '%s\n' "${ROWS[@]}" | awk -F'|' -v sc="$scenario" '$1 == sc && $2 == "fastify" {print $3, $5}')
+    [[ -n $s && -n $f ]] || continue
+    awk -v sc="$scenario" -v s="$s" -v f="$f" 'BEGIN {
+        split(s, a, " "); split(f, b, " ")
+        if (a[2] > 0 && b[1] > 0)
+            printf "%s: speezy uses %.2fx less CPU per request than Fastify, serves %.2fx its req/s\n",
+                toupper(sc), b[2] / a[2], a[1] / b[1]
+    }'
+done

@@ -1,0 +1,694 @@
+-- spec/helpers.lua — the facade every API spec uses: start the real `speezy` binary on a free
+-- loopback port, talk HTTP to it (whole requests, raw bytes, keep-alive connections), signal
+-- and reload it, drive wrk, and reach the PostgreSQL/Redis servers the harness started.
+--
+-- Runs under LuaJIT with luasocket (TCP) and luaposix (fork/exec/kill/waitpid). A spec calls
+-- `h.start{...}` in setup and `srv:stop()` in teardown; spec/run kills anything left behind
+-- (every started PID is appended to $SPEEZY_TEST_PIDS).
+local socket = require "socket"
+local cjson = require "cjson.safe"
+local unistd = require "posix.unistd"
+local fcntl = require "posix.fcntl"
+local wait = require "posix.sys.wait"
+local psignal = require "posix.signal"
+local stdlib = require "posix.stdlib"
+
+local h = {}
+
+local function root()
+  return os.getenv("SPEEZY_ROOT") or stdlib.realpath(".")
+end
+
+h.root = root()
+h.bin = os.getenv("SPEEZY_BIN") or (h.root .. "/build/speezy")
+
+-- Time and files -------------------------------------------------------------------------
+
+function h.now_ms()
+  return socket.gettime() * 1000
+end
+
+function h.sleep(ms)
+  socket.sleep(ms / 1000)
+end
+
+function h.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+function h.write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+h.shell_quote = shell_quote
+
+-- A fresh directory under the harness' temp dir (removed by spec/run) or /tmp.
+function h.tmpdir(prefix)
+  local base = os.getenv("SPEEZY_TEST_TMP") or "/tmp"
+  return assert(stdlib.mkdtemp(base .. "/" .. (prefix or "speezy") .. "-XXXXXX"))
+end
+
+-- Copies a fixture script tree into a temp dir so a test can edit it and reload.
+function h.copy_scripts(src)
+  local dir = h.tmpdir("scripts")
+  local abs = src:sub(1, 1) == "/" and src or (h.root .. "/" .. src)
+  assert(os.execute("cp -R " .. shell_quote(abs) .. "/. " .. shell_quote(dir)) == 0,
+    "copy_scripts failed for " .. src)
+  return dir
+end
+
+-- Polls fn every step_ms until it returns a truthy value or timeout_ms passes.
+function h.eventually(fn, timeout_ms, step_ms)
+  local deadline = h.now_ms() + (timeout_ms or 5000)
+  repeat
+    local v = fn()
+    if v then return v end
+    h.sleep(step_ms or 50)
+  until h.now_ms() > deadline
+  return nil
+end
+
+-- Processes ------------------------------------------------------------------------------
+
+local function track_pid(pid)
+  local path = os.getenv("SPEEZY_TEST_PIDS")
+  if not path then return end
+  local f = io.open(path, "a")
+  if f then
+    f:write(pid, "\n")
+    f:close()
+  end
+end
+
+-- fork + exec argv with env overrides (false unsets), stdout+stderr appended to out_path.
+-- The child only makes system calls before exec: it shares the parent's Lua state.
+local function spawn(argv, env, out_path, cwd)
+  local pid = assert(unistd.fork())
+  if pid ~= 0 then
+    track_pid(pid)
+    return pid
+  end
+  pcall(function()
+    if cwd then unistd.chdir(cwd) end
+    local nul = fcntl.open("/dev/null", fcntl.O_RDONLY)
+    if nul then unistd.dup2(nul, 0) end
+    local out = fcntl.open(out_path or "/dev/null",
+      fcntl.O_WRONLY + fcntl.O_CREAT + fcntl.O_APPEND, 420)
+    if out then
+      unistd.dup2(out, 1)
+      unistd.dup2(out, 2)
+    end
+    for k, v in pairs(env or {}) do
+      if v == false then stdlib.setenv(k, nil) else stdlib.setenv(k, tostring(v)) end
+    end
+    local args = { [0] = argv[1] }
+    for i = 2, #argv do args[i - 1] = argv[i] end
+    local _, err = unistd.execp(argv[1], args)
+    unistd.write(2, "spawn: cannot exec " .. argv[1] .. ": " .. tostring(err) .. "\n")
+  end)
+  unistd._exit(127)
+end
+h.spawn = spawn
+
+local function exit_code(how, status)
+  if how == "exited" then return status end
+  return 128 + (status or 0)
+end
+
+-- Non-blocking check: the exit code if pid has exited (reaped once, then remembered).
+local function poll_exit(proc)
+  if proc.exit_code then return proc.exit_code end
+  local pid, how, status = wait.wait(proc.pid, wait.WNOHANG)
+  if pid == proc.pid then
+    proc.exit_code = exit_code(how, status)
+  elseif pid == nil then
+    proc.exit_code = -1 -- not our child any more (already reaped elsewhere)
+  end
+  return proc.exit_code
+end
+
+local function wait_exit(proc, ms)
+  h.eventually(function() return poll_exit(proc) end, ms or 5000, 20)
+  return proc.exit_code
+end
+
+-- Runs argv to completion; returns exit code and combined output.
+function h.run(argv, env, opts)
+  opts = opts or {}
+  local dir = h.tmpdir("run")
+  local out = dir .. "/out"
+  local proc = { pid = spawn(argv, env, out, opts.cwd) }
+  local code = wait_exit(proc, opts.timeout_ms or 30000)
+  if not code then
+    psignal.kill(proc.pid, psignal.SIGKILL)
+    code = wait_exit(proc, 2000)
+  end
+  return code, h.read_file(out) or ""
+end
+
+-- Child PIDs of pid, read from /proc (the workers of a master).
+function h.children(pid)
+  local kids = {}
+  local p = io.popen("ls /proc")
+  for name in p:lines() do
+    if name:match("^%d+$") then
+      local stat = h.read_file("/proc/" .. name .. "/stat")
+      local ppid = stat and stat:match("%)%s+%S+%s+(%d+)")
+      if ppid and tonumber(ppid) == pid then kids[#kids + 1] = tonumber(name) end
+    end
+  end
+  p:close()
+  table.sort(kids)
+  return kids
+end
+
+-- HTTP over luasocket --------------------------------------------------------------------
+
+-- Formats one request. headers: map or list of {name, value}; Host and Content-Length are
+-- added unless given (or t.no_length is set).
+function h.format_request(t)
+  local lines = { ("%s %s %s"):format(t.method or "GET", t.path or "/", t.version or "HTTP/1.1") }
+  local seen = {}
+  local function add(name, value)
+    seen[name:lower()] = true
+    lines[#lines + 1] = name .. ": " .. value
+  end
+  local hdrs = t.headers or {}
+  if hdrs[1] then
+    for _, kv in ipairs(hdrs) do add(kv[1], kv[2]) end
+  else
+    local names = {}
+    for k in pairs(hdrs) do names[#names + 1] = k end
+    table.sort(names)
+    for _, k in ipairs(names) do add(k, hdrs[k]) end
+  end
+  if not seen.host then add("Host", t.host or "127.0.0.1") end
+  local framed = seen["content-length"] or seen["transfer-encoding"] or t.no_length
+  if t.body and not framed then
+    add("Content-Length", tostring(#t.body))
+  end
+  return table.concat(lines, "\r\n") .. "\r\n\r\n" .. (t.body or "")
+end
+
+-- A byte source the response parser reads: a socket (fill waits on select) or a string.
+local Source = {}
+Source.__index = Source
+
+local function string_source(s)
+  return setmetatable({ buf = s, eof = true }, Source)
+end
+
+-- Reads whatever is available within the deadline; false when nothing more will come.
+function Source:fill(deadline)
+  if self.eof or not self.sock then return false end
+  local left = (deadline - h.now_ms()) / 1000
+  if left <= 0 then return false, "timeout" end
+  local ready = socket.select({ self.sock }, nil, left)
+  if not ready[1] then return false, "timeout" end
+  self.sock:settimeout(0)
+  local data, err, partial = self.sock:receive(65536)
+  data = data or partial
+  if data and #data > 0 then
+    self.buf = self.buf .. data
+    return true
+  end
+  if err == "closed" or err ~= "timeout" then
+    self.eof = true
+    self.err = err
+    return false, "closed"
+  end
+  return true
+end
+
+function Source:need(n, deadline)
+  while #self.buf < n do
+    local ok, err = self:fill(deadline)
+    if not ok then return nil, err or "closed" end
+  end
+  return true
+end
+
+function Source:line(deadline)
+  while true do
+    local i = self.buf:find("\r\n", 1, true)
+    if i then
+      local line = self.buf:sub(1, i - 1)
+      self.buf = self.buf:sub(i + 2)
+      return line
+    end
+    local ok, err = self:fill(deadline)
+    if not ok then return nil, err or "closed" end
+  end
+end
+
+function Source:take(n, deadline)
+  local ok, err = self:need(n, deadline)
+  if not ok then return nil, err end
+  local s = self.buf:sub(1, n)
+  self.buf = self.buf:sub(n + 1)
+  return s
+end
+
+function Source:rest(deadline)
+  while self:fill(deadline) do end
+  local s = self.buf
+  self.buf = ""
+  return s
+end
+
+local function read_chunked(src, deadline)
+  local parts = {}
+  while true do
+    local line, err = src:line(deadline)
+    if not line then return nil, err end
+    local size = tonumber(line:match("^%x+"), 16)
+    if not size then return nil, "bad chunk size: " .. line end
+    if size == 0 then
+      repeat
+        line, err = src:line(deadline)
+        if not line then return nil, err end
+      until line == ""
+      return table.concat(parts)
+    end
+    local data
+    data, err = src:take(size + 2, deadline)
+    if not data then return nil, err end
+    parts[#parts + 1] = data:sub(1, size)
+  end
+end
+
+-- Parses one response off src. opts.head: the request was HEAD (no body follows).
+local function read_response(src, opts, deadline)
+  local status_line, err = src:line(deadline)
+  if not status_line then return nil, err end
+  local version, status, reason = status_line:match("^(HTTP/%d%.%d) (%d%d%d) ?(.*)$")
+  if not version then return nil, "bad status line: " .. status_line end
+  local res = { version = version, status = tonumber(status), reason = reason, headers = {},
+    header_list = {}, status_line = status_line }
+  while true do
+    local line
+    line, err = src:line(deadline)
+    if not line then return nil, err end
+    if line == "" then break end
+    local name, value = line:match("^([^:]+):%s*(.-)%s*$")
+    if not name then return nil, "bad header line: " .. line end
+    res.header_list[#res.header_list + 1] = { name, value }
+    local key = name:lower()
+    res.headers[key] = res.headers[key] and (res.headers[key] .. ", " .. value) or value
+  end
+  local len = tonumber(res.headers["content-length"])
+  local te = (res.headers["transfer-encoding"] or ""):lower()
+  if opts.head or res.status < 200 or res.status == 204 or res.status == 304 then
+    res.body = ""
+  elseif te:find("chunked", 1, true) then
+    res.body, err = read_chunked(src, deadline)
+  elseif len then
+    res.body, err = src:take(len, deadline)
+  else
+    res.body = src:rest(deadline)
+  end
+  if not res.body then return nil, err end
+  res.json = cjson.decode(res.body)
+  return res
+end
+
+-- Splits bytes captured from a connection into responses (pipelining, raw tests).
+function h.parse_responses(raw, opts)
+  local src = string_source(raw)
+  local list = {}
+  while #src.buf > 0 do
+    local res, err = read_response(src, opts or {}, h.now_ms())
+    if not res then
+      list.error = err
+      break
+    end
+    list[#list + 1] = res
+  end
+  return list
+end
+
+-- A keep-alive client connection.
+local Conn = {}
+Conn.__index = Conn
+
+local function connect(port, timeout_ms)
+  local sock = socket.tcp()
+  sock:settimeout((timeout_ms or 2000) / 1000)
+  local ok, err = sock:connect("127.0.0.1", port)
+  if not ok then
+    sock:close()
+    return nil, err
+  end
+  sock:setoption("tcp-nodelay", true)
+  return setmetatable({ sock = sock, src = setmetatable({ sock = sock, buf = "" }, Source) }, Conn)
+end
+
+function Conn:send(bytes)
+  self.sock:settimeout(5)
+  local i, err = self.sock:send(bytes)
+  if not i then return nil, err end
+  return true
+end
+
+-- Sends bytes a piece at a time with a pause between pieces (slow clients, split chunks).
+function Conn:send_slowly(bytes, piece, pause_ms)
+  for i = 1, #bytes, piece do
+    local ok, err = self:send(bytes:sub(i, i + piece - 1))
+    if not ok then return nil, err end
+    h.sleep(pause_ms)
+  end
+  return true
+end
+
+-- One response; opts.head for HEAD requests, opts.timeout_ms (default 5000).
+function Conn:read_response(opts)
+  opts = opts or {}
+  return read_response(self.src, opts, h.now_ms() + (opts.timeout_ms or 5000))
+end
+
+-- Everything received within wait_ms (or until the peer closes).
+function Conn:read_all(wait_ms)
+  return self.src:rest(h.now_ms() + (wait_ms or 1000))
+end
+
+-- Did the peer close (EOF or reset) within wait_ms? Data that arrives meanwhile is kept.
+function Conn:closed(wait_ms)
+  local deadline = h.now_ms() + math.max(wait_ms or 0, 1)
+  while not self.src.eof do
+    local ok, err = self.src:fill(deadline)
+    if not ok and err == "timeout" then break end
+  end
+  return self.src.eof == true
+end
+
+function Conn:close()
+  self.sock:close()
+end
+
+-- Servers -----------------------------------------------------------------------------------
+
+local Server = {}
+Server.__index = Server
+
+function h.free_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
+end
+
+local function merge_env(base, extra)
+  for k, v in pairs(extra or {}) do base[k] = v end
+  return base
+end
+
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  return h.root .. "/" .. path
+end
+
+-- Starts `speezy serve`; waits for GET /healthz unless opts.wait == false.
+-- opts: scripts (dir), env (map; false unsets), args (extra argv), ready_timeout_ms.
+function h.start(opts)
+  opts = opts or {}
+  assert(unistd.access(h.bin, "x"), h.bin .. " is missing or not executable (make build)")
+  local dir = h.tmpdir("srv")
+  local srv = setmetatable({ dir = dir, log_path = dir .. "/speezy.log",
+    pid_file = dir .. "/speezy.pid", port = opts.port or h.free_port() }, Server)
+  srv.env = merge_env({
+    SPEEZY_ENV = "test",
+    DATABASE_URL = os.getenv("SPEEZY_TEST_DATABASE_URL") or false,
+    REDIS_URL = os.getenv("SPEEZY_TEST_REDIS_URL") or false,
+    HOST = "127.0.0.1",
+    PORT = srv.port,
+    SCRIPTS_DIR = absolute(opts.scripts or "spec/fixtures/scripts/basic"),
+    PID_FILE = srv.pid_file,
+    LOG_LEVEL = "info",
+    WORKERS = "1",
+  }, opts.env)
+  local argv = { h.bin, "serve" }
+  for _, a in ipairs(opts.args or {}) do argv[#argv + 1] = a end
+  -- cwd is the server's own dir so a developer's ./.env never leaks into a test.
+  srv.pid = spawn(argv, srv.env, srv.log_path, dir)
+  if opts.wait ~= false then srv:wait_ready(opts.ready_timeout_ms) end
+  return srv
+end
+
+function Server:logs()
+  return h.read_file(self.log_path) or ""
+end
+
+function Server:log_tail(n)
+  local text = self:logs()
+  return text:sub(-(n or 3000))
+end
+
+-- Log lines decoded as JSON (lines that are not JSON are skipped).
+function Server:log_lines()
+  local list = {}
+  for line in self:logs():gmatch("[^\n]+") do
+    local obj = cjson.decode(line)
+    if type(obj) == "table" then list[#list + 1] = obj end
+  end
+  return list
+end
+
+-- Polls the log until pattern (plain text) appears; returns true or false.
+function Server:wait_log(text, timeout_ms)
+  return h.eventually(function() return self:logs():find(text, 1, true) ~= nil end,
+    timeout_ms or 5000) == true
+end
+
+function Server:exited()
+  return poll_exit(self)
+end
+
+function Server:wait_exit(ms)
+  return wait_exit(self, ms)
+end
+
+function Server:healthz()
+  local ok, res = pcall(self.request, self, { path = "/healthz", timeout_ms = 1000 })
+  if ok and res.status == 200 and res.json then return res.json end
+  return nil
+end
+
+function Server:wait_ready(timeout_ms)
+  local deadline = h.now_ms() + (timeout_ms or 15000)
+  while h.now_ms() < deadline do
+    local code = self:exited()
+    if code then
+      error(("speezy exited with code %d before answering /healthz; log:\n%s"):format(
+        code, self:log_tail()), 2)
+    end
+    local hz = self:healthz()
+    if hz then
+      self.generation = hz.generation
+      return hz
+    end
+    h.sleep(50)
+  end
+  error("speezy did not answer /healthz in time; log:\n" .. self:log_tail(), 2)
+end
+
+function Server:connect(timeout_ms)
+  local conn, err = connect(self.port, timeout_ms)
+  if not conn then error("connect to 127.0.0.1:" .. self.port .. " failed: " .. err, 2) end
+  return conn
+end
+
+-- One request on a new connection; raises on transport failure (a test asserts on res).
+-- t: method, path, headers, body, version, timeout_ms.
+function Server:request(t)
+  t = t or {}
+  local conn = self:connect()
+  local ok, err = conn:send(h.format_request(t))
+  if not ok then
+    conn:close()
+    error("send failed: " .. tostring(err), 2)
+  end
+  local res
+  res, err = conn:read_response({ head = t.method == "HEAD", timeout_ms = t.timeout_ms })
+  conn:close()
+  if not res then error(("%s %s: no response (%s)"):format(t.method or "GET",
+      t.path or "/", tostring(err)), 2) end
+  return res
+end
+
+-- Raw bytes on a new connection: returns what came back within opts.wait_ms (or until the
+-- peer closed) and whether the peer closed.
+function Server:raw(bytes, opts)
+  opts = opts or {}
+  local conn = self:connect()
+  conn:send(bytes)
+  local data = conn:read_all(opts.wait_ms or 1000)
+  local closed = conn.src.eof == true
+  if opts.close ~= false then conn:close() end
+  return data, closed, conn
+end
+
+function Server:signal(name)
+  return psignal.kill(self.pid, psignal["SIG" .. name])
+end
+
+-- The master's worker processes.
+function Server:workers()
+  return h.children(self.pid)
+end
+
+-- Waits until /healthz shows a generation other than `from` on several fresh connections in
+-- a row (every worker swapped). Returns the new generation or raises.
+function Server:wait_generation_change(from, timeout_ms)
+  local streak, gen = 0, nil
+  local need = 2 * tonumber(self.env.WORKERS or 1) + 1
+  local ok = h.eventually(function()
+    local hz = self:healthz()
+    if hz and hz.generation ~= from then
+      if hz.generation ~= gen then streak = 0 end
+      gen = hz.generation
+      streak = streak + 1
+    else
+      streak = 0
+    end
+    return streak >= need
+  end, timeout_ms or 10000, 20)
+  if not ok then
+    error("generation did not change from " .. tostring(from) .. "; log:\n" .. self:log_tail(), 2)
+  end
+  self.generation = gen
+  return gen
+end
+
+-- SIGHUP (or `speezy reload` with opts.via == "cli"), then wait for the new generation.
+function Server:reload(opts)
+  opts = opts or {}
+  local from = (self:healthz() or {}).generation or self.generation
+  if opts.via == "cli" then
+    local code, out = h.run({ h.bin, "reload" }, self.env, { cwd = self.dir })
+    if code ~= 0 then error("speezy reload exited " .. code .. ": " .. out, 2) end
+  else
+    self:signal("HUP")
+  end
+  return self:wait_generation_change(from, opts.timeout_ms)
+end
+
+-- TERM, then KILL after 5 s; also kills workers a killed master left behind.
+function Server:stop()
+  if self:exited() then return self.exit_code end
+  local workers = self:workers()
+  self:signal("TERM")
+  if not self:wait_exit(5000) then
+    psignal.kill(self.pid, psignal.SIGKILL)
+    self:wait_exit(2000)
+  end
+  for _, pid in ipairs(workers) do psignal.kill(pid, psignal.SIGKILL) end
+  return self.exit_code
+end
+
+-- wrk ------------------------------------------------------------------------------------
+
+local Wrk = {}
+Wrk.__index = Wrk
+
+local function parse_wrk(out)
+  local r = { output = out }
+  r.requests = tonumber(out:match("(%d+) requests in")) or 0
+  r.rps = tonumber(out:match("Requests/sec:%s*([%d%.]+)")) or 0
+  local c, rd, w, t = out:match(
+    "Socket errors: connect (%d+), read (%d+), write (%d+), timeout (%d+)")
+  r.connect_errors, r.read_errors = tonumber(c) or 0, tonumber(rd) or 0
+  r.write_errors, r.timeout_errors = tonumber(w) or 0, tonumber(t) or 0
+  r.errors = r.connect_errors + r.read_errors + r.write_errors + r.timeout_errors
+  r.non2xx = tonumber(out:match("Non%-2xx or 3xx responses: (%d+)")) or 0
+  r.p99 = out:match("99%%%s+(%S+)")
+  r.ok = out:find("requests in", 1, true) ~= nil
+  return r
+end
+h.parse_wrk = parse_wrk
+
+-- Starts wrk in the background: port, path, connections, threads, duration_s, script, latency.
+function h.wrk_start(o)
+  local dir = h.tmpdir("wrk")
+  local argv = { "wrk", "-t" .. (o.threads or 1), "-c" .. (o.connections or 10),
+    "-d" .. (o.duration_s or 5) .. "s", "--timeout", (o.timeout_s or 5) .. "s" }
+  if o.latency then argv[#argv + 1] = "--latency" end
+  if o.script then argv[#argv + 1] = "-s"; argv[#argv + 1] = absolute(o.script) end
+  argv[#argv + 1] = ("http://127.0.0.1:%d%s"):format(o.port, o.path or "/")
+  local w = setmetatable({ out = dir .. "/wrk.out" }, Wrk)
+  w.pid = spawn(argv, o.env, w.out)
+  return w
+end
+
+-- Waits for wrk to finish and returns its parsed results.
+function Wrk:wait(timeout_ms)
+  if not wait_exit(self, timeout_ms or 120000) then
+    psignal.kill(self.pid, psignal.SIGKILL)
+    wait_exit(self, 2000)
+  end
+  local r = parse_wrk(h.read_file(self.out) or "")
+  r.exit_code = self.exit_code
+  return r
+end
+
+-- Stops wrk early (SIGINT makes it print its summary) and returns the results.
+function Wrk:stop()
+  psignal.kill(self.pid, psignal.SIGINT)
+  return self:wait(10000)
+end
+
+function h.wrk(o)
+  return h.wrk_start(o):wait(((o.duration_s or 5) + 30) * 1000)
+end
+
+-- PostgreSQL / Redis from the harness --------------------------------------------------------
+
+-- The servers spec/run started (spec/tools/servers.sh), with controls to restart them.
+function h.servers()
+  local dir = os.getenv("SPEEZY_TEST_SERVERS_DIR")
+  local s = {
+    dir = dir,
+    database_url = os.getenv("SPEEZY_TEST_DATABASE_URL"),
+    redis_url = os.getenv("SPEEZY_TEST_REDIS_URL"),
+  }
+  local tool = h.root .. "/spec/tools/servers.sh"
+  for _, cmd in ipairs({ "stop-pg", "start-pg", "restart-pg", "stop-redis", "start-redis",
+    "restart-redis" }) do
+    s[cmd:gsub("%-", "_")] = function()
+      assert(dir, "SPEEZY_TEST_SERVERS_DIR is not set (run the specs through spec/run)")
+      local code, out = h.run({ tool, cmd, dir }, nil, { timeout_ms = 60000 })
+      assert(code == 0, "servers.sh " .. cmd .. " failed: " .. out)
+    end
+  end
+  return s
+end
+
+-- Assertions shared by the specs ------------------------------------------------------------
+
+-- Checks the error envelope of DESIGN.md; returns the decoded body.
+function h.assert_error_envelope(res, status, code)
+  local where = ("%s %s"):format(res.status_line, res.body:sub(1, 200))
+  assert(res.status == status, ("expected status %d, got %s"):format(status, where))
+  local j = res.json
+  assert(type(j) == "table", "body is not JSON: " .. where)
+  assert(j.success == false, "success ~= false: " .. where)
+  assert(type(j.error) == "table", "no error object: " .. where)
+  assert(type(j.error.code) == "string" and j.error.code:match("^[A-Z][A-Z0-9_]*$"),
+    "error.code is not UPPER_SNAKE: " .. where)
+  if code then
+    assert(j.error.code == code, ("expected code %s: %s"):format(code, where))
+  end
+  assert(type(j.error.message) == "string" and #j.error.message > 0, "no message: " .. where)
+  assert(type(j.requestId) == "string" and #j.requestId > 0, "no requestId: " .. where)
+  return j
+end
+
+return h

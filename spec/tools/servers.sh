@@ -1,0 +1,382 @@
+#!/usr/bin/env bash
+# servers.sh — a project-local PostgreSQL 15 and Redis 7 under one folder, on loopback ports
+# that clash with no system service. Used by `make run` (DIR=.run) and the test harness (a
+# mktemp -d per run), so neither ever touches the system's 5432/6379 or a developer's data.
+#
+#   servers.sh start DIR          start both (initdb on first use), create database `speezy`,
+#                                 wait until both accept connections, write DIR/env
+#   servers.sh stop DIR           stop both (fine when not running)
+#   servers.sh start-pg|stop-pg|restart-pg DIR
+#   servers.sh start-redis|stop-redis|restart-redis DIR
+#   servers.sh destroy DIR        stop, then rm -rf DIR
+#
+# DIR/env holds DATABASE_URL, REDIS_URL, PG_PORT, REDIS_PORT, PGDATA and PG_BIN. Ports are
+# chosen once per DIR (kept in DIR/ports) so restarts reuse them: DIR=.run prefers
+# 54329/63799 when free; any other DIR gets random free ports (SERVERS_PG_PORT and
+# SERVERS_REDIS_PORT force them). Already running servers are reused, so start is idempotent.
+#
+# Two modes (SERVERS_MODE=dev|test; default dev for a folder named .run, test otherwise):
+# test turns off fsync and Redis persistence for speed; dev keeps PostgreSQL crash-safe and
+# lets Redis save its queue to DIR/redis/dump.rdb on shutdown. Both listen on 127.0.0.1 only
+# with trust authentication: they are development servers, never production ones.
+#
+# PostgreSQL refuses to run as root, so as root its processes run as the `postgres` system
+# user on a data dir it owns. When that user cannot reach DIR (a parent such as /root is
+# mode 700) the data lives in /var/tmp/speezy-pg.* instead, linked from DIR/pg.
+set -euo pipefail
+
+PG_DB=speezy
+WAIT_SECONDS=60
+
+die() {
+    echo "servers.sh: $*" >&2
+    exit 1
+}
+
+usage() {
+    sed -n '5,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+# --- locating things ---------------------------------------------------------------------
+
+find_pg_bin() {
+    if [[ -n "${PG_BIN:-}" ]]; then
+        [[ -x "$PG_BIN/initdb" ]] || die "PG_BIN=$PG_BIN has no initdb"
+        return
+    fi
+    local d
+    for d in /usr/lib/postgresql/15/bin /usr/lib/postgresql/*/bin; do
+        if [[ -x "$d/initdb" && -x "$d/pg_ctl" ]]; then
+            PG_BIN=$d
+            return
+        fi
+    done
+    die "PostgreSQL server binaries not found (apt-get install postgresql; or set PG_BIN)"
+}
+
+# Runs a PostgreSQL server command as its owner: `postgres` when we are root, ourselves
+# otherwise. cd first so the postgres user is never left in an unreadable directory.
+as_pg() {
+    if ((EUID == 0)); then
+        (cd "$PG_ROOT" && runuser -u postgres -- "$@" 9>&-)
+    else
+        (cd "$PG_ROOT" && "$@" 9>&-)
+    fi
+}
+
+pg_user_can_reach() {
+    ((EUID != 0)) || runuser -u postgres -- test -x "$1" 2>/dev/null
+}
+
+# DIR/pg is the PostgreSQL root (data/, log, socket); see the header for the /var/tmp case.
+# A mktemp -d folder is mode 700: let the postgres user through it (not list it).
+prepare_pg_root() {
+    if ((EUID == 0)) && [[ -O "$DIR" ]]; then
+        chmod o+x "$DIR"
+    fi
+    if [[ -L "$DIR/pg" ]]; then
+        PG_ROOT=$(readlink "$DIR/pg")
+    elif [[ -d "$DIR/pg" ]]; then
+        PG_ROOT=$DIR/pg
+    elif pg_user_can_reach "$DIR"; then
+        PG_ROOT=$DIR/pg
+        mkdir -p "$PG_ROOT"
+    else
+        PG_ROOT=$(mktemp -d /var/tmp/speezy-pg.XXXXXXXX)
+        ln -s "$PG_ROOT" "$DIR/pg"
+    fi
+    mkdir -p "$PG_ROOT"
+    ((EUID != 0)) || chown postgres: "$PG_ROOT"
+    chmod 700 "$PG_ROOT"
+    PGDATA=$PG_ROOT/data
+}
+
+# --- ports ---------------------------------------------------------------------------------
+
+port_in_use() {
+    timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+# Below the kernel's ephemeral range (32768+), so outgoing connections never take it later.
+random_free_port() {
+    local p
+    for _ in $(seq 1 50); do
+        p=$((20000 + RANDOM % 12000))
+        if ! port_in_use "$p"; then
+            echo "$p"
+            return
+        fi
+    done
+    die "no free port found"
+}
+
+pick_port() { # preferred-port-or-empty
+    if [[ -n "$1" ]] && ! port_in_use "$1"; then
+        echo "$1"
+    else
+        random_free_port
+    fi
+}
+
+load_ports() {
+    PG_PORT=${SERVERS_PG_PORT:-}
+    REDIS_PORT=${SERVERS_REDIS_PORT:-}
+    PORTS_FRESH=0
+    if [[ -f "$DIR/ports" ]]; then
+        # shellcheck disable=SC1091
+        . "$DIR/ports"
+        return
+    fi
+    local pref_pg="" pref_redis=""
+    if [[ "$(basename "$DIR")" == ".run" ]]; then
+        pref_pg=54329
+        pref_redis=63799
+    fi
+    [[ -n "$PG_PORT" ]] || PG_PORT=$(pick_port "$pref_pg")
+    [[ -n "$REDIS_PORT" ]] || REDIS_PORT=$(pick_port "$pref_redis")
+    [[ -n "${SERVERS_PG_PORT:-}${SERVERS_REDIS_PORT:-}" ]] || PORTS_FRESH=1
+    save_ports
+}
+
+save_ports() {
+    printf 'PG_PORT=%s\nREDIS_PORT=%s\n' "$PG_PORT" "$REDIS_PORT" >"$DIR/ports"
+}
+
+write_env() {
+    local tmp=$DIR/env.tmp
+    cat >"$tmp" <<EOF
+DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/$PG_DB
+REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+PG_PORT=$PG_PORT
+REDIS_PORT=$REDIS_PORT
+PGDATA=$PGDATA
+PG_BIN=$PG_BIN
+EOF
+    mv "$tmp" "$DIR/env"
+}
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+pg_running() {
+    [[ -f "$PGDATA/PG_VERSION" ]] && as_pg "$PG_BIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1
+}
+
+pg_initdb() {
+    [[ -f "$PGDATA/PG_VERSION" ]] && return
+    as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --locale=C --no-sync \
+        >"$PG_ROOT/initdb.log" 2>&1 || die "initdb failed; see $PG_ROOT/initdb.log"
+}
+
+pg_options() {
+    local opts="-p $PG_PORT -c listen_addresses=127.0.0.1 -c max_connections=200"
+    # A Unix socket path is limited to 107 bytes; past that, TCP only.
+    if ((${#PG_ROOT} + 20 < 100)); then
+        opts+=" -c unix_socket_directories='$PG_ROOT'"
+    else
+        opts+=" -c unix_socket_directories="
+    fi
+    if [[ "$MODE" == test ]]; then
+        opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    fi
+    echo "$opts"
+}
+
+pg_try_start() {
+    as_pg "$PG_BIN/pg_ctl" start -D "$PGDATA" -l "$PG_ROOT/postgresql.log" -w -t "$WAIT_SECONDS" \
+        -o "$(pg_options)" >/dev/null 2>&1
+}
+
+pg_start() {
+    pg_initdb
+    if pg_running; then
+        return
+    fi
+    local tries=1
+    ((PORTS_FRESH)) && tries=5
+    while ! pg_try_start; do
+        tries=$((tries - 1))
+        if ((tries == 0)) || ! port_in_use "$PG_PORT"; then
+            tail -n 20 "$PG_ROOT/postgresql.log" >&2 || true
+            die "PostgreSQL did not start on 127.0.0.1:$PG_PORT; see $PG_ROOT/postgresql.log"
+        fi
+        # Another process took the port between our check and the bind: pick again.
+        PG_PORT=$(random_free_port)
+        save_ports
+    done
+    pg_create_db
+}
+
+pg_create_db() {
+    local psql=("$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tA)
+    if [[ -z "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" ]]; then
+        "${psql[@]}" -c "CREATE DATABASE $PG_DB" >/dev/null
+    fi
+}
+
+pg_stop() {
+    pg_running || return 0
+    as_pg "$PG_BIN/pg_ctl" stop -D "$PGDATA" -m fast -w -t "$WAIT_SECONDS" >/dev/null
+}
+
+# --- Redis ---------------------------------------------------------------------------------
+
+redis_pid() {
+    local pid
+    [[ -f "$DIR/redis/redis.pid" ]] || return 1
+    pid=$(<"$DIR/redis/redis.pid")
+    [[ -n "$pid" && -r "/proc/$pid/comm" && "$(<"/proc/$pid/comm")" == redis-server* ]] || return 1
+    echo "$pid"
+}
+
+redis_write_conf() {
+    local save='save ""'
+    [[ "$MODE" == dev ]] && save='save 3600 1 300 100 60 10000'
+    cat >"$DIR/redis/redis.conf" <<EOF
+# written by spec/tools/servers.sh on every start
+bind 127.0.0.1
+port $REDIS_PORT
+protected-mode yes
+daemonize no
+dir $DIR/redis
+logfile $DIR/redis/redis.log
+$save
+appendonly no
+EOF
+}
+
+redis_ping() {
+    [[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]
+}
+
+# Started in its own session (setsid) so a Ctrl-C on `make run` leaves it alone; we record
+# its pid ourselves because without daemonize the pid is simply $!.
+redis_try_start() {
+    local pid
+    redis_write_conf
+    setsid redis-server "$DIR/redis/redis.conf" </dev/null >>"$DIR/redis/redis.log" 2>&1 9>&- &
+    pid=$!
+    echo "$pid" >"$DIR/redis/redis.pid"
+    for _ in $(seq 1 $((WAIT_SECONDS * 10))); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        redis_ping && return 0
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null || true
+    return 1
+}
+
+redis_start() {
+    command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
+    mkdir -p "$DIR/redis"
+    redis_pid >/dev/null && return
+    local tries=1
+    ((PORTS_FRESH)) && tries=5
+    while ! redis_try_start; do
+        tries=$((tries - 1))
+        if ((tries == 0)) || ! port_in_use "$REDIS_PORT"; then
+            tail -n 20 "$DIR/redis/redis.log" >&2 || true
+            die "Redis did not start on 127.0.0.1:$REDIS_PORT; see $DIR/redis/redis.log"
+        fi
+        REDIS_PORT=$(random_free_port)
+        save_ports
+    done
+}
+
+redis_stop() {
+    local pid
+    pid=$(redis_pid) || {
+        rm -f "$DIR/redis/redis.pid"
+        return 0
+    }
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 $((WAIT_SECONDS * 10))); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    rm -f "$DIR/redis/redis.pid"
+}
+
+# --- commands ------------------------------------------------------------------------------
+
+# Everything below runs under DIR/.lock so a harness and a developer can't interleave.
+setup() {
+    mkdir -p "$DIR"
+    DIR=$(cd "$DIR" && pwd)
+    exec 9>"$DIR/.lock"
+    flock 9
+    find_pg_bin
+    MODE=${SERVERS_MODE:-}
+    if [[ -z "$MODE" ]]; then
+        MODE="test"
+        [[ "$(basename "$DIR")" == ".run" ]] && MODE=dev
+    fi
+    [[ "$MODE" == dev || "$MODE" == test ]] || die "SERVERS_MODE must be dev or test"
+    prepare_pg_root
+    load_ports
+}
+
+destroy() {
+    if [[ ! -d "$DIR" ]]; then
+        return
+    fi
+    local abs
+    abs=$(cd "$DIR" && pwd)
+    [[ "$abs" != / && -n "$(basename "$abs")" ]] || die "refusing to destroy $abs"
+    if [[ -n "$(ls -A "$abs")" && ! -f "$abs/.lock" ]]; then
+        die "refusing to destroy $abs: not a servers.sh folder"
+    fi
+    if [[ -f "$abs/ports" ]]; then
+        setup
+        pg_stop
+        redis_stop
+    fi
+    if [[ -L "$abs/pg" ]]; then
+        rm -rf "$(readlink "$abs/pg")"
+    fi
+    rm -rf "$abs"
+}
+
+main() {
+    (($# == 2)) || usage
+    local cmd=$1
+    DIR=$2
+    [[ -n "$DIR" ]] || usage
+    # Plain sequences, not && chains: set -e is suspended inside functions called from one.
+    # Stopping a folder that was never started does nothing and creates nothing.
+    case "$cmd" in
+    start | start-pg | start-redis | restart-pg | restart-redis) setup ;;
+    stop | stop-pg | stop-redis) if [[ -f "$DIR/ports" ]]; then setup; else exit 0; fi ;;
+    destroy) ;;
+    *) usage ;;
+    esac
+    case "$cmd" in
+    start)
+        pg_start
+        redis_start
+        ;;
+    start-pg) pg_start ;;
+    start-redis) redis_start ;;
+    restart-pg)
+        pg_stop
+        pg_start
+        ;;
+    restart-redis)
+        redis_stop
+        redis_start
+        ;;
+    stop)
+        pg_stop
+        redis_stop
+        ;;
+    stop-pg) pg_stop ;;
+    stop-redis) redis_stop ;;
+    destroy) destroy ;;
+    esac
+    case "$cmd" in
+    start* | restart*) write_env ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,509 @@
+/* test_pg.c — the libpq pool (host/pg.c) against a real PostgreSQL.
+ *
+ * The harness passes the server in SPEEZY_TEST_DATABASE_URL; without it the run fails (a
+ * database test that silently passes would hide a broken harness). Each test drives its own
+ * pool on the default loop until its condition holds or a guard timer fires. */
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "pg.h"
+#include "test.h"
+
+static uv_loop_t *loop;
+static const char *db_url;
+
+/* ---- loop helpers ----------------------------------------------------------------------- */
+
+static void on_guard(uv_timer_t *t)
+{
+    *(int *)t->data = 1;
+}
+
+/* Runs the loop until *flag becomes non-zero or ms pass; returns whether the flag was set. */
+static int run_until(const int *flag, unsigned ms)
+{
+    int timed_out = 0;
+    uv_timer_t guard;
+    uv_timer_init(loop, &guard);
+    guard.data = &timed_out;
+    uv_timer_start(&guard, on_guard, ms, 0);
+    while (!*flag && !timed_out)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&guard, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return *flag != 0;
+}
+
+static void sleep_loop(unsigned ms)
+{
+    int never = 0;
+    run_until(&never, ms);
+}
+
+static pg_pool_t *pool_open(const char *url, int size, unsigned wait_ms, unsigned stmt_ms)
+{
+    pg_pool_opts_t o = {.size = size, .wait_ms = wait_ms, .statement_timeout_ms = stmt_ms};
+    pg_pool_t *pool = NULL;
+    if (pg_pool_new(loop, url, &o, &pool) != 0)
+        return NULL;
+    return pool;
+}
+
+static int pool_connected(pg_pool_t *pool)
+{
+    pg_pool_stats_t s;
+    pg_pool_stats(pool, &s);
+    return s.connected;
+}
+
+/* Waits until n sessions are up. */
+static int wait_connected(pg_pool_t *pool, int n, unsigned ms)
+{
+    uint64_t end = uv_now(loop) + ms;
+    while (pool_connected(pool) < n && uv_now(loop) < end)
+        sleep_loop(10);
+    return pool_connected(pool) >= n;
+}
+
+static void pool_shut(pg_pool_t *pool)
+{
+    pg_pool_close(pool);
+    sleep_loop(20); /* lets the close callbacks run */
+}
+
+/* ---- one query = acquire, run, release -------------------------------------------------- */
+
+typedef struct {
+    pg_pool_t *pool;
+    const char *sql;
+    const char *param;
+    int done;
+    int err;
+    char value[64];
+    PGTransactionStatusType txs;
+} job_t;
+
+static void job_result(pg_conn_t *conn, const PGresult *res, int err, void *ud)
+{
+    job_t *j = ud;
+    j->err = err;
+    if (res && err == 0 && PQntuples(res) > 0 && PQnfields(res) > 0)
+        snprintf(j->value, sizeof(j->value), "%s", PQgetvalue(res, 0, 0));
+    pg_pool_release(j->pool, conn);
+    j->done = 1;
+}
+
+static void job_send(job_t *j, pg_conn_t *conn)
+{
+    const char *values[1] = {j->param};
+    int rc = pg_conn_query(conn, j->sql, j->param ? 1 : 0, values, NULL, NULL, job_result, j);
+    if (rc < 0) {
+        pg_pool_release(j->pool, conn);
+        j->err = rc;
+        j->done = 1;
+    }
+}
+
+static void job_acquired(pg_conn_t *conn, int err, void *ud)
+{
+    job_t *j = ud;
+    if (err < 0) {
+        j->err = err;
+        j->done = 1;
+        return;
+    }
+    job_send(j, conn);
+}
+
+static void job_start(job_t *j)
+{
+    pg_conn_t *conn;
+    pg_waiter_t *w;
+    int rc = pg_pool_acquire(j->pool, job_acquired, j, &conn, &w);
+    if (rc == PG_OK)
+        job_send(j, conn);
+    else if (rc < 0)
+        job_acquired(NULL, rc, j);
+}
+
+/* Runs one statement to completion; returns its error code (value in j->value). */
+static int exec1(pg_pool_t *pool, const char *sql, const char *param, job_t *j)
+{
+    memset(j, 0, sizeof(*j));
+    j->pool = pool;
+    j->sql = sql;
+    j->param = param;
+    job_start(j);
+    if (!run_until(&j->done, 5000))
+        return 1;
+    return j->err;
+}
+
+/* ---- holding a connection (for transactions and waits) ---------------------------------- */
+
+typedef struct {
+    pg_conn_t *conn;
+    int done, err, calls;
+    PGTransactionStatusType txs;
+} hold_t;
+
+static void hold_acquired(pg_conn_t *conn, int err, void *ud)
+{
+    hold_t *h = ud;
+    h->conn = conn;
+    h->err = err;
+    h->done = 1;
+}
+
+static int hold(pg_pool_t *pool, hold_t *h, unsigned ms)
+{
+    memset(h, 0, sizeof(*h));
+    pg_waiter_t *w;
+    int rc = pg_pool_acquire(pool, hold_acquired, h, &h->conn, &w);
+    if (rc == PG_OK)
+        return 0;
+    if (rc < 0)
+        return rc;
+    run_until(&h->done, ms);
+    return h->done ? h->err : 1;
+}
+
+static void hold_result(pg_conn_t *conn, const PGresult *res, int err, void *ud)
+{
+    hold_t *h = ud;
+    h->err = err;
+    h->calls++;
+    h->done = 1;
+}
+
+/* Runs sql on the held connection and waits for it. */
+static int hold_exec(hold_t *h, const char *sql)
+{
+    h->done = 0;
+    int rc = pg_conn_query(h->conn, sql, 0, NULL, NULL, NULL, hold_result, h);
+    if (rc < 0)
+        return rc;
+    if (!run_until(&h->done, 5000))
+        return 1;
+    return h->err;
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+TEST(database_url_is_set)
+{
+    if (!db_url)
+        fprintf(stderr, "  SPEEZY_TEST_DATABASE_URL is not set: these tests need a real "
+                        "PostgreSQL (make test starts one)\n");
+    CHECK(db_url != NULL);
+}
+
+TEST(sqlstate_mapping)
+{
+    CHECK(pg_sqlstate_error("23505") == PG_ECONFLICT);
+    CHECK(pg_sqlstate_error("23503") == PG_EREFERENCE);
+    CHECK(pg_sqlstate_error("23514") == PG_ECONSTRAINT);
+    CHECK(pg_sqlstate_error("23502") == PG_ECONSTRAINT);
+    CHECK(pg_sqlstate_error("23P01") == PG_ECONSTRAINT);
+    CHECK(pg_sqlstate_error("22P02") == PG_EINPUT);
+    CHECK(pg_sqlstate_error("22003") == PG_EINPUT);
+    CHECK(pg_sqlstate_error("57014") == PG_ETIMEOUT);
+    CHECK(pg_sqlstate_error("40001") == PG_ESERIALIZATION);
+    CHECK(pg_sqlstate_error("40P01") == PG_ESERIALIZATION);
+    CHECK(pg_sqlstate_error("08006") == PG_EUNAVAILABLE);
+    CHECK(pg_sqlstate_error("57P01") == PG_EUNAVAILABLE);
+    CHECK(pg_sqlstate_error("42601") == PG_EDB);
+    CHECK(pg_sqlstate_error(NULL) == PG_EDB);
+    CHECK_STR(pg_error_name(PG_ECONFLICT), "CONFLICT");
+    CHECK_STR(pg_error_name(PG_ECONNLOST), "DB_UNAVAILABLE");
+    CHECK_STR(pg_error_name(PG_EUNAVAILABLE), "DB_UNAVAILABLE");
+    CHECK_STR(pg_error_name(PG_EDB), "DB_ERROR");
+}
+
+TEST(concurrent_queries_small_pool)
+{
+    enum { N = 500 };
+    pg_pool_t *pool = pool_open(db_url, 4, 10000, 0);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    static job_t jobs[N];
+    static char params[N][16];
+    for (int i = 0; i < N; i++) {
+        memset(&jobs[i], 0, sizeof(jobs[i]));
+        snprintf(params[i], sizeof(params[i]), "%d", i);
+        jobs[i].pool = pool;
+        jobs[i].sql = "SELECT $1::int * 2";
+        jobs[i].param = params[i];
+        job_start(&jobs[i]);
+    }
+    pg_pool_stats_t s;
+    pg_pool_stats(pool, &s);
+    CHECK(s.waiting > 0 && s.size == 4);
+    int all = 0, good = 0;
+    uint64_t end = uv_now(loop) + 20000;
+    while (!all && uv_now(loop) < end) {
+        sleep_loop(5);
+        all = 1;
+        for (int i = 0; i < N; i++)
+            all &= jobs[i].done;
+    }
+    for (int i = 0; i < N; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "%d", i * 2);
+        good += jobs[i].done && jobs[i].err == 0 && strcmp(jobs[i].value, want) == 0;
+    }
+    CHECK(good == N);
+    pg_pool_stats(pool, &s);
+    CHECK(s.waiting == 0 && s.busy == 0 && s.idle == 4);
+    pool_shut(pool);
+}
+
+TEST(host_name_is_resolved)
+{
+    const char *at = strstr(db_url, "127.0.0.1");
+    char url[512];
+    if (at)
+        snprintf(url, sizeof(url), "%.*slocalhost%s", (int)(at - db_url), db_url, at + 9);
+    else
+        snprintf(url, sizeof(url), "%s", db_url);
+    pg_pool_t *pool = pool_open(url, 1, 5000, 0);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    job_t j;
+    CHECK(exec1(pool, "SELECT current_setting('TimeZone') || ' ' || "
+                      "current_setting('application_name')",
+                NULL, &j) == 0);
+    CHECK_STR(j.value, "UTC speezy");
+    pool_shut(pool);
+}
+
+static void never_called(pg_conn_t *conn, int err, void *ud)
+{
+    (*(int *)ud)++;
+}
+
+TEST(bounded_wait_then_unavailable)
+{
+    pg_pool_t *pool = pool_open(db_url, 1, 200, 0);
+    CHECK(pool != NULL && wait_connected(pool, 1, 5000));
+    hold_t a, b;
+    CHECK(hold(pool, &a, 5000) == 0);
+    uint64_t t0 = uv_now(loop);
+    CHECK(hold(pool, &b, 3000) == PG_EUNAVAILABLE);
+    uint64_t waited = uv_now(loop) - t0;
+    CHECK(b.conn == NULL);
+    CHECK(waited >= 150 && waited < 1000);
+
+    /* A cancelled waiter is never called back. */
+    int calls = 0;
+    pg_conn_t *conn;
+    pg_waiter_t *w;
+    CHECK(pg_pool_acquire(pool, never_called, &calls, &conn, &w) == PG_WAIT);
+    pg_waiter_cancel(w);
+    pg_pool_release(pool, a.conn);
+    sleep_loop(300);
+    CHECK(calls == 0);
+
+    /* Released: the next acquire gets it at once. */
+    CHECK(hold(pool, &a, 1000) == 0);
+    pg_pool_release(pool, a.conn);
+    pool_shut(pool);
+}
+
+TEST(abandoned_query_never_calls_back)
+{
+    pg_pool_t *pool = pool_open(db_url, 1, 5000, 0);
+    CHECK(pool != NULL && wait_connected(pool, 1, 5000));
+    hold_t h;
+    CHECK(hold(pool, &h, 5000) == 0);
+    CHECK(pg_conn_query(h.conn, "SELECT pg_sleep(0.3)", 0, NULL, NULL, NULL, hold_result, &h) ==
+          0);
+    pg_conn_abandon(h.conn);
+    pg_pool_release(pool, h.conn);
+    /* The pool's only connection comes back once the query has finished. */
+    job_t j;
+    uint64_t t0 = uv_now(loop);
+    CHECK(exec1(pool, "SELECT 'after'", NULL, &j) == 0);
+    CHECK_STR(j.value, "after");
+    CHECK(uv_now(loop) - t0 >= 200);
+    CHECK(h.calls == 0);
+    pool_shut(pool);
+}
+
+static int expect_error(pg_pool_t *pool, const char *sql)
+{
+    job_t j;
+    return exec1(pool, sql, NULL, &j);
+}
+
+TEST(server_errors_are_mapped)
+{
+    pg_pool_t *pool = pool_open(db_url, 2, 5000, 300);
+    CHECK(pool != NULL);
+    job_t j;
+    CHECK(exec1(pool,
+                "DROP TABLE IF EXISTS t_pg_child, t_pg_parent; "
+                "CREATE TABLE t_pg_parent (id int PRIMARY KEY, n int NOT NULL CHECK (n >= 0)); "
+                "CREATE TABLE t_pg_child (id int PRIMARY KEY, parent int REFERENCES t_pg_parent)",
+                NULL, &j) != 0); /* several statements: the extended protocol refuses them */
+    CHECK(exec1(pool, "DROP TABLE IF EXISTS t_pg_child, t_pg_parent", NULL, &j) == 0);
+    CHECK(exec1(pool, "CREATE TABLE t_pg_parent (id int PRIMARY KEY, n int NOT NULL CHECK (n >= 0))",
+                NULL, &j) == 0);
+    CHECK(exec1(pool, "CREATE TABLE t_pg_child (id int PRIMARY KEY, parent int REFERENCES t_pg_parent)",
+                NULL, &j) == 0);
+    CHECK(exec1(pool, "INSERT INTO t_pg_parent VALUES (1, 1)", NULL, &j) == 0);
+    CHECK(expect_error(pool, "INSERT INTO t_pg_parent VALUES (1, 1)") == PG_ECONFLICT);
+    CHECK(expect_error(pool, "INSERT INTO t_pg_child VALUES (1, 42)") == PG_EREFERENCE);
+    CHECK(expect_error(pool, "INSERT INTO t_pg_parent VALUES (2, -1)") == PG_ECONSTRAINT);
+    CHECK(expect_error(pool, "INSERT INTO t_pg_parent VALUES (3, NULL)") == PG_ECONSTRAINT);
+    CHECK(expect_error(pool, "SELECT 'abc'::int") == PG_EINPUT);
+    CHECK(expect_error(pool, "SELECT pg_sleep(2)") == PG_ETIMEOUT);
+    CHECK(expect_error(pool, "SELEC 1") == PG_EDB);
+    CHECK(exec1(pool, "SELECT $1::text", "x'); DROP TABLE t_pg_parent; --", &j) == 0);
+    CHECK_STR(j.value, "x'); DROP TABLE t_pg_parent; --");
+    CHECK(exec1(pool, "SELECT count(*) FROM t_pg_parent", NULL, &j) == 0);
+    CHECK_STR(j.value, "1");
+    CHECK(exec1(pool, "DROP TABLE t_pg_child, t_pg_parent", NULL, &j) == 0);
+    pool_shut(pool);
+}
+
+TEST(release_rolls_back_open_transaction)
+{
+    pg_pool_t *pool = pool_open(db_url, 1, 5000, 0);
+    CHECK(pool != NULL);
+    job_t j;
+    CHECK(exec1(pool, "CREATE TABLE IF NOT EXISTS t_pg_tx (v text)", NULL, &j) == 0);
+    CHECK(exec1(pool, "TRUNCATE t_pg_tx", NULL, &j) == 0);
+
+    hold_t h;
+    CHECK(hold(pool, &h, 5000) == 0);
+    CHECK(hold_exec(&h, "BEGIN") == 0);
+    CHECK(hold_exec(&h, "INSERT INTO t_pg_tx VALUES ('left open')") == 0);
+    pg_pool_release(pool, h.conn);
+
+    /* Same: the abandoned query was still running inside the transaction. */
+    CHECK(hold(pool, &h, 5000) == 0);
+    CHECK(hold_exec(&h, "BEGIN") == 0);
+    CHECK(hold_exec(&h, "INSERT INTO t_pg_tx VALUES ('abandoned')") == 0);
+    CHECK(pg_conn_query(h.conn, "SELECT pg_sleep(0.2)", 0, NULL, NULL, NULL, hold_result, &h) ==
+          0);
+    pg_conn_abandon(h.conn);
+    pg_pool_release(pool, h.conn);
+
+    CHECK(exec1(pool, "SELECT count(*) FROM t_pg_tx", NULL, &j) == 0);
+    CHECK_STR(j.value, "0");
+    /* Not inside a leftover transaction: SAVEPOINT only works in one. */
+    CHECK(expect_error(pool, "SAVEPOINT s") == PG_EDB);
+    CHECK(exec1(pool, "DROP TABLE t_pg_tx", NULL, &j) == 0);
+    pool_shut(pool);
+}
+
+TEST(reconnects_after_terminate_backend)
+{
+    pg_pool_t *pool = pool_open(db_url, 2, 5000, 0);
+    CHECK(pool != NULL && wait_connected(pool, 2, 5000));
+    hold_t victim;
+    CHECK(hold(pool, &victim, 5000) == 0);
+    CHECK(hold_exec(&victim, "SELECT 1") == 0);
+    victim.done = 0;
+    CHECK(pg_conn_query(victim.conn, "SELECT pg_sleep(3)", 0, NULL, NULL, NULL, hold_result,
+                        &victim) == 0);
+
+    /* The other connection kills every speezy session but its own, the busy one included. */
+    job_t j;
+    CHECK(exec1(pool,
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'speezy' AND pid <> pg_backend_pid()",
+                NULL, &j) == 0);
+    CHECK(run_until(&victim.done, 2000));
+    CHECK(victim.err < 0);
+    CHECK_STR(pg_error_name(victim.err), "DB_UNAVAILABLE");
+    pg_pool_release(pool, victim.conn);
+
+    /* Kill the remaining one while idle too: the pool notices and reconnects both. */
+    pg_pool_t *killer = pool_open(db_url, 1, 5000, 0);
+    CHECK(exec1(killer,
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'speezy' AND pid <> pg_backend_pid()",
+                NULL, &j) == 0);
+    pool_shut(killer);
+    sleep_loop(100);
+    CHECK(wait_connected(pool, 2, 5000));
+    for (int i = 0; i < 4; i++) {
+        CHECK(exec1(pool, "SELECT 'back'", NULL, &j) == 0);
+        CHECK_STR(j.value, "back");
+    }
+    pool_shut(pool);
+}
+
+TEST(fails_fast_when_server_is_down)
+{
+    pg_pool_t *pool = pool_open("postgresql://postgres@127.0.0.1:1/none", 2, 3000, 0);
+    CHECK(pool != NULL);
+    hold_t h;
+    uint64_t t0 = uv_now(loop);
+    int rc = hold(pool, &h, 5000); /* queued before any attempt failed: failed early */
+    CHECK(rc == PG_EUNAVAILABLE);
+    CHECK(uv_now(loop) - t0 < 1000);
+    pg_conn_t *conn;
+    pg_waiter_t *w;
+    CHECK(pg_pool_acquire(pool, hold_acquired, &h, &conn, &w) == PG_EUNAVAILABLE);
+    pg_pool_stats_t s;
+    pg_pool_stats(pool, &s);
+    CHECK(s.connected == 0 && s.waiting == 0);
+    pool_shut(pool);
+}
+
+static void on_ping(int err, void *ud)
+{
+    int *r = ud;
+    r[0] = 1;
+    r[1] = err;
+}
+
+TEST(ping_and_close_with_work_in_flight)
+{
+    pg_pool_t *pool = pool_open(db_url, 1, 5000, 0);
+    CHECK(pool != NULL);
+    int r[2] = {0, 1};
+    pg_ping_t *p;
+    CHECK(pg_pool_ping(pool, on_ping, r, &p) == 0);
+    CHECK(run_until(&r[0], 5000) && r[1] == 0);
+
+    /* Closing fails the holder's query and the queued waiter with PG_ECLOSED. */
+    hold_t h, w;
+    CHECK(hold(pool, &h, 5000) == 0);
+    CHECK(pg_conn_query(h.conn, "SELECT pg_sleep(1)", 0, NULL, NULL, NULL, hold_result, &h) == 0);
+    pg_conn_t *conn;
+    pg_waiter_t *wt;
+    memset(&w, 0, sizeof(w));
+    CHECK(pg_pool_acquire(pool, hold_acquired, &w, &conn, &wt) == PG_WAIT);
+    pg_pool_close(pool);
+    CHECK(h.calls == 1 && h.err == PG_ECLOSED);
+    CHECK(w.done && w.err == PG_ECLOSED);
+    pg_pool_release(pool, h.conn); /* the pool is freed once the holder lets go */
+    sleep_loop(20);
+}
+
+int main(void)
+{
+    loop = uv_default_loop();
+    db_url = getenv("SPEEZY_TEST_DATABASE_URL");
+    RUN(database_url_is_set);
+    RUN(sqlstate_mapping);
+    if (db_url) {
+        RUN(concurrent_queries_small_pool);
+        RUN(host_name_is_resolved);
+        RUN(bounded_wait_then_unavailable);
+        RUN(abandoned_query_never_calls_back);
+        RUN(server_errors_are_mapped);
+        RUN(release_rolls_back_open_transaction);
+        RUN(reconnects_after_terminate_backend);
+        RUN(fails_fast_when_server_is_down);
+        RUN(ping_and_close_with_work_in_flight);
+    }
+    return test_summary();
+}

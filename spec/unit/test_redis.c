@@ -1,0 +1,545 @@
+/* test_redis.c — the Redis core (host/redis.c) against a real redis-server.
+ *
+ * The harness passes the server in SPEEZY_TEST_REDIS_URL (a throwaway instance: the tests
+ * kill its clients, pause it and add an ACL user). No Lua is involved here. */
+#include "redis.h"
+#include "test.h"
+
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static uv_loop_t *loop;
+static const char *base_url;
+static redis_url_t base;
+
+typedef struct {
+    int done;
+    int err;
+    redisReply *reply;
+} capture_t;
+
+static void on_capture(const redisReply *r, int err, void *ud)
+{
+    capture_t *c = ud;
+    c->done++;
+    c->err = err;
+    if (r)
+        c->reply = redis_reply_dup(r);
+}
+
+static void capture_reset(capture_t *c)
+{
+    redis_reply_free(c->reply);
+    memset(c, 0, sizeof(*c));
+}
+
+static void on_tick(uv_timer_t *t) {}
+
+/* Runs the loop until pred(arg) or ms have passed; a ticking timer bounds each iteration. */
+static int run_until(int (*pred)(void *), void *arg, unsigned ms)
+{
+    uv_timer_t tick;
+    uv_timer_init(loop, &tick);
+    uv_timer_start(&tick, on_tick, 5, 5);
+    uint64_t end = uv_now(loop) + ms;
+    while (!pred(arg) && uv_now(loop) < end)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return pred(arg);
+}
+
+static int flag_set(void *arg)
+{
+    return *(int *)arg != 0;
+}
+
+static int never(void *arg)
+{
+    return 0;
+}
+
+static int is_connected(void *arg)
+{
+    redis_stats_t s;
+    redis_client_stats(arg, &s);
+    return s.connected;
+}
+
+static int is_disconnected(void *arg)
+{
+    return !is_connected(arg);
+}
+
+static int no_pending(void *arg)
+{
+    redis_stats_t s;
+    redis_client_stats(arg, &s);
+    return s.pending == 0;
+}
+
+static int no_blocking_open(void *arg)
+{
+    redis_stats_t s;
+    redis_client_stats(arg, &s);
+    return s.blocking_open == 0;
+}
+
+static void sleep_loop(unsigned ms)
+{
+    run_until(never, NULL, ms);
+}
+
+static redis_client_t *client_at(const char *url, const redis_opts_t *opts)
+{
+    redis_client_t *c = NULL;
+    CHECK(redis_client_new(loop, url, opts, &c) == 0);
+    if (c)
+        CHECK(run_until(is_connected, c, 3000));
+    return c;
+}
+
+static void client_done(redis_client_t *c)
+{
+    redis_client_close(c);
+    uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* Sends argv (NULL-terminated C strings) without waiting; returns redis_command's code. */
+static int vsend(redis_client_t *c, capture_t *cap, redis_cmd_t **h, va_list ap)
+{
+    const char *argv[16];
+    size_t len[16];
+    int argc = 0;
+    const char *s;
+    capture_reset(cap);
+    while (argc < 16 && (s = va_arg(ap, const char *)) != NULL) {
+        argv[argc] = s;
+        len[argc++] = strlen(s);
+    }
+    return redis_command(c, argc, argv, len, on_capture, cap, h);
+}
+
+static int send_cmd(redis_client_t *c, capture_t *cap, redis_cmd_t **h, ...)
+{
+    va_list ap;
+    va_start(ap, h);
+    int rc = vsend(c, cap, h, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Sends and waits for the reply; returns 0 when a reply (of any type) came. */
+static int cmd(redis_client_t *c, capture_t *cap, ...)
+{
+    va_list ap;
+    va_start(ap, cap);
+    int rc = vsend(c, cap, NULL, ap);
+    va_end(ap);
+    if (rc < 0)
+        return rc;
+    if (!run_until(flag_set, &cap->done, 3000))
+        return REDIS_ETIMEOUT;
+    return cap->reply ? 0 : cap->err;
+}
+
+static int reply_is(const redisReply *r, int type, const char *str)
+{
+    return r && r->type == type &&
+           (!str || (r->len == strlen(str) && !memcmp(r->str, str, r->len)));
+}
+
+static void url_with(char *out, size_t cap, const char *userinfo, int db)
+{
+    snprintf(out, cap, "redis://%s%s%s:%d/%d", userinfo ? userinfo : "", userinfo ? "@" : "",
+             base.host, base.port, db);
+}
+
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &alen) < 0)
+        return 1;
+    close(fd); /* nobody listens there now */
+    return ntohs(a.sin_port);
+}
+
+TEST(url_parse)
+{
+    redis_url_t u;
+    CHECK(redis_url_parse("redis://127.0.0.1:6380/2", &u) == 0);
+    CHECK_STR(u.host, "127.0.0.1");
+    CHECK(u.port == 6380 && u.db == 2 && !u.user[0] && !u.password[0]);
+    CHECK(redis_url_parse("redis://:p%40ss@localhost", &u) == 0);
+    CHECK_STR(u.password, "p@ss");
+    CHECK(u.port == 6379 && u.db == 0 && !u.user[0]);
+    CHECK(redis_url_parse("redis://app:s3:cr@t@[::1]:7000/1?x=1", &u) == 0);
+    CHECK_STR(u.user, "app");
+    CHECK_STR(u.password, "s3:cr@t");
+    CHECK_STR(u.host, "::1");
+    CHECK(u.port == 7000 && u.db == 1);
+    CHECK(redis_url_parse("redis://h/", &u) == 0 && u.db == 0);
+    const char *bad[] = {
+        "http://h",     "redis://",       "redis://h:0",  "redis://h:99999", "redis://h:x",
+        "redis://h/db", "redis://:%zz@h", "redis://[::1", "redis://[::1]x",  NULL};
+    for (int i = 0; bad[i]; i++)
+        CHECK(redis_url_parse(bad[i], &u) == REDIS_EINVAL);
+    redis_client_t *c = NULL;
+    CHECK(redis_client_new(loop, "nope://", NULL, &c) == REDIS_EINVAL && c == NULL);
+}
+
+TEST(command_classes)
+{
+    struct {
+        int argc;
+        const char *argv[6];
+        redis_class_t cls;
+    } cases[] = {
+        {2, {"get", "k"}, REDIS_CLASS_PLAIN},
+        {3, {"BLPOP", "k", "1"}, REDIS_CLASS_BLOCKING},
+        {3, {"bzpopmin", "k", "0"}, REDIS_CLASS_BLOCKING},
+        {6, {"XREAD", "BLOCK", "10", "STREAMS", "s", "$"}, REDIS_CLASS_BLOCKING},
+        {6, {"XREAD", "COUNT", "1", "STREAMS", "block", "0"}, REDIS_CLASS_PLAIN},
+        {1, {"MULTI"}, REDIS_CLASS_TX},
+        {2, {"select", "1"}, REDIS_CLASS_FORBIDDEN},
+        {2, {"SUBSCRIBE", "c"}, REDIS_CLASS_FORBIDDEN},
+        {2, {"WATCH", "k"}, REDIS_CLASS_FORBIDDEN},
+        {3, {"CLIENT", "REPLY", "OFF"}, REDIS_CLASS_FORBIDDEN},
+        {3, {"CLIENT", "SETNAME", "x"}, REDIS_CLASS_PLAIN},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len[6];
+        for (int j = 0; j < cases[i].argc; j++)
+            len[j] = strlen(cases[i].argv[j]);
+        CHECK(redis_command_class(cases[i].argc, cases[i].argv, len) == cases[i].cls);
+    }
+}
+
+TEST(binary_round_trip)
+{
+    redis_client_t *c = client_at(base_url, NULL);
+    if (!c)
+        return;
+    static const char key[] = "t:bin\0key", val[] = "a\0b\r\n\xff$3\r\n";
+    const char *set[] = {"SET", key, val}, *get[] = {"GET", key};
+    size_t setlen[] = {3, sizeof(key) - 1, sizeof(val) - 1}, getlen[] = {3, sizeof(key) - 1};
+    capture_t cap = {0};
+    CHECK(redis_command(c, 3, set, setlen, on_capture, &cap, NULL) == 0);
+    CHECK(run_until(flag_set, &cap.done, 2000) && reply_is(cap.reply, REDIS_REPLY_STATUS, "OK"));
+    capture_reset(&cap);
+    CHECK(redis_command(c, 2, get, getlen, on_capture, &cap, NULL) == 0);
+    CHECK(run_until(flag_set, &cap.done, 2000));
+    CHECK(cap.reply && cap.reply->type == REDIS_REPLY_STRING);
+    CHECK(cap.reply && cap.reply->len == sizeof(val) - 1 && !memcmp(cap.reply->str, val, 10));
+    capture_reset(&cap);
+    client_done(c);
+}
+
+typedef struct {
+    int next;
+    int in_order;
+    int done;
+} seq_t;
+
+static void on_seq(const redisReply *r, int err, void *ud)
+{
+    seq_t *s = ud;
+    s->in_order &= r && r->type == REDIS_REPLY_INTEGER && r->integer == ++s->next;
+    s->done = s->next == 1000;
+}
+
+TEST(pipelining_many)
+{
+    redis_client_t *c = client_at(base_url, NULL);
+    if (!c)
+        return;
+    capture_t cap = {0};
+    CHECK(cmd(c, &cap, "DEL", "t:seq", NULL) == 0);
+    seq_t s = {0, 1, 0};
+    const char *argv[] = {"INCR", "t:seq"};
+    size_t len[] = {4, 5};
+    int sent = 0;
+    for (int i = 0; i < 1000; i++)
+        sent += redis_command(c, 2, argv, len, on_seq, &s, NULL) == 0;
+    redis_stats_t st;
+    redis_client_stats(c, &st);
+    CHECK(sent == 1000 && st.pending == 1000);
+    CHECK(run_until(flag_set, &s.done, 5000) && s.in_order);
+    redis_client_stats(c, &st);
+    CHECK(st.pending == 0);
+    capture_reset(&cap);
+    client_done(c);
+}
+
+TEST(error_nil_and_nested_replies)
+{
+    redis_client_t *c = client_at(base_url, NULL);
+    if (!c)
+        return;
+    capture_t cap = {0};
+    CHECK(cmd(c, &cap, "NOSUCHCOMMAND", "x", NULL) == 0);
+    CHECK(cap.reply && cap.reply->type == REDIS_REPLY_ERROR && !strncmp(cap.reply->str, "ERR", 3));
+    CHECK(cmd(c, &cap, "DEL", "t:missing", NULL) == 0);
+    CHECK(cmd(c, &cap, "GET", "t:missing", NULL) == 0);
+    CHECK(reply_is(cap.reply, REDIS_REPLY_NIL, NULL));
+    CHECK(cmd(c, &cap, "EVAL", "return {1, {2, 'x', {}}, 'y'}", "0", NULL) == 0);
+    const redisReply *r = cap.reply;
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3);
+    if (r && r->elements == 3) {
+        CHECK(r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == 1);
+        const redisReply *in = r->element[1];
+        CHECK(in->type == REDIS_REPLY_ARRAY && in->elements == 3);
+        CHECK(in->elements == 3 && in->element[0]->integer == 2);
+        CHECK(in->elements == 3 && reply_is(in->element[1], REDIS_REPLY_STRING, "x"));
+        CHECK(in->elements == 3 && in->element[2]->type == REDIS_REPLY_ARRAY);
+        CHECK(reply_is(r->element[2], REDIS_REPLY_STRING, "y"));
+    }
+    capture_reset(&cap);
+    CHECK(send_cmd(c, &cap, NULL, "SELECT", "1", NULL) == REDIS_EINVAL);
+    CHECK(send_cmd(c, &cap, NULL, "SUBSCRIBE", "ch", NULL) == REDIS_EINVAL);
+    sleep_loop(20);
+    CHECK(cap.done == 0);
+    client_done(c);
+}
+
+typedef struct {
+    int done;
+    int status;
+} status_t;
+
+static void on_status(int status, void *ud)
+{
+    status_t *s = ud;
+    s->done = 1;
+    s->status = status;
+}
+
+TEST(blocking_command_on_dedicated_connection)
+{
+    redis_client_t *c = client_at(base_url, NULL);
+    if (!c)
+        return;
+    capture_t blpop = {0}, cap = {0};
+    CHECK(cmd(c, &cap, "DEL", "t:list", NULL) == 0);
+    CHECK(send_cmd(c, &blpop, NULL, "BLPOP", "t:list", "5", NULL) == 0);
+    /* The main pipe keeps answering while BLPOP waits on its own connection. */
+    status_t ping = {0};
+    CHECK(redis_ping(c, on_status, &ping, NULL) == 0);
+    CHECK(run_until(flag_set, &ping.done, 1000) && ping.status == 0 && !blpop.done);
+    redis_stats_t st;
+    redis_client_stats(c, &st);
+    CHECK(st.blocking_open == 1 && st.blocking_busy == 1);
+    CHECK(cmd(c, &cap, "RPUSH", "t:list", "v1", NULL) == 0);
+    CHECK(run_until(flag_set, &blpop.done, 2000));
+    CHECK(blpop.reply && blpop.reply->type == REDIS_REPLY_ARRAY && blpop.reply->elements == 2);
+    CHECK(blpop.reply && blpop.reply->elements == 2 &&
+          reply_is(blpop.reply->element[1], REDIS_REPLY_STRING, "v1"));
+    /* The idle dedicated connection is reused. */
+    CHECK(cmd(c, &cap, "RPUSH", "t:list", "v2", NULL) == 0);
+    CHECK(send_cmd(c, &blpop, NULL, "BLPOP", "t:list", "5", NULL) == 0);
+    CHECK(run_until(flag_set, &blpop.done, 2000) && blpop.reply);
+    redis_client_stats(c, &st);
+    CHECK(st.blocking_open == 1 && st.blocking_busy == 0);
+    capture_reset(&blpop);
+    capture_reset(&cap);
+    client_done(c);
+}
+
+TEST(blocking_pool_is_bounded)
+{
+    redis_opts_t opts = {.blocking_pool = 2};
+    redis_client_t *c = client_at(base_url, &opts);
+    if (!c)
+        return;
+    capture_t a = {0}, b = {0}, d = {0};
+    redis_cmd_t *ha, *hb;
+    CHECK(send_cmd(c, &a, &ha, "BLPOP", "t:empty1", "0", NULL) == 0);
+    CHECK(send_cmd(c, &b, &hb, "BRPOP", "t:empty2", "0", NULL) == 0);
+    CHECK(send_cmd(c, &d, NULL, "BLPOP", "t:empty3", "0", NULL) == REDIS_EBUSY);
+    redis_command_abandon(ha);
+    redis_command_abandon(hb);
+    CHECK(run_until(no_blocking_open, c, 1000));
+    CHECK(a.done == 0 && b.done == 0 && d.done == 0);
+    client_done(c);
+}
+
+TEST(abandon)
+{
+    redis_client_t *c = client_at(base_url, NULL);
+    if (!c)
+        return;
+    capture_t get = {0}, blpop = {0}, cap = {0};
+    redis_cmd_t *h = NULL;
+    CHECK(send_cmd(c, &get, &h, "GET", "t:x", NULL) == 0 && h);
+    redis_command_abandon(h);
+    CHECK(run_until(no_pending, c, 1000));
+    CHECK(get.done == 0);
+    /* An abandoned blocking command takes its connection with it. */
+    CHECK(send_cmd(c, &blpop, &h, "BLPOP", "t:never", "0", NULL) == 0);
+    sleep_loop(50);
+    redis_command_abandon(h);
+    CHECK(run_until(no_blocking_open, c, 1000) && blpop.done == 0);
+    CHECK(cmd(c, &cap, "CLIENT", "LIST", "TYPE", "normal", NULL) == 0);
+    CHECK(cap.reply && cap.reply->str && !strstr(cap.reply->str, "cmd=blpop"));
+    capture_reset(&cap);
+    client_done(c);
+}
+
+TEST(fail_fast_while_unreachable)
+{
+    char url[64];
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", free_port());
+    redis_client_t *c = NULL;
+    CHECK(redis_client_new(loop, url, NULL, &c) == 0 && c);
+    if (!c)
+        return;
+    capture_t cap = {0};
+    status_t ping = {0};
+    uint64_t t0 = uv_now(loop);
+    for (int round = 0; round < 3; round++) {
+        CHECK(send_cmd(c, &cap, NULL, "GET", "k", NULL) == REDIS_EUNAVAILABLE);
+        CHECK(send_cmd(c, &cap, NULL, "BLPOP", "k", "0", NULL) == REDIS_EUNAVAILABLE);
+        CHECK(redis_ping(c, on_status, &ping, NULL) == REDIS_EUNAVAILABLE);
+        sleep_loop(150); /* a few reconnect attempts happen meanwhile */
+    }
+    CHECK(!is_connected(c) && cap.done == 0 && ping.done == 0);
+    CHECK(uv_now(loop) - t0 < 1000);
+    client_done(c);
+}
+
+TEST(reconnect_after_client_kill)
+{
+    char url[300];
+    url_with(url, sizeof(url), NULL, 3); /* db 3: SELECT must be replayed on reconnect */
+    redis_client_t *c = client_at(url, NULL), *killer = client_at(base_url, NULL);
+    if (!c || !killer)
+        return;
+    capture_t cap = {0}, blpop = {0}, kcap = {0};
+    CHECK(cmd(c, &cap, "SET", "t:db3", "three", NULL) == 0);
+    CHECK(send_cmd(c, &blpop, NULL, "BLPOP", "t:never", "0", NULL) == 0);
+    sleep_loop(50);
+    CHECK(cmd(killer, &kcap, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes", NULL) == 0);
+    CHECK(kcap.reply && kcap.reply->type == REDIS_REPLY_INTEGER && kcap.reply->integer >= 2);
+    /* The waiter is failed, and while down commands fail at once. */
+    CHECK(run_until(flag_set, &blpop.done, 1000) && blpop.err == REDIS_EUNAVAILABLE);
+    CHECK(run_until(is_disconnected, c, 1000));
+    CHECK(send_cmd(c, &cap, NULL, "GET", "t:db3", NULL) == REDIS_EUNAVAILABLE);
+    CHECK(run_until(is_connected, c, 3000));
+    CHECK(cmd(c, &cap, "GET", "t:db3", NULL) == 0 &&
+          reply_is(cap.reply, REDIS_REPLY_STRING, "three"));
+    capture_reset(&cap);
+    capture_reset(&blpop);
+    capture_reset(&kcap);
+    client_done(c);
+    client_done(killer);
+}
+
+TEST(timeout_resets_connection)
+{
+    redis_opts_t opts = {.timeout_ms = 150};
+    redis_client_t *c = client_at(base_url, &opts), *admin = client_at(base_url, NULL);
+    if (!c || !admin)
+        return;
+    capture_t cap = {0}, acap = {0};
+    CHECK(cmd(admin, &acap, "CLIENT", "PAUSE", "500", "ALL", NULL) == 0);
+    uint64_t t0 = uv_now(loop);
+    CHECK(send_cmd(c, &cap, NULL, "GET", "t:x", NULL) == 0);
+    CHECK(run_until(flag_set, &cap.done, 2000) && cap.err == REDIS_ETIMEOUT && !cap.reply);
+    uint64_t took = uv_now(loop) - t0;
+    CHECK(took >= 140 && took < 450);
+    sleep_loop(500); /* the pause ends; the client has reconnected */
+    CHECK(run_until(is_connected, c, 3000));
+    CHECK(cmd(c, &cap, "PING", NULL) == 0 && reply_is(cap.reply, REDIS_REPLY_STATUS, "PONG"));
+    capture_reset(&cap);
+    capture_reset(&acap);
+    client_done(c);
+    client_done(admin);
+}
+
+TEST(auth_and_select)
+{
+    redis_client_t *admin = client_at(base_url, NULL);
+    if (!admin)
+        return;
+    capture_t cap = {0};
+    CHECK(cmd(admin, &cap, "ACL", "SETUSER", "speezy_t", "on", ">s3cr%t", "~*", "&*", "+@all",
+              NULL) == 0 &&
+          reply_is(cap.reply, REDIS_REPLY_STATUS, "OK"));
+    char url[300];
+    url_with(url, sizeof(url), "speezy_t:s3cr%25t", 4);
+    redis_client_t *c = client_at(url, NULL);
+    if (c) {
+        CHECK(cmd(c, &cap, "SET", "t:db4", "four", NULL) == 0);
+        CHECK(cmd(c, &cap, "ACL", "WHOAMI", NULL) == 0 &&
+              reply_is(cap.reply, REDIS_REPLY_STRING, "speezy_t"));
+        CHECK(cmd(admin, &cap, "EXISTS", "t:db4", NULL) == 0 && cap.reply &&
+              cap.reply->integer == 0);
+        client_done(c);
+    }
+    url_with(url, sizeof(url), "speezy_t:wrong", 4);
+    redis_client_t *bad = NULL;
+    CHECK(redis_client_new(loop, url, NULL, &bad) == 0);
+    CHECK(!run_until(is_connected, bad, 400));
+    client_done(bad);
+    CHECK(cmd(admin, &cap, "ACL", "DELUSER", "speezy_t", NULL) == 0);
+    capture_reset(&cap);
+    client_done(admin);
+}
+
+TEST(close_fails_everything_outstanding)
+{
+    redis_client_t *c = client_at(base_url, NULL);
+    if (!c)
+        return;
+    capture_t get = {0}, blpop = {0};
+    status_t ping = {0};
+    CHECK(send_cmd(c, &get, NULL, "GET", "t:x", NULL) == 0);
+    CHECK(send_cmd(c, &blpop, NULL, "BLPOP", "t:never", "0", NULL) == 0);
+    CHECK(redis_ping(c, on_status, &ping, NULL) == 0);
+    redis_client_close(c);
+    CHECK(get.done == 1 && get.err == REDIS_EUNAVAILABLE);
+    CHECK(blpop.done == 1 && blpop.err == REDIS_EUNAVAILABLE);
+    CHECK(ping.done == 1 && ping.status == REDIS_EUNAVAILABLE);
+    sleep_loop(50);
+    CHECK(get.done == 1 && blpop.done == 1 && ping.done == 1);
+}
+
+/* Every client closed all its handles: nothing leaks into the worker's loop. */
+TEST(loop_left_clean)
+{
+    sleep_loop(50);
+    CHECK(uv_loop_close(loop) == 0);
+}
+
+int main(void)
+{
+    loop = uv_default_loop();
+    base_url = getenv("SPEEZY_TEST_REDIS_URL");
+    RUN(url_parse);
+    RUN(command_classes);
+    if (!base_url || redis_url_parse(base_url, &base) < 0) {
+        fprintf(stderr, "SPEEZY_TEST_REDIS_URL is not set to a redis:// URL: the harness "
+                        "starts a redis-server and passes it there\n");
+        test_failed++;
+        return test_summary();
+    }
+    RUN(binary_round_trip);
+    RUN(pipelining_many);
+    RUN(error_nil_and_nested_replies);
+    RUN(blocking_command_on_dedicated_connection);
+    RUN(blocking_pool_is_bounded);
+    RUN(abandon);
+    RUN(fail_fast_while_unreachable);
+    RUN(reconnect_after_client_kill);
+    RUN(timeout_resets_connection);
+    RUN(auth_and_select);
+    RUN(close_fails_everything_outstanding);
+    RUN(loop_left_clean);
+    return test_summary();
+}
