@@ -111,7 +111,9 @@ typedef struct {
 } num_setting_t;
 
 #define NUM(name, def, min, max, field)                                                            \
-    {name, def, min, max, offsetof(config_t, field), (int)sizeof(((config_t *)0)->field)}
+    {                                                                                              \
+        name, def, min, max, offsetof(config_t, field), (int)sizeof(((config_t *)0)->field)        \
+    }
 
 static const num_setting_t num_settings[] = {
     NUM("PORT", 4000, 0, 65535, port),
@@ -155,8 +157,9 @@ static int check_secret(const config_t *cfg, const char *name, const char *value
     if (cfg->env != ENV_PRODUCTION)
         return 0;
     if (!value)
-        return fail(err, errlen, "%s is not set: production needs a random secret of at least %d bytes",
-                    name, SECRET_MIN_BYTES);
+        return fail(err, errlen,
+                    "%s is not set: production needs a random secret of at least %d bytes", name,
+                    SECRET_MIN_BYTES);
     if (strlen(value) < SECRET_MIN_BYTES)
         return fail(err, errlen, "%s is too short: production needs at least %d bytes", name,
                     SECRET_MIN_BYTES);

@@ -45,9 +45,9 @@ struct http_conn {
     http_server_t *srv;
     llhttp_t parser;
     conn_state_t state;
-    buf_t in;        /* bytes read, not yet parsed from in_off */
+    buf_t in; /* bytes read, not yet parsed from in_off */
     size_t in_off;
-    buf_t store;     /* url + header names/values of the current request */
+    buf_t store; /* url + header names/values of the current request */
     buf_t body;
     span_t *spans;
     size_t nspans, spans_cap;
@@ -57,7 +57,7 @@ struct http_conn {
     int in_value;     /* last header callback was a value */
     int error_status; /* a limit was hit: answer this and close */
     const char *error_code;
-    int keep_alive;   /* connection-level: cleared on drain or Connection: close */
+    int keep_alive; /* connection-level: cleared on drain or Connection: close */
     int peer_eof;
     int reading;
     int in_parse; /* inside parse_more: a synchronous answer must not recurse into it */
@@ -117,38 +117,70 @@ static int buf_append(buf_t *b, const char *data, size_t len)
 const char *http_status_text(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }
 
@@ -248,7 +280,8 @@ static void timer_stop(http_conn_t *c)
         uv_timer_stop(&c->timer);
 }
 
-/* ---- writing ---------------------------------------------------------------------------------- */
+/* ---- writing ----------------------------------------------------------------------------------
+ */
 
 typedef struct {
     uv_write_t w;
@@ -368,9 +401,11 @@ int http_respond(http_req_t *req, int status, const http_header_t *headers, size
     }
     char *p = wr->data;
     size_t o = 0;
-    o += (size_t)snprintf(p + o, cap - o, "HTTP/1.1 %d %s\r\nDate: ", status, http_status_text(status));
+    o += (size_t)snprintf(p + o, cap - o, "HTTP/1.1 %d %s\r\nDate: ", status,
+                          http_status_text(status));
     o += http_date(p + o, cap - o);
-    o += (size_t)snprintf(p + o, cap - o, "\r\nContent-Length: %zu\r\nConnection: %s\r\nX-Request-Id: %s\r\n",
+    o += (size_t)snprintf(p + o, cap - o,
+                          "\r\nContent-Length: %zu\r\nConnection: %s\r\nX-Request-Id: %s\r\n",
                           body_len, keep ? "keep-alive" : "close", req->id);
     for (size_t i = 0; i < nheaders; i++) {
         memcpy(p + o, headers[i].name, headers[i].name_len);
@@ -543,7 +578,8 @@ static int on_headers_complete(llhttp_t *p)
     http_conn_t *c = conn_of(p);
     if (fixup_headers(c) < 0)
         return -1;
-    int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+    int has_body =
+        (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_bytes)
         return limit_hit(c, 413, "PAYLOAD_TOO_LARGE");
     if (has_body) {
@@ -667,11 +703,16 @@ static void reject(http_conn_t *c, int status, const char *code, const char *mes
 static const char *limit_message(int status)
 {
     switch (status) {
-    case 413: return "request body is larger than the limit";
-    case 414: return "request URL is longer than the limit";
-    case 431: return "request header section is larger than the limit";
-    case 417: return "only Expect: 100-continue is supported";
-    default: return "request rejected";
+    case 413:
+        return "request body is larger than the limit";
+    case 414:
+        return "request URL is longer than the limit";
+    case 431:
+        return "request header section is larger than the limit";
+    case 417:
+        return "only Expect: 100-continue is supported";
+    default:
+        return "request rejected";
     }
 }
 
@@ -700,7 +741,8 @@ static void parse_more(http_conn_t *c)
             return;
         } else {
             char msg[160];
-            snprintf(msg, sizeof(msg), "malformed request: %s", llhttp_get_error_reason(&c->parser));
+            snprintf(msg, sizeof(msg), "malformed request: %s",
+                     llhttp_get_error_reason(&c->parser));
             reject(c, 400, "BAD_REQUEST", msg);
             return;
         }

@@ -40,8 +40,8 @@ typedef struct http_req {
     size_t body_len;
     int http_major, http_minor;
     int keep_alive;
-    char id[72];   /* X-Request-Id: the client's when well-formed, else generated */
-    char ip[48];   /* peer address */
+    char id[72]; /* X-Request-Id: the client's when well-formed, else generated */
+    char ip[48]; /* peer address */
     uint64_t start_ns;
     const char *route; /* set by the owner for the access log */
     void *data;        /* the owner's */

@@ -130,7 +130,8 @@ void log_msg(log_level_t level, const char *extra_json, const char *fmt, ...)
     size_t o = 0;
     o += (size_t)snprintf(line + o, sizeof(line) - o, "{\"time\":\"");
     o += timestamp(line + o, sizeof(line) - o);
-    o += (size_t)snprintf(line + o, sizeof(line) - o, "\",\"level\":\"%s\",\"pid\":%d,\"proc\":\"%s\",\"msg\":",
+    o += (size_t)snprintf(line + o, sizeof(line) - o,
+                          "\",\"level\":\"%s\",\"pid\":%d,\"proc\":\"%s\",\"msg\":",
                           level_names[level], (int)getpid(), lg.component);
     o += log_json_str(line + o, sizeof(line) - o - 64, msg, (size_t)mlen);
     if (extra_json && *extra_json && o + strlen(extra_json) + 4 < sizeof(line))
@@ -160,10 +161,9 @@ void log_access(const log_access_t *a)
         o += (size_t)snprintf(line + o, cap - o, "null");
     o += (size_t)snprintf(line + o, cap - o, ",\"path\":");
     o += log_json_str(line + o, cap - o, a->path ? a->path : "", a->path ? a->path_len : 0);
-    o += (size_t)snprintf(line + o, cap - o,
-                          ",\"status\":%d,\"durationUs\":%llu,\"bytesOut\":%zu,\"ip\":\"%s\"",
-                          a->status, (unsigned long long)a->duration_us, a->bytes_out,
-                          a->ip ? a->ip : "");
+    o += (size_t)snprintf(
+        line + o, cap - o, ",\"status\":%d,\"durationUs\":%llu,\"bytesOut\":%zu,\"ip\":\"%s\"",
+        a->status, (unsigned long long)a->duration_us, a->bytes_out, a->ip ? a->ip : "");
     if (a->generation)
         o += (size_t)snprintf(line + o, cap - o, ",\"generation\":\"%s\"", a->generation);
     o += (size_t)snprintf(line + o, sizeof(line) - o, "}\n");

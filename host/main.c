@@ -23,14 +23,13 @@
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: speezy <command>\n"
-            "  serve            serve HTTP with a master and WORKERS workers (default)\n"
-            "  check            load SCRIPTS_DIR as a reload would; print its generation\n"
-            "  reload           check, then ask the running server (PID_FILE) to reload\n"
-            "  migrate [status] apply pending migrations (MIGRATIONS_DIR) / list them\n"
-            "  test FILE...     run Lua spec files inside the host\n"
-            "  version          print the version\n");
+    fprintf(stderr, "usage: speezy <command>\n"
+                    "  serve            serve HTTP with a master and WORKERS workers (default)\n"
+                    "  check            load SCRIPTS_DIR as a reload would; print its generation\n"
+                    "  reload           check, then ask the running server (PID_FILE) to reload\n"
+                    "  migrate [status] apply pending migrations (MIGRATIONS_DIR) / list them\n"
+                    "  test FILE...     run Lua spec files inside the host\n"
+                    "  version          print the version\n");
     return 2;
 }
 
@@ -62,7 +61,8 @@ static int cmd_check(const config_t *cfg)
     return 0;
 }
 
-/* The generation a worker reports on /healthz, read over loopback. */
+/* The generation a worker reports on /healthz, read over loopback; fails while the workers
+ * don't all serve it yet. */
 static int healthz_generation(int port, char *out, size_t cap)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -74,7 +74,8 @@ static int healthz_generation(int port, char *out, size_t cap)
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     char buf[4096];
     size_t n = 0;
-    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    static const char req[] =
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
         write(fd, req, sizeof(req) - 1) == (ssize_t)(sizeof(req) - 1)) {
         ssize_t r;
@@ -84,7 +85,7 @@ static int healthz_generation(int port, char *out, size_t cap)
     close(fd);
     buf[n] = '\0';
     const char *g = strstr(buf, "\"generation\":\"");
-    if (!g)
+    if (!g || !strstr(buf, "\"consistent\":true"))
         return -1;
     g += 14;
     size_t len = strcspn(g, "\"");
@@ -168,7 +169,7 @@ int main(int argc, char **argv)
 
     int rc;
     if (strcmp(cmd, "serve") == 0)
-        rc = proc_run(&cfg);
+        rc = check_scripts(&cfg, NULL) != 0 ? 1 : proc_run(&cfg); /* refuse before forking */
     else if (strcmp(cmd, "check") == 0)
         rc = cmd_check(&cfg);
     else if (strcmp(cmd, "reload") == 0)

@@ -43,9 +43,9 @@ struct pg_conn {
     uv_getaddrinfo_t *gai;
     pg_conn_state_t state;
     unsigned backoff_ms;
-    int failed;   /* the last connect attempt failed: feeds the pool's fail-fast */
-    int querying; /* a query is in flight */
-    int flushing; /* PQflush has more to send */
+    int failed;     /* the last connect attempt failed: feeds the pool's fail-fast */
+    int querying;   /* a query is in flight */
+    int flushing;   /* PQflush has more to send */
     pg_query_cb cb; /* NULL when abandoned */
     void *ud;
     PGresult *res; /* the running query's result, kept until it completes */
@@ -667,11 +667,6 @@ void pg_conn_abandon(pg_conn_t *c)
     c->cb = NULL;
 }
 
-const char *pg_conn_error_message(const pg_conn_t *c)
-{
-    return c->pq ? PQerrorMessage(c->pq) : "no connection";
-}
-
 /* ---- acquire / release ------------------------------------------------------------------ */
 
 int pg_pool_acquire(pg_pool_t *pool, pg_acquire_cb cb, void *ud, pg_conn_t **conn,
@@ -846,8 +841,9 @@ void pg_pool_stats(const pg_pool_t *pool, pg_pool_stats_t *s)
 static char *session_options(const char *user, unsigned statement_timeout_ms)
 {
     char buf[1024];
-    int n = snprintf(buf, sizeof(buf), "%s%s-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=%u",
-                     user ? user : "", user && *user ? " " : "", statement_timeout_ms);
+    int n =
+        snprintf(buf, sizeof(buf), "%s%s-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=%u",
+                 user ? user : "", user && *user ? " " : "", statement_timeout_ms);
     return n > 0 && (size_t)n < sizeof(buf) ? strdup(buf) : NULL;
 }
 

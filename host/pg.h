@@ -35,7 +35,7 @@ typedef struct pg_ping pg_ping_t;
  *   anything else                      -> PG_EDB                "DB_ERROR" */
 enum {
     PG_OK = 0,
-    PG_WAIT = 1,          /* pg_pool_acquire: queued; the callback comes later */
+    PG_WAIT = 1, /* pg_pool_acquire: queued; the callback comes later */
     PG_ENOMEM = -1,
     PG_EINVAL = -2,       /* bad argument, or a statement the pool can't run (COPY) */
     PG_EUNAVAILABLE = -3, /* no connection within wait_ms, or the server is known down */
@@ -98,8 +98,6 @@ int pg_conn_query(pg_conn_t *conn, const char *sql, int nparams, const char *con
                   const int *lengths, const int *formats, pg_query_cb cb, void *ud);
 /* The running query's callback will never be called; its result is discarded on arrival. */
 void pg_conn_abandon(pg_conn_t *conn);
-/* libpq's last message for the connection (for logs; may name hosts, so not for clients). */
-const char *pg_conn_error_message(const pg_conn_t *conn);
 
 void pg_pool_stats(const pg_pool_t *pool, pg_pool_stats_t *stats);
 

@@ -49,7 +49,7 @@ typedef struct {
     int sig_fd;
     int inotify_fd;
     slot_t slots[MAX_WORKERS];
-    volatile uint64_t *heartbeats; /* shared with workers, in uv_now() milliseconds */
+    worker_slot_t *shared; /* one page shared with workers: heartbeats and generations */
     int stopping;
     uint64_t stop_deadline_ms;
     uint64_t reload_at_ms; /* debounced watcher reload */
@@ -65,7 +65,8 @@ static uint64_t now_ms(void)
 
 static int listen_socket(const config_t *cfg)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res;
     char port[16];
@@ -92,7 +93,8 @@ static int listen_socket(const config_t *cfg)
     return fd;
 }
 
-/* ---- workers ---------------------------------------------------------------------------------- */
+/* ---- workers ----------------------------------------------------------------------------------
+ */
 
 static void spawn(master_t *m, int i)
 {
@@ -117,8 +119,7 @@ static void spawn(master_t *m, int i)
         log_level_t lvl;
         if (log_parse_level(m->cfg->log_level, &lvl) == 0)
             log_init(lvl, "worker");
-        m->heartbeats[i] = 0;
-        _exit(worker_main(m->cfg, m->listen_fd, i, &m->heartbeats[i]));
+        _exit(worker_main(m->cfg, m->listen_fd, i, m->shared, m->cfg->workers));
     }
     m->slots[i].pid = pid;
     m->slots[i].started_ms = now_ms();
@@ -150,6 +151,7 @@ static void reap(master_t *m)
             if (s->pid != pid)
                 continue;
             s->pid = 0;
+            memset((void *)&m->shared[i], 0, sizeof(m->shared[i]));
             int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
             if (m->stopping) {
                 if (!clean)
@@ -178,22 +180,24 @@ static void watchdog(master_t *m)
     uint64_t now = now_ms(), limit = m->cfg->request_timeout_ms + STALL_GRACE_MS;
     for (int i = 0; i < m->cfg->workers; i++) {
         slot_t *s = &m->slots[i];
-        uint64_t hb = m->heartbeats[i];
+        uint64_t hb = m->shared[i].heartbeat_ms;
         if (s->pid <= 0 || hb == 0 || now < hb || now - hb < limit)
             continue;
         log_error("worker %d (pid %d) has not turned its loop for %llu ms: killing it", i,
                   (int)s->pid, (unsigned long long)(now - hb));
         kill(s->pid, SIGKILL);
-        m->heartbeats[i] = 0;
+        m->shared[i].heartbeat_ms = 0;
     }
 }
 
-/* ---- scripts watcher -------------------------------------------------------------------------- */
+/* ---- scripts watcher --------------------------------------------------------------------------
+ */
 
 static void watch_tree(int fd, const char *dir)
 {
-    if (inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM |
-                                       IN_MOVED_TO | IN_ONLYDIR) < 0)
+    if (inotify_add_watch(fd, dir,
+                          IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+                              IN_ONLYDIR) < 0)
         return;
     DIR *d = opendir(dir);
     if (!d)
@@ -231,7 +235,8 @@ static void on_inotify(master_t *m)
     m->reload_at_ms = now_ms() + WATCH_DEBOUNCE_MS;
 }
 
-/* ---- signals and the loop --------------------------------------------------------------------- */
+/* ---- signals and the loop ---------------------------------------------------------------------
+ */
 
 static void begin_stop(master_t *m, const char *why)
 {
@@ -280,9 +285,9 @@ static int setup(master_t *m)
         if (m->inotify_fd >= 0)
             watch_tree(m->inotify_fd, m->cfg->scripts_dir);
     }
-    m->heartbeats = mmap(NULL, sizeof(uint64_t) * MAX_WORKERS, PROT_READ | PROT_WRITE,
-                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (m->sig_fd < 0 || m->heartbeats == MAP_FAILED) {
+    m->shared = mmap(NULL, sizeof(worker_slot_t) * MAX_WORKERS, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m->sig_fd < 0 || m->shared == MAP_FAILED) {
         log_error("master setup failed: %s", strerror(errno));
         return -1;
     }

@@ -58,8 +58,8 @@ struct redis_conn {
 struct redis_client {
     uv_loop_t *loop;
     redis_url_t url;
-    char
-        addr[sizeof(((redis_url_t *)0)->host)]; /* url.host resolved: hiredis never blocks on DNS */
+    /* url.host resolved by us, so that hiredis never blocks the loop on DNS */
+    char addr[sizeof(((redis_url_t *)0)->host)];
     unsigned timeout_ms;
     unsigned connect_timeout_ms;
     int pool_max;
@@ -67,6 +67,7 @@ struct redis_client {
     redis_conn_t *conns;
     size_t pending;
     uv_timer_t timer; /* connect deadlines and the oldest command's deadline */
+    uint64_t timer_due;
     uv_timer_t retry; /* reconnect backoff */
     uv_getaddrinfo_t gai;
     int resolving;
@@ -74,6 +75,8 @@ struct redis_client {
     int refs; /* open handles, live connections and a pending resolve */
     int closing;
     int reported_down; /* logged once per outage, not once per retry */
+    int reported_auth; /* AUTH/SELECT refusal, likewise */
+    int first_done;    /* the first connect attempt is over, whatever its outcome */
 };
 
 static void client_connect(redis_client_t *c);
@@ -326,6 +329,7 @@ static void client_on_retry(uv_timer_t *t)
 
 static void client_schedule_retry(redis_client_t *c)
 {
+    c->first_done = 1;
     if (c->closing)
         return;
     uv_timer_start(&c->retry, client_on_retry, c->backoff_ms, 0);
@@ -448,7 +452,7 @@ static redis_cmd_t *conn_send(redis_conn_t *conn, int argc, const char **argv, c
         conn->head = cmd;
     conn->tail = cmd;
     c->pending++;
-    if (!uv_is_active((uv_handle_t *)&c->timer))
+    if (!uv_is_active((uv_handle_t *)&c->timer) || cmd->sent_ms + c->timeout_ms < c->timer_due)
         client_arm_timer(c);
     return cmd;
 }
@@ -460,7 +464,9 @@ static void conn_ready(redis_conn_t *conn)
     if (conn != c->main)
         return;
     c->backoff_ms = REDIS_BACKOFF_MIN_MS;
+    c->first_done = 1;
     c->reported_down = 0;
+    c->reported_auth = 0;
     log_info("redis: connected to %s:%d", c->url.host, c->url.port);
 }
 
@@ -470,9 +476,10 @@ static void conn_on_handshake(const redisReply *r, int err, void *ud)
     if (conn->state == CONN_DEAD) /* lost or failed: already handled */
         return;
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        log_error("redis: AUTH/SELECT refused by %s:%d: %s", conn->client->url.host,
-                  conn->client->url.port, r ? r->str : redis_strerror(err));
-        conn->client->reported_down = 1;
+        if (!conn->client->reported_auth)
+            log_error("redis: AUTH/SELECT refused by %s:%d: %s", conn->client->url.host,
+                      conn->client->url.port, r ? r->str : redis_strerror(err));
+        conn->client->reported_auth = 1;
         conn_close(conn);
         return;
     }
@@ -583,10 +590,18 @@ static void client_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinf
         client_report_down(c, uv_strerror(status));
         client_schedule_retry(c);
     } else if (!c->closing) {
-        if (res->ai_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, c->addr, sizeof(c->addr));
+        /* IPv4 first: "localhost" often lists ::1 first while redis binds 127.0.0.1 only. */
+        const struct addrinfo *a = res;
+        for (const struct addrinfo *p = res; p; p = p->ai_next) {
+            if (p->ai_family == AF_INET) {
+                a = p;
+                break;
+            }
+        }
+        if (a->ai_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)a->ai_addr, c->addr, sizeof(c->addr));
         else
-            uv_ip4_name((struct sockaddr_in *)res->ai_addr, c->addr, sizeof(c->addr));
+            uv_ip4_name((struct sockaddr_in *)a->ai_addr, c->addr, sizeof(c->addr));
         client_open_main(c);
     }
     uv_freeaddrinfo(res);
@@ -642,6 +657,7 @@ static void client_arm_timer(redis_client_t *c)
         return;
     }
     uint64_t now = uv_now(c->loop);
+    c->timer_due = next;
     uv_timer_start(&c->timer, client_on_timer, next > now ? next - now : 0, 0);
 }
 
@@ -716,6 +732,16 @@ static int pool_send(redis_client_t *c, int argc, const char **argv, const size_
 static int client_ready(const redis_client_t *c)
 {
     return !c->closing && c->main && c->main->state == CONN_READY;
+}
+
+/* During the very first connect attempt, commands wait behind its handshake in hiredis'
+ * buffer (bounded by connect_timeout_ms), so a worker that just started serves its first
+ * requests; once an attempt failed or a connection was lost they fail fast until the
+ * handshake is done again. */
+static int client_accepts(const redis_client_t *c)
+{
+    return client_ready(c) ||
+           (!c->closing && !c->first_done && c->main && c->main->state != CONN_DEAD);
 }
 
 /* ---- public API --------------------------------------------------------------------- */
@@ -802,7 +828,7 @@ int redis_command(redis_client_t *c, int argc, const char **argv, const size_t *
     redis_class_t cls = redis_command_class(argc, argv, argvlen);
     if (cls == REDIS_CLASS_FORBIDDEN)
         return REDIS_EINVAL;
-    if (!client_ready(c))
+    if (!client_accepts(c))
         return REDIS_EUNAVAILABLE;
     if (cls == REDIS_CLASS_BLOCKING)
         return pool_send(c, argc, argv, argvlen, cb, ud, out);

@@ -4,8 +4,10 @@
  * commands (BLPOP, XREAD ... BLOCK, WAIT, ...) get a dedicated connection from a small pool so
  * they never stall the main pipe. While the main connection is down every command fails at
  * once with REDIS_EUNAVAILABLE (no queue that could grow forever) and the client reconnects
- * with backoff. A reply callback runs exactly once per accepted command unless the command
- * was abandoned; redis_client_close() delivers REDIS_EUNAVAILABLE to everything outstanding. */
+ * with backoff. Only during the first connect after redis_client_new() do commands wait for
+ * the handshake (at most connect_timeout_ms), so a fresh worker can serve at once. A reply callback
+ * runs exactly once per accepted command unless the command was abandoned; redis_client_close()
+ * delivers REDIS_EUNAVAILABLE to everything outstanding. */
 #ifndef SPEEZY_REDIS_H
 #define SPEEZY_REDIS_H
 
@@ -72,13 +74,15 @@ redis_class_t redis_command_class(int argc, const char **argv, const size_t *arg
 
 /* Sends a binary-safe command. Returns 0 and, if out is not NULL, a handle valid until its
  * callback runs; or a negative code without ever calling cb (REDIS_EINVAL for a forbidden
- * command, REDIS_EUNAVAILABLE while disconnected, REDIS_EBUSY when the pool is full). */
+ * command, REDIS_EUNAVAILABLE while disconnected, REDIS_EBUSY when the pool is full).
+ * The callback never runs from inside this call. */
 int redis_command(redis_client_t *client, int argc, const char **argv, const size_t *argvlen,
                   redis_reply_cb cb, void *ud, redis_cmd_t **out);
 /* The callback will never run; a blocking command's connection is closed, not reused. */
 void redis_command_abandon(redis_cmd_t *cmd);
 
-/* Readiness probe: PING on the main connection; same return convention as redis_command. */
+/* Readiness probe: PING on the main connection; same return convention as redis_command,
+ * but REDIS_EUNAVAILABLE until the handshake is done, even during the first connect. */
 int redis_ping(redis_client_t *client, redis_status_cb cb, void *ud, redis_cmd_t **out);
 
 /* Deep copy of a reply that outlives the callback; NULL when out of memory. */

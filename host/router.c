@@ -82,7 +82,8 @@ static int valid_name(const char *s, size_t n)
         return 0;
     for (size_t i = 1; i < n; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
             return 0;
     }
     return 1;
@@ -148,7 +149,8 @@ int router_add(router_t *r, const char *method, const char *tmpl, int handler, c
     }
     for (route_t *rt = n->routes; rt; rt = rt->next) {
         if (strcmp(rt->method, method) == 0) {
-            snprintf(err, errlen, "route %s %s is already registered (as %s)", method, tmpl, rt->tmpl);
+            snprintf(err, errlen, "route %s %s is already registered (as %s)", method, tmpl,
+                     rt->tmpl);
             return -1;
         }
     }

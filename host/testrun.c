@@ -26,7 +26,7 @@ static void on_spec_done(co_t *co, co_status_t status, int nresults, void *ud)
         r->failed = (int)lua_tointeger(T, 2);
     } else {
         fprintf(stdout, "FAIL spec file aborted: %s\n",
-                status == CO_ERROR ? lua_tostring(T, -1)
+                status == CO_ERROR     ? lua_tostring(T, -1)
                 : status == CO_TIMEOUT ? "deadline passed"
                                        : "cancelled");
         r->failed = r->failed ? r->failed : 1;

@@ -17,11 +17,11 @@
 typedef struct vm_gen {
     lua_State *L;
     router_t *router;
-    char hash[65];     /* SHA-256 hex of the snapshot */
+    char hash[65]; /* SHA-256 hex of the snapshot */
     char short_hash[17];
-    unsigned seq;      /* 1, 2, ... per process */
+    unsigned seq; /* 1, 2, ... per process */
     int refs;
-    int dispatch_ref;  /* the runtime's dispatch(handler_index, req) */
+    int dispatch_ref; /* the runtime's dispatch(handler_index, req) */
     int nfiles;
     uint64_t loaded_at_ms;
     struct vm_gen *next_draining; /* owner's list of retired generations */

@@ -22,8 +22,8 @@
 #include "vm.h"
 
 #define SWEEP_INTERVAL_MS 500
-#define GEN_DRAIN_MS 60000  /* a retired generation's requests are cancelled after this */
-#define MAX_RETIRED_GENS 4  /* N live generations cost N heaps: bound them */
+#define GEN_DRAIN_MS 60000 /* a retired generation's requests are cancelled after this */
+#define MAX_RETIRED_GENS 4 /* N live generations cost N heaps: bound them */
 
 typedef struct wreq wreq_t;
 
@@ -44,7 +44,8 @@ typedef struct {
     int exit_code;
     uint64_t started_ms;
     uint64_t requests;
-    volatile uint64_t *heartbeat;
+    worker_slot_t *slots;
+    int nslots;
     char last_reload_error[1024];
 } worker_t;
 
@@ -65,17 +66,42 @@ static void respond_json(http_req_t *req, int status, const char *body, size_t l
     http_respond(req, status, &h, 1, body, len);
 }
 
+/* "workers" lists every live worker's generation; "consistent" says whether they agree. */
+static size_t workers_json(const worker_t *w, char *out, size_t cap, int *consistent)
+{
+    size_t o = (size_t)snprintf(out, cap, "[");
+    *consistent = 1;
+    for (int i = 0; i < w->nslots && o + 96 < cap; i++) {
+        const worker_slot_t *s = &w->slots[i];
+        if (!s->pid)
+            continue;
+        char gen[17];
+        for (int j = 0; j < 16; j++)
+            gen[j] = s->generation[j];
+        gen[16] = '\0';
+        *consistent &= strcmp(gen, w->gen->short_hash) == 0;
+        o += (size_t)snprintf(out + o, cap - o, "%s{\"worker\":%d,\"pid\":%d,\"generation\":\"%s\"}",
+                              o > 1 ? "," : "", i, s->pid, gen);
+    }
+    o += (size_t)snprintf(out + o, cap - o, "]");
+    return o;
+}
+
 static void serve_healthz(worker_t *w, http_req_t *req)
 {
-    char body[512];
+    char workers[4096] = "[]", body[5120];
+    int consistent = 1;
+    if (w->slots)
+        workers_json(w, workers, sizeof(workers), &consistent);
     uint64_t now = uv_now(w->loop);
     int n = snprintf(body, sizeof(body),
                      "{\"success\":true,\"status\":\"%s\",\"generation\":\"%s\",\"generationSeq\":%u,"
                      "\"pid\":%d,\"worker\":%d,\"uptimeMs\":%llu,\"inflight\":%u,\"connections\":%u,"
-                     "\"env\":\"%s\"}",
+                     "\"env\":\"%s\",\"consistent\":%s,\"workers\":%s}",
                      w->draining ? "draining" : "ok", w->gen->short_hash, w->gen->seq, (int)getpid(),
                      w->index, (unsigned long long)(now - w->started_ms), w->ninflight,
-                     http_server_connections(w->http), w->cfg->env_name);
+                     http_server_connections(w->http), w->cfg->env_name,
+                     consistent ? "true" : "false", workers);
     respond_json(req, 200, body, (size_t)n);
 }
 
@@ -138,7 +164,8 @@ static void respond_from_lua(wreq_t *r, lua_State *L)
                         nh++;
                     else
                         hs[0].value = h->value, hs[0].value_len = h->value_len;
-                } else if (!(h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0) &&
+                } else if (!(h->name_len == 14 &&
+                             strncasecmp(h->name, "content-length", 14) == 0) &&
                            !(h->name_len == 10 && strncasecmp(h->name, "connection", 10) == 0)) {
                     nh++;
                 }
@@ -209,7 +236,8 @@ static void push_decoded(lua_State *L, const char *s, size_t n)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
+            (lo = hexval(s[i + 2])) >= 0) {
             out[o++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
@@ -254,7 +282,8 @@ static void push_request(lua_State *L, const http_req_t *req, const router_match
         char name[256];
         size_t n = h->name_len < sizeof(name) ? h->name_len : sizeof(name) - 1;
         for (size_t j = 0; j < n; j++)
-            name[j] = (char)((h->name[j] >= 'A' && h->name[j] <= 'Z') ? h->name[j] + 32 : h->name[j]);
+            name[j] =
+                (char)((h->name[j] >= 'A' && h->name[j] <= 'Z') ? h->name[j] + 32 : h->name[j]);
         lua_pushlstring(L, name, n);
         lua_pushvalue(L, -1);
         lua_rawget(L, -3);
@@ -306,13 +335,15 @@ static void on_request(http_req_t *req, void *ud)
 {
     worker_t *w = ud;
     if (req->path_len == 8 && memcmp(req->path, "/healthz", 8) == 0 &&
-        (req->method_len == 3 || req->is_head) && (req->is_head || memcmp(req->method, "GET", 3) == 0)) {
+        (req->method_len == 3 || req->is_head) &&
+        (req->is_head || memcmp(req->method, "GET", 3) == 0)) {
         req->route = "/healthz";
         serve_healthz(w, req);
         return;
     }
     router_match_t m;
-    int rc = router_match(w->gen->router, req->method, req->method_len, req->path, req->path_len, &m);
+    int rc =
+        router_match(w->gen->router, req->method, req->method_len, req->path, req->path_len, &m);
     if (rc == ROUTER_NOT_FOUND) {
         http_respond_error(req, 404, "NOT_FOUND", "no route matches this path", NULL, 0);
         return;
@@ -323,8 +354,8 @@ static void on_request(http_req_t *req, void *ud)
             http_respond(req, 204, &allow, 1, NULL, 0);
             return;
         }
-        http_respond_error(req, 405, "METHOD_NOT_ALLOWED", "this method is not allowed on this path",
-                           &allow, 1);
+        http_respond_error(req, 405, "METHOD_NOT_ALLOWED",
+                           "this method is not allowed on this path", &allow, 1);
         return;
     }
     req->route = m.template;
@@ -339,8 +370,17 @@ static void on_abort(http_req_t *req, void *ud)
         return;
     r->aborted = 1;
     /* The access line still records the request, as 499 (client closed) like nginx. */
-    log_access_t a = {req->id, req->method, req->method_len, req->route, req->path, req->path_len,
-                      req->ip, 499, (uv_hrtime() - req->start_ns) / 1000, 0, r->gen->short_hash};
+    log_access_t a = {req->id,
+                      req->method,
+                      req->method_len,
+                      req->route,
+                      req->path,
+                      req->path_len,
+                      req->ip,
+                      499,
+                      (uv_hrtime() - req->start_ns) / 1000,
+                      0,
+                      r->gen->short_hash};
     log_access(&a);
     co_cancel(r->co);
 }
@@ -349,13 +389,33 @@ static void on_done(const http_req_t *req, int status, size_t bytes_out, void *u
 {
     worker_t *w = ud;
     const wreq_t *r = req->data;
-    log_access_t a = {req->id, req->method, req->method_len, req->route, req->path, req->path_len,
-                      req->ip, status, (uv_hrtime() - req->start_ns) / 1000, bytes_out,
+    log_access_t a = {req->id,
+                      req->method,
+                      req->method_len,
+                      req->route,
+                      req->path,
+                      req->path_len,
+                      req->ip,
+                      status,
+                      (uv_hrtime() - req->start_ns) / 1000,
+                      bytes_out,
                       (r ? r->gen : w->gen)->short_hash};
     log_access(&a);
 }
 
-/* ---- reload, sweep, drain --------------------------------------------------------------------- */
+static void publish_generation(worker_t *w)
+{
+    if (!w->slots)
+        return;
+    worker_slot_t *s = &w->slots[w->index];
+    s->pid = (int)getpid();
+    s->generation_seq = w->gen->seq;
+    for (int i = 0; i < 17; i++)
+        s->generation[i] = w->gen->short_hash[i];
+}
+
+/* ---- reload, sweep, drain ---------------------------------------------------------------------
+ */
 
 static void reload(worker_t *w)
 {
@@ -370,6 +430,7 @@ static void reload(worker_t *w)
     w->gen = next;
     w->host.generation = next->short_hash;
     w->last_reload_error[0] = '\0';
+    publish_generation(w);
     log_info("reloaded: generation %s -> %s (%d files, %zu routes)", old->short_hash,
              next->short_hash, next->nfiles, router_count(next->router));
     old->loaded_at_ms = uv_now(w->loop); /* from now on: when it was retired */
@@ -382,8 +443,8 @@ static void on_sweep(uv_timer_t *t)
 {
     worker_t *w = t->data;
     uint64_t now = uv_now(w->loop);
-    if (w->heartbeat)
-        *w->heartbeat = now;
+    if (w->slots)
+        w->slots[w->index].heartbeat_ms = now;
     vm_gen_t *retired[MAX_RETIRED_GENS + 1];
     int nretired = 0;
     wreq_t *next;
@@ -457,7 +518,8 @@ static void on_signal(uv_signal_t *s, int signum)
         drain(w);
 }
 
-/* ---- process entry ---------------------------------------------------------------------------- */
+/* ---- process entry ----------------------------------------------------------------------------
+ */
 
 /* Pools connect in the background: a database that is down at start-up only makes the
  * routes that need it answer 503 until it is back. */
@@ -512,9 +574,9 @@ static int start_signals(worker_t *w)
     return 0;
 }
 
-int worker_main(const config_t *cfg, int listen_fd, int index, volatile uint64_t *heartbeat)
+int worker_main(const config_t *cfg, int listen_fd, int index, worker_slot_t *slots, int nslots)
 {
-    worker_t w = {.cfg = cfg, .index = index, .heartbeat = heartbeat};
+    worker_t w = {.cfg = cfg, .index = index, .slots = slots, .nslots = nslots};
     w.loop = uv_default_loop();
     w.started_ms = uv_now(w.loop);
     signal(SIGPIPE, SIG_IGN);
@@ -526,6 +588,7 @@ int worker_main(const config_t *cfg, int listen_fd, int index, volatile uint64_t
         return 1;
     }
     w.host.generation = w.gen->short_hash;
+    publish_generation(&w);
     http_limits_t limits = {
         .max_header_bytes = cfg->max_header_bytes,
         .max_url_bytes = cfg->max_url_bytes,

@@ -12,9 +12,19 @@
 #include "bind/bind.h"
 #include "config.h"
 
-/* Runs a worker on listen_fd until it has drained; returns the process exit code.
- * heartbeat, when not NULL, is a word shared with the master's watchdog. */
-int worker_main(const config_t *cfg, int listen_fd, int index, volatile uint64_t *heartbeat);
+/* One per worker in a page the master shares with all workers: the master's watchdog reads
+ * the heartbeat, and every worker's /healthz lists what all workers serve, so a caller can
+ * tell when a reload has reached every worker. Words are written by their worker only. */
+typedef struct {
+    volatile uint64_t heartbeat_ms; /* the worker's uv_now(); 0 while starting */
+    volatile int pid;
+    volatile unsigned generation_seq;
+    volatile char generation[17];
+} worker_slot_t;
+
+/* Runs worker `index` on listen_fd until it has drained; returns the process exit code.
+ * slots (may be NULL) is the shared page of nslots entries. */
+int worker_main(const config_t *cfg, int listen_fd, int index, worker_slot_t *slots, int nslots);
 
 /* Opens / closes the database pool and Redis client configured in cfg. */
 int worker_host_open(uv_loop_t *loop, const config_t *cfg, bind_host_t *host);

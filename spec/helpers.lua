@@ -552,7 +552,8 @@ function Server:wait_generation_change(from, timeout_ms)
   local need = 2 * tonumber(self.env.WORKERS or 1) + 1
   local ok = h.eventually(function()
     local hz = self:healthz()
-    if hz and hz.generation ~= from then
+    -- consistent: every live worker serves the generation this one does
+    if hz and hz.generation ~= from and hz.consistent ~= false then
       if hz.generation ~= gen then streak = 0 end
       gen = hz.generation
       streak = streak + 1
@@ -654,10 +655,13 @@ end
 -- The servers spec/run started (spec/tools/servers.sh), with controls to restart them.
 function h.servers()
   local dir = os.getenv("SPEEZY_TEST_SERVERS_DIR")
+  local envfile = dir and h.read_file(dir .. "/env") or ""
   local s = {
     dir = dir,
-    database_url = os.getenv("SPEEZY_TEST_DATABASE_URL"),
-    redis_url = os.getenv("SPEEZY_TEST_REDIS_URL"),
+    database_url = os.getenv("SPEEZY_TEST_DATABASE_URL") or envfile:match("DATABASE_URL=([^\n]+)"),
+    redis_url = os.getenv("SPEEZY_TEST_REDIS_URL") or envfile:match("REDIS_URL=([^\n]+)"),
+    pg_port = tonumber(envfile:match("PG_PORT=(%d+)")),
+    redis_port = tonumber(envfile:match("REDIS_PORT=(%d+)")),
   }
   local tool = h.root .. "/spec/tools/servers.sh"
   for _, cmd in ipairs({ "stop-pg", "start-pg", "restart-pg", "stop-redis", "start-redis",

@@ -26,8 +26,9 @@ co_t *bind_check_yieldable(lua_State *L, const char *fname)
 {
     co_t *co = co_current(L);
     if (!co)
-        luaL_error(L, "%s: I/O is not allowed here (script top level or a non-request context); "
-                      "call it from a handler",
+        luaL_error(L,
+                   "%s: I/O is not allowed here (script top level or a non-request context); "
+                   "call it from a handler",
                    fname);
     return co;
 }
@@ -83,6 +84,7 @@ void bind_open_all(lua_State *L)
 {
     static const luaL_Reg modules[] = {
         {"speezy.core", luaopen_speezy_core},
+        {"speezy.json", luaopen_speezy_json},
         {"speezy.pg.core", luaopen_speezy_pg_core},
         {"speezy.redis.core", luaopen_speezy_redis_core},
         {NULL, NULL},
@@ -90,8 +92,6 @@ void bind_open_all(lua_State *L)
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "preload");
     for (const luaL_Reg *m = modules; m->name; m++) {
-        if (!m->func)
-            continue;
         lua_pushcfunction(L, m->func);
         lua_setfield(L, -2, m->name);
     }

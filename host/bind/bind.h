@@ -22,9 +22,9 @@ struct redis_client;
 typedef struct bind_host {
     uv_loop_t *loop;
     const struct config *cfg;
-    struct pg_pool *pg;          /* NULL when no database is configured */
-    struct redis_client *redis;  /* NULL when no Redis is configured */
-    const char *generation;      /* hash of the generation being built or served */
+    struct pg_pool *pg;         /* NULL when no database is configured */
+    struct redis_client *redis; /* NULL when no Redis is configured */
+    const char *generation;     /* hash of the generation being built or served */
 } bind_host_t;
 
 /* Stores the host pointer in L's registry; called once per lua_State by vm. */
@@ -44,12 +44,17 @@ void bind_push_error(lua_State *L, const char *code, const char *message);
 /* The null sentinel shared by pg, redis and JSON (cjson.null, a NULL lightuserdata). */
 void bind_push_null(lua_State *L);
 
+/* Lists: a table with the array metatable always encodes as a JSON array, even empty. */
+void bind_push_array_mt(lua_State *L);
+void bind_mark_array(lua_State *L, int idx);
+
 /* Registers every speezy.* C module in package.preload. */
 void bind_open_all(lua_State *L);
 
 /* Each C module (one file each under host/bind/). */
-int luaopen_speezy_core(lua_State *L);   /* sleep, now, log, env: bind_core.c */
-int luaopen_speezy_pg_core(lua_State *L) __attribute__((weak));    /* bind_pg.c */
-int luaopen_speezy_redis_core(lua_State *L) __attribute__((weak)); /* bind_redis.c */
+int luaopen_speezy_core(lua_State *L);       /* sleep, now, log, env: bind_core.c */
+int luaopen_speezy_json(lua_State *L);       /* bind_json.c */
+int luaopen_speezy_pg_core(lua_State *L);    /* bind_pg.c */
+int luaopen_speezy_redis_core(lua_State *L); /* bind_redis.c */
 
 #endif

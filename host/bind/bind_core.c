@@ -87,8 +87,8 @@ static int core_log(lua_State *L)
 /* Secrets stay in the host: scripts read only settings whose names don't look secret. */
 static int is_secret_name(const char *name)
 {
-    static const char *const words[] = {"SECRET", "TOKEN", "PASSWORD", "KEY", "DATABASE_URL",
-                                        "REDIS_URL", NULL};
+    static const char *const words[] = {"SECRET",       "TOKEN",     "PASSWORD", "KEY",
+                                        "DATABASE_URL", "REDIS_URL", NULL};
     for (int i = 0; words[i]; i++)
         if (strstr(name, words[i]))
             return 1;

@@ -177,6 +177,7 @@ static void push_reply(lua_State *L, const redisReply *r, int nested)
         break;
     case REDIS_REPLY_ARRAY:
         lua_createtable(L, (int)r->elements, 0);
+        bind_mark_array(L, -1);
         for (size_t i = 0; i < r->elements; i++) {
             push_reply(L, r->element[i], 1);
             lua_rawseti(L, -2, (int)i + 1);

@@ -171,9 +171,11 @@ start_server() { # stack scenario port
             >"$TMP/$stack-$scenario.log" 2>&1 &
     fi
     SERVER_PID=$!
+    local probe=/healthz
+    [[ $stack == fastify ]] && probe=/hello
     for _ in $(seq 100); do
-        curl -sf -o /dev/null "http://127.0.0.1:$port/hello" && return 0
-        [[ $stack == speezy ]] && curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && return 0
+        [[ -d /proc/$SERVER_PID ]] || break
+        curl -sf -m 1 -o /dev/null "http://127.0.0.1:$port$probe" && return 0
         sleep 0.1
     done
     say "$stack did not start; its log:"
@@ -249,7 +251,7 @@ done
 
 # --- results ------------------------------------------------------------------------------
 echo
-echo "speezy bench: wrk -t1 -c$CONNS -d${DURATION}s on CPU 1, server on CPU 0 (speezy WORKERS=1, LOG_LEVEL=$LOG_LEVEL); $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "speezy bench: wrk -t1 -c$CONNS -d${DURATION}s on CPU 1, server on CPU 0 (speezy WORKERS=1, LOG_LEVEL=$LOG_LEVEL); $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d" " -f1-3 /proc/loadavg)"
 echo
 echo "| scenario | stack | req/s | p99 | CPU µs/req | RSS idle MB | RSS after MB | non-2xx | socket errors |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"

@@ -16,9 +16,13 @@ static router_t *routes(void)
     if (r)
         return r;
     static const char *const table[][2] = {
-        {"GET", "/hello"},          {"GET", "/stores/:id"},   {"GET", "/stores/nearby"},
-        {"POST", "/stores/:id/products"}, {"PUT", "/stores/:id/products/:pid"},
-        {"DELETE", "/a/:b/c/:d/e"}, {"GET", "/"},
+        {"GET", "/hello"},
+        {"GET", "/stores/:id"},
+        {"GET", "/stores/nearby"},
+        {"POST", "/stores/:id/products"},
+        {"PUT", "/stores/:id/products/:pid"},
+        {"DELETE", "/a/:b/c/:d/e"},
+        {"GET", "/"},
     };
     char err[256];
     r = router_new();

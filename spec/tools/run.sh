@@ -4,8 +4,8 @@
 # migrations, then the server in the foreground.
 #
 # Local servers live in .run/ (spec/tools/servers.sh; `make stop` stops them). Their URLs are
-# exported to the server, never written into .env, so .env stays the user's own file and an
-# empty DATABASE_URL/REDIS_URL there keeps meaning "use the local servers".
+# written into .env; a URL there that is the local server's own still means "use the local
+# servers", so the next `make run` starts them again.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -43,8 +43,29 @@ dotenv_value() {
     echo "$v"
 }
 
+# The URL the local server in .run/ has for $1 ("" before it ever started).
+local_url() {
+    [[ -f .run/env ]] && sed -n "s/^$1=//p" .run/env
+}
+
+# Set by the user: in the environment, or in .env with a value that is not the local
+# server's own URL (which this script writes there itself).
 configured() {
-    [[ -n "${!1:-}" || -n "$(dotenv_value "$1")" ]]
+    local v=${!1:-}
+    [[ -n $v ]] && return 0
+    v=$(dotenv_value "$1")
+    [[ -n $v && $v != "$(local_url "$1")" ]]
+}
+
+# Points .env at the local server, so every tool reading .env (psql, speezy migrate,
+# speezy test) finds it; `make stop` leaves the line, and the next `make run` recognizes it.
+point_dotenv() {
+    local name=$1 url=$2
+    if grep -qE "^[[:space:]]*$name=" .env; then
+        sed -i -E "s|^[[:space:]]*$name=.*$|$name=$url|" .env
+    else
+        printf '%s=%s\n' "$name" "$url" >>.env
+    fi
 }
 
 # Starts only the local servers the user did not configure and exports their URLs.
@@ -60,13 +81,15 @@ local_servers() {
     esac
     local url
     if [[ "$what" == pg* ]]; then
-        url=$(sed -n 's/^DATABASE_URL=//p' .run/env)
+        url=$(local_url DATABASE_URL)
         export DATABASE_URL=$url
+        point_dotenv DATABASE_URL "$url"
         echo "run.sh: local PostgreSQL at $url (.run/; make stop stops it)"
     fi
     if [[ "$what" == *redis ]]; then
-        url=$(sed -n 's/^REDIS_URL=//p' .run/env)
+        url=$(local_url REDIS_URL)
         export REDIS_URL=$url
+        point_dotenv REDIS_URL "$url"
         echo "run.sh: local Redis at $url (.run/; make stop stops it)"
     fi
 }

@@ -14,33 +14,33 @@
 static int test_passed, test_failed, test_cur_failed;
 
 #define TEST(name) static void name(void)
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "  check failed %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
-            test_cur_failed++;                                                                 \
-        }                                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "  check failed %s:%d: %s\n", __FILE__, __LINE__, #cond);              \
+            test_cur_failed++;                                                                     \
+        }                                                                                          \
     } while (0)
-#define CHECK_STR(a, b)                                                                        \
-    do {                                                                                       \
-        const char *a_ = (a), *b_ = (b);                                                       \
-        if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                               \
-            fprintf(stderr, "  check failed %s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__,   \
-                    a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                   \
-            test_cur_failed++;                                                                 \
-        }                                                                                      \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
+            fprintf(stderr, "  check failed %s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__,        \
+                    a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                       \
+            test_cur_failed++;                                                                     \
+        }                                                                                          \
     } while (0)
-#define RUN(name)                                                                              \
-    do {                                                                                       \
-        test_cur_failed = 0;                                                                   \
-        name();                                                                                \
-        if (test_cur_failed) {                                                                 \
-            test_failed++;                                                                     \
-            fprintf(stderr, "FAIL %s\n", #name);                                               \
-        } else {                                                                               \
-            test_passed++;                                                                     \
-            fprintf(stderr, "ok   %s\n", #name);                                               \
-        }                                                                                      \
+#define RUN(name)                                                                                  \
+    do {                                                                                           \
+        test_cur_failed = 0;                                                                       \
+        name();                                                                                    \
+        if (test_cur_failed) {                                                                     \
+            test_failed++;                                                                         \
+            fprintf(stderr, "FAIL %s\n", #name);                                                   \
+        } else {                                                                                   \
+            test_passed++;                                                                         \
+            fprintf(stderr, "ok   %s\n", #name);                                                   \
+        }                                                                                          \
     } while (0)
 
 static inline int test_summary(void)

@@ -84,9 +84,11 @@ TEST(limits_answered)
     strcpy(url + 205, " HTTP/1.1\r\n\r\n");
     CHECK(parse(url, &s) == 414);
     CHECK(parse("POST /b HTTP/1.1\r\nContent-Length: 65\r\n\r\n", &s) == 413);
-    CHECK(parse("POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                "41\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n0\r\n\r\n",
-                &s) == 413);
+    CHECK(
+        parse(
+            "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "41\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n0\r\n\r\n",
+            &s) == 413);
     char big[1200] = "GET / HTTP/1.1\r\nX-Big: ";
     size_t o = strlen(big);
     memset(big + o, 'b', 1100);

@@ -1,9 +1,16 @@
 /* test_redis.c — the Redis core (host/redis.c) against a real redis-server.
  *
  * The harness passes the server in SPEEZY_TEST_REDIS_URL (a throwaway instance: the tests
- * kill its clients, pause it and add an ACL user). No Lua is involved here. */
+ * kill its clients, pause it and add an ACL user). The last tests drive the binding
+ * (speezy.redis.core) from a coroutine, for what Lua specs can't reach: cancellation. */
 #include "redis.h"
 #include "test.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "bind/bind.h"
+#include "co.h"
 
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -401,6 +408,7 @@ TEST(fail_fast_while_unreachable)
         return;
     capture_t cap = {0};
     status_t ping = {0};
+    sleep_loop(50); /* the first attempt is over (it may wait for the handshake) */
     uint64_t t0 = uv_now(loop);
     for (int round = 0; round < 3; round++) {
         CHECK(send_cmd(c, &cap, NULL, "GET", "k", NULL) == REDIS_EUNAVAILABLE);
@@ -410,6 +418,40 @@ TEST(fail_fast_while_unreachable)
     }
     CHECK(!is_connected(c) && cap.done == 0 && ping.done == 0);
     CHECK(uv_now(loop) - t0 < 1000);
+    client_done(c);
+}
+
+TEST(first_connect_waits_for_handshake)
+{
+    char url[300];
+    url_with(url, sizeof(url), NULL, 2);
+    redis_client_t *c = NULL;
+    CHECK(redis_client_new(loop, url, NULL, &c) == 0 && c);
+    if (!c)
+        return;
+    capture_t set = {0}, get = {0};
+    status_t ping = {0};
+    /* Sent before the loop ever ran: queued behind SELECT 2 on the first connection. */
+    CHECK(send_cmd(c, &set, NULL, "SET", "t:db2", "two", NULL) == 0);
+    CHECK(send_cmd(c, &get, NULL, "GET", "t:db2", NULL) == 0);
+    CHECK(redis_ping(c, on_status, &ping, NULL) == REDIS_EUNAVAILABLE);
+    CHECK(run_until(flag_set, &get.done, 2000));
+    CHECK(reply_is(set.reply, REDIS_REPLY_STATUS, "OK"));
+    CHECK(reply_is(get.reply, REDIS_REPLY_STRING, "two"));
+    capture_reset(&set);
+    capture_reset(&get);
+    client_done(c);
+}
+
+TEST(resolves_host_names)
+{
+    char url[300];
+    snprintf(url, sizeof(url), "redis://localhost:%d", base.port);
+    redis_client_t *c = client_at(url, NULL);
+    capture_t cap = {0};
+    if (c)
+        CHECK(cmd(c, &cap, "PING", NULL) == 0 && reply_is(cap.reply, REDIS_REPLY_STATUS, "PONG"));
+    capture_reset(&cap);
     client_done(c);
 }
 
@@ -510,6 +552,83 @@ TEST(close_fails_everything_outstanding)
     CHECK(get.done == 1 && blpop.done == 1 && ping.done == 1);
 }
 
+static void on_co_done(co_t *co, co_status_t status, int nresults, void *ud)
+{
+    int *state = ud;
+    *state = status == CO_CANCELLED ? 2 : status == CO_OK ? 1 : -1;
+    lua_State *T = co_thread(co);
+    if (status == CO_OK && nresults >= 1 && lua_type(T, 1) == LUA_TSTRING)
+        *state = 3; /* a reply */
+    if (status == CO_OK && nresults >= 2 && lua_istable(T, 2)) {
+        lua_getfield(T, 2, "code");
+        if (lua_isstring(T, -1) && !strcmp(lua_tostring(T, -1), "REDIS_UNAVAILABLE"))
+            *state = 4; /* nil, err */
+    }
+    co_free(co);
+}
+
+/* Runs core.call(cmd, key, [arg]) in a request coroutine; returns it yielded (or done). */
+static co_t *start_call(lua_State *L, int *state, const char *cmd, const char *key, const char *arg)
+{
+    static const char src[] = "local op = assert(core.call(...)) core.wait(op) "
+                              "return core.result(op)";
+    *state = 0;
+    co_t *co = co_new(loop, L, CO_KIND_REQUEST, on_co_done, state);
+    lua_State *T = co_thread(co);
+    luaL_loadstring(T, src);
+    lua_pushstring(T, cmd);
+    lua_pushstring(T, key);
+    if (arg)
+        lua_pushstring(T, arg);
+    co_start(co, arg ? 3 : 2);
+    return co;
+}
+
+TEST(binding_resumes_and_cancels)
+{
+    redis_client_t *c = client_at(base_url, NULL);
+    if (!c)
+        return;
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    bind_host_t host = {.loop = loop, .redis = c};
+    bind_set_host(L, &host);
+    bind_open_all(L);
+    if (luaL_dostring(L, "core = require 'speezy.redis.core'") != 0) {
+        fprintf(stderr, "  %s\n", lua_tostring(L, -1));
+        CHECK(!"speezy.redis.core is registered");
+        lua_close(L);
+        client_done(c);
+        return;
+    }
+    capture_t cap = {0};
+    CHECK(cmd(c, &cap, "SET", "t:co", "v", NULL) == 0);
+    int state;
+    start_call(L, &state, "GET", "t:co", NULL);
+    CHECK(state == 0 && run_until(flag_set, &state, 2000) && state == 3);
+    /* Cancelled while waiting, then collected before the reply comes: the reply is dropped. */
+    co_t *co = start_call(L, &state, "GET", "t:co", NULL);
+    co_cancel(co);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    CHECK(state == 2 && run_until(no_pending, c, 1000));
+    /* A cancelled blocking command takes its dedicated connection with it. */
+    co = start_call(L, &state, "BLPOP", "t:never", "0");
+    sleep_loop(20);
+    redis_stats_t st;
+    redis_client_stats(c, &st);
+    CHECK(state == 0 && st.blocking_busy == 1);
+    co_cancel(co);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    CHECK(state == 2 && run_until(no_blocking_open, c, 1000));
+    /* Closing the client resumes a waiting request with REDIS_UNAVAILABLE. */
+    start_call(L, &state, "BLPOP", "t:never", "0");
+    sleep_loop(20);
+    client_done(c);
+    CHECK(state == 4);
+    lua_close(L);
+    capture_reset(&cap);
+}
+
 /* Every client closed all its handles: nothing leaks into the worker's loop. */
 TEST(loop_left_clean)
 {
@@ -536,10 +655,13 @@ int main(void)
     RUN(blocking_pool_is_bounded);
     RUN(abandon);
     RUN(fail_fast_while_unreachable);
+    RUN(first_connect_waits_for_handshake);
+    RUN(resolves_host_names);
     RUN(reconnect_after_client_kill);
     RUN(timeout_resets_connection);
     RUN(auth_and_select);
     RUN(close_fails_everything_outstanding);
+    RUN(binding_resumes_and_cancels);
     RUN(loop_left_clean);
     return test_summary();
 }

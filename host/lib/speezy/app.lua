@@ -8,9 +8,9 @@
 --
 -- A handler returns status, body[, headers]. A table body becomes the success envelope; a
 -- string body is sent as is (Content-Type from headers, default text/plain).
-local cjson = require "cjson"
 local cjson_safe = require "cjson.safe"
 local core = require "speezy.core"
+local json = require "speezy.json"
 
 local M = {}
 
@@ -19,7 +19,6 @@ local booting = true
 
 local decoder = cjson_safe.new()
 decoder.decode_max_depth(64)
-cjson.encode_sparse_array(true)
 
 -- Status for the stable error codes of pg, redis and the host.
 local STATUS = {
@@ -179,19 +178,16 @@ local JSON = "application/json"
 
 local function error_body(f, id)
   local e = { code = f.code, message = f.message, details = f.details }
-  return '{"success":false,"error":' .. cjson.encode(e) .. ',"requestId":' .. cjson.encode(id) .. "}"
+  return '{"success":false,"error":' .. json.encode(e) .. ',"requestId":' .. json.encode(id) .. "}"
 end
 
-local function encode(status, body, req)
+local function encode(body, req)
   if getmetatable(body) == Failure then return error_body(body, req.id), JSON end
   local t = type(body)
   if t == "string" then return body, nil end
   if body == nil then return '{"success":true}', JSON end
   if t ~= "table" then error("handler body must be a table, a string or nil, got " .. t, 0) end
-  local s = cjson.encode(body)
-  if s:sub(1, 1) == "[" then return '{"success":true,"data":' .. s .. "}", JSON end
-  if s == "{}" then return '{"success":true}', JSON end
-  return '{"success":true,' .. s:sub(2), JSON
+  return json.envelope(body), JSON
 end
 
 local function internal(req, msg)
@@ -212,7 +208,7 @@ function M._dispatch(idx, req)
   if type(status) ~= "number" or status < 100 or status > 599 or status % 1 ~= 0 then
     return internal(req, "handler returned an invalid status: " .. tostring(status))
   end
-  local ok2, out, ctype = pcall(encode, status, body, req)
+  local ok2, out, ctype = pcall(encode, body, req)
   if not ok2 then return internal(req, "cannot encode the response: " .. tostring(out)) end
   return status, out, ctype, headers
 end

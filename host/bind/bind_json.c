@@ -1,0 +1,337 @@
+/* bind_json.c — speezy.json: the response encoder.
+ *
+ * Why not cjson.encode alone: an empty Lua table is ambiguous, and clients must get [] for
+ * an empty list of rows, never {}. Tables carrying the array metatable (rows from pg, arrays
+ * from redis and pg, json.array{...}) always encode as arrays. Other tables are arrays when
+ * their keys are exactly 1..n, objects otherwise. Integers print without exponent; NaN and
+ * infinities are refused. json.decode is cjson.safe's (untrusted input: nil, err). */
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bind.h"
+
+#define JSON_MAX_DEPTH 64
+
+/* Output buffer owned by a userdata, so an error mid-encode frees it through __gc. (A
+ * luaL_Buffer can't be used: encoding walks tables with lua_next between appends.) */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    lua_State *L;
+} jbuf_t;
+
+static char jbuf_mt_key;
+
+static int jbuf_gc(lua_State *L)
+{
+    jbuf_t *b = lua_touserdata(L, 1);
+    free(b->p);
+    b->p = NULL;
+    return 0;
+}
+
+static jbuf_t *jbuf_new(lua_State *L)
+{
+    jbuf_t *b = lua_newuserdata(L, sizeof(*b));
+    memset(b, 0, sizeof(*b));
+    b->L = L;
+    lua_pushlightuserdata(L, &jbuf_mt_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 1);
+        lua_pushcfunction(L, jbuf_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushlightuserdata(L, &jbuf_mt_key);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+    lua_setmetatable(L, -2);
+    return b;
+}
+
+static void put(jbuf_t *b, const char *s, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            luaL_error(b->L, "json: out of memory");
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void putc_(jbuf_t *b, char c)
+{
+    put(b, &c, 1);
+}
+
+static void puts_(jbuf_t *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
+static char array_mt_key;
+
+void bind_push_array_mt(lua_State *L)
+{
+    lua_pushlightuserdata(L, &array_mt_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "array");
+        lua_setfield(L, -2, "__jsontype");
+        lua_pushlightuserdata(L, &array_mt_key);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+}
+
+void bind_mark_array(lua_State *L, int idx)
+{
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    bind_push_array_mt(L);
+    lua_setmetatable(L, idx);
+}
+
+static int is_marked_array(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx))
+        return 0;
+    bind_push_array_mt(L);
+    int yes = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return yes;
+}
+
+static void put_string(jbuf_t *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    putc_(b, '"');
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[7];
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '/' && i > 0 && s[i - 1] == '<')
+            esc = "\\/"; /* "</script>" stays harmless when JSON lands in HTML */
+        else if (c < 0x20 || c == 0x7f) {
+            if (c == '\n')
+                esc = "\\n";
+            else if (c == '\r')
+                esc = "\\r";
+            else if (c == '\t')
+                esc = "\\t";
+            else {
+                memcpy(u, "\\u00", 4);
+                u[4] = hex[c >> 4];
+                u[5] = hex[c & 15];
+                u[6] = '\0';
+                esc = u;
+            }
+        }
+        if (esc) {
+            put(b, s + start, i - start);
+            puts_(b, esc);
+            start = i + 1;
+        }
+    }
+    put(b, s + start, len - start);
+    putc_(b, '"');
+}
+
+static int put_number(lua_State *L, jbuf_t *b, lua_Number n)
+{
+    char buf[32];
+    if (isnan(n) || isinf(n))
+        return luaL_error(L, "json: cannot encode %s", isnan(n) ? "NaN" : "an infinity");
+    int len;
+    if (n == floor(n) && fabs(n) < 9007199254740992.0)
+        len = snprintf(buf, sizeof(buf), "%lld", (long long)n);
+    else
+        len = snprintf(buf, sizeof(buf), "%.17g", n);
+    put(b, buf, (size_t)len);
+    return 0;
+}
+
+/* n > 0 when the table's keys are exactly 1..n; 0 for an empty table; -1 otherwise. */
+static int array_length(lua_State *L, int idx)
+{
+    int n = 0;
+    lua_Number max = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TNUMBER) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        lua_Number k = lua_tonumber(L, -1);
+        if (k < 1 || k != floor(k)) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        if (k > max)
+            max = k;
+        n++;
+    }
+    return max == n ? n : -1;
+}
+
+static void encode(lua_State *L, jbuf_t *b, int idx, int depth);
+
+static void encode_table(lua_State *L, jbuf_t *b, int idx, int depth, int open_object)
+{
+    if (depth > JSON_MAX_DEPTH)
+        luaL_error(L, "json: nested deeper than %d (a cycle?)", JSON_MAX_DEPTH);
+    int marked = is_marked_array(L, idx);
+    int n = array_length(L, idx);
+    if (!open_object && (marked || n > 0)) {
+        int len = marked ? (int)lua_objlen(L, idx) : n;
+        putc_(b, '[');
+        for (int i = 1; i <= len; i++) {
+            if (i > 1)
+                putc_(b, ',');
+            lua_rawgeti(L, idx, i);
+            encode(L, b, lua_gettop(L), depth + 1);
+            lua_pop(L, 1);
+        }
+        putc_(b, ']');
+        return;
+    }
+    if (!open_object)
+        putc_(b, '{');
+    int first = !open_object;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        int kt = lua_type(L, -2);
+        if (kt != LUA_TSTRING && kt != LUA_TNUMBER)
+            luaL_error(L, "json: cannot encode a table key of type %s", lua_typename(L, kt));
+        if (!first)
+            putc_(b, ',');
+        first = 0;
+        size_t klen;
+        lua_pushvalue(L, -2);
+        const char *k = lua_tolstring(L, -1, &klen);
+        int top = lua_gettop(L);
+        put_string(b, k, klen);
+        putc_(b, ':');
+        encode(L, b, top - 1, depth + 1);
+        lua_pop(L, 2);
+    }
+    putc_(b, '}');
+}
+
+static void encode(lua_State *L, jbuf_t *b, int idx, int depth)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        puts_(b, "null");
+        break;
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) != NULL)
+            luaL_error(L, "json: cannot encode a userdata");
+        puts_(b, "null");
+        break;
+    case LUA_TBOOLEAN:
+        puts_(b, lua_toboolean(L, idx) ? "true" : "false");
+        break;
+    case LUA_TNUMBER:
+        put_number(L, b, lua_tonumber(L, idx));
+        break;
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        put_string(b, s, len);
+        break;
+    }
+    case LUA_TTABLE:
+        encode_table(L, b, idx, depth, 0);
+        break;
+    default:
+        luaL_error(L, "json: cannot encode a %s", luaL_typename(L, idx));
+    }
+}
+
+static int json_encode(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_settop(L, 1);
+    jbuf_t *b = jbuf_new(L);
+    encode(L, b, 1, 0);
+    lua_pushlstring(L, b->p, b->len);
+    return 1;
+}
+
+/* {"success":true, ...members of the table}: the success envelope in one pass. A table
+ * that is a list goes under "data". */
+static int json_envelope(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    jbuf_t *b = jbuf_new(L);
+    int n = array_length(L, 1);
+    if (n > 0 || is_marked_array(L, 1)) {
+        puts_(b, "{\"success\":true,\"data\":");
+        encode(L, b, 1, 0);
+        putc_(b, '}');
+    } else {
+        lua_pushnil(L);
+        int empty = lua_next(L, 1) == 0;
+        if (!empty)
+            lua_pop(L, 2);
+        puts_(b, "{\"success\":true");
+        if (empty)
+            putc_(b, '}');
+        else
+            encode_table(L, b, 1, 0, 1); /* opens with ',' before each member */
+    }
+    lua_pushlstring(L, b->p, b->len);
+    return 1;
+}
+
+static int json_array(lua_State *L)
+{
+    if (lua_isnoneornil(L, 1))
+        lua_newtable(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    bind_mark_array(L, 1);
+    return 1;
+}
+
+int luaopen_speezy_json(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        {"encode", json_encode},
+        {"envelope", json_envelope},
+        {"array", json_array},
+        {NULL, NULL},
+    };
+    lua_createtable(L, 0, 6);
+    luaL_register(L, NULL, fns);
+    bind_push_null(L);
+    lua_setfield(L, -2, "null");
+    bind_push_array_mt(L);
+    lua_setfield(L, -2, "array_mt");
+    /* decode is cjson.safe's: untrusted input returns nil, err instead of raising */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson.safe");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "decode");
+    lua_setfield(L, -3, "decode");
+    lua_pop(L, 1);
+    return 1;
+}

@@ -1,0 +1,859 @@
+/* bind_pg.c — speezy.pg.core: the Lua side of the PostgreSQL pool (host/pg.c).
+ *
+ * Private to host/lib/speezy/pg.lua, which builds the script API on these primitives:
+ *   query(sql, ...)            -> rows, affected | nil, err   (a pool connection per call)
+ *   acquire()                  -> conn | nil, err             (pinned to the coroutine)
+ *   conn_query(conn, sql, ...) -> rows, affected | nil, err
+ *   release(conn), pinned() -> conn | nil, param(s, binary), configure(decode, encode),
+ *   stats(), null
+ *
+ * Results are converted where no coroutine is running (in the loop's callbacks), so they are
+ * built on a private scratch thread under lua_pcall and then moved onto the waiting
+ * coroutine: nothing runs on a suspended thread and an error while converting becomes
+ * `nil, err` instead of a panic. A pinned connection is released by co_on_exit when its
+ * coroutine ends in any way, so a cancelled request's transaction is always rolled back. */
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bind.h"
+#include "pg.h"
+
+#define PARAM_MT "speezy.pg.param"
+#define CONN_MT "speezy.pg.conn"
+#define MAX_PARAMS 65535 /* the protocol's limit */
+#define INT53 9007199254740992LL
+
+/* Type OIDs, fixed by PostgreSQL's catalog. */
+enum {
+    OID_BOOL = 16,
+    OID_BYTEA = 17,
+    OID_INT8 = 20,
+    OID_INT2 = 21,
+    OID_INT4 = 23,
+    OID_OID = 26,
+    OID_JSON = 114,
+    OID_FLOAT4 = 700,
+    OID_FLOAT8 = 701,
+    OID_TIMESTAMP = 1114,
+    OID_TIMESTAMPTZ = 1184,
+    OID_JSONB = 3802
+};
+
+/* Array type -> element type. Elements without a case in push_text (char 18, name 19, text 25,
+ * bpchar 1042, varchar 1043, date 1082, numeric 1700, uuid 2950) keep PostgreSQL's text. */
+static const struct {
+    Oid array, elem;
+} array_types[] = {
+    {1000, OID_BOOL}, {1001, OID_BYTEA},     {1002, 18},         {1003, 19},
+    {1005, OID_INT2}, {1007, OID_INT4},      {1009, 25},         {1014, 1042},
+    {1015, 1043},     {1016, OID_INT8},      {1021, OID_FLOAT4}, {1022, OID_FLOAT8},
+    {1028, OID_OID},  {1115, OID_TIMESTAMP}, {1182, 1082},       {1185, OID_TIMESTAMPTZ},
+    {1231, 1700},     {2951, 2950},          {199, OID_JSON},    {3807, OID_JSONB},
+};
+
+typedef struct {
+    lua_State *scratch; /* where results are built (anchored by scratch_ref) */
+    int scratch_ref;
+    int out_ref; /* the out_push function */
+    int decode_ref, encode_ref;
+    struct pgb_pin *pins; /* connections pinned by coroutines of this VM */
+} pgb_state_t;
+
+/* A connection pinned to one coroutine by pg.tx; owned by its userdata and by its holding
+ * (the acquire wait, then the exit hook), freed when both are gone. */
+typedef struct pgb_pin {
+    pgb_state_t *st;
+    pg_pool_t *pool;
+    pg_conn_t *conn;
+    pg_waiter_t *waiter;
+    co_t *co;
+    co_exit_hook_t *hook;
+    int ud_ref; /* keeps the userdata alive while held */
+    int refs;
+    int held;
+    struct pgb_pin *prev, *next;
+} pgb_pin_t;
+
+/* One statement in flight; owns copies of the SQL and parameters. */
+typedef struct {
+    pgb_state_t *st;
+    co_t *co;
+    pg_pool_t *pool;
+    pg_conn_t *conn;
+    pg_waiter_t *waiter;
+    int pinned; /* the connection belongs to a pin: don't release it */
+    int nparams;
+    const char **values;
+    int *lengths;
+    int *formats;
+    char *sql;
+} pgb_op_t;
+
+enum { OUT_ROWS, OUT_ERROR, OUT_PIN };
+
+typedef struct {
+    int kind;
+    pgb_state_t *st;
+    const PGresult *res;
+    int err;
+    const char *message; /* OUT_ERROR without a result */
+    pgb_pin_t *pin;
+} pgb_out_t;
+
+static pgb_state_t *state(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* ---- errors ----------------------------------------------------------------------------- */
+
+static const char *default_message(int err)
+{
+    switch (err) {
+    case PG_EUNAVAILABLE:
+        return "database unavailable";
+    case PG_ECONNLOST:
+        return "database connection lost";
+    case PG_ECLOSED:
+        return "database pool closed";
+    case PG_EBUSY:
+        return "a query is already running on this connection";
+    case PG_ENOMEM:
+        return "out of memory";
+    default:
+        return "the statement could not be sent";
+    }
+}
+
+static void set_diag(lua_State *S, const PGresult *res, int field, const char *name)
+{
+    const char *v = PQresultErrorField(res, field);
+    if (v) {
+        lua_pushstring(S, v);
+        lua_setfield(S, -2, name);
+    }
+}
+
+static void push_error(lua_State *S, const PGresult *res, int err, const char *message)
+{
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    bind_push_error(S, pg_error_name(err),
+                    primary   ? primary
+                    : message ? message
+                              : default_message(err));
+    if (!res)
+        return;
+    set_diag(S, res, PG_DIAG_SQLSTATE, "sqlstate");
+    set_diag(S, res, PG_DIAG_CONSTRAINT_NAME, "constraint");
+    set_diag(S, res, PG_DIAG_MESSAGE_DETAIL, "detail");
+    set_diag(S, res, PG_DIAG_TABLE_NAME, "table");
+    set_diag(S, res, PG_DIAG_COLUMN_NAME, "column");
+}
+
+static int fail_code(lua_State *L, int err)
+{
+    lua_pushnil(L);
+    push_error(L, NULL, err, NULL);
+    return 2;
+}
+
+/* ---- result conversion (text format) ---------------------------------------------------- */
+
+static void push_text(lua_State *S, pgb_state_t *st, Oid oid, const char *s, size_t len);
+
+static void push_int8(lua_State *S, const char *s, size_t len)
+{
+    long long v = strtoll(s, NULL, 10);
+    if (v > INT53 || v < -INT53)
+        lua_pushlstring(S, s, len); /* a double would silently lose digits */
+    else
+        lua_pushnumber(S, (lua_Number)v);
+}
+
+static void push_json(lua_State *S, pgb_state_t *st, const char *s, size_t len)
+{
+    lua_rawgeti(S, LUA_REGISTRYINDEX, st->decode_ref);
+    if (lua_isnil(S, -1)) {
+        lua_pop(S, 1);
+        lua_pushlstring(S, s, len);
+        return;
+    }
+    lua_pushlstring(S, s, len);
+    lua_call(S, 1, 1);
+}
+
+/* "2026-11-25 09:51:41.123456+00" -> "2026-11-25T09:51:41.123456Z"; a timestamp without time
+ * zone is taken as UTC. BC dates and infinities stay as PostgreSQL writes them. */
+static void push_timestamp(lua_State *S, Oid oid, const char *s, size_t len)
+{
+    char buf[64];
+    const char *sp = memchr(s, ' ', len);
+    if (!sp || len + 4 > sizeof(buf) || memchr(sp + 1, ' ', len - (size_t)(sp + 1 - s))) {
+        lua_pushlstring(S, s, len);
+        return;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    buf[sp - s] = 'T';
+    size_t n = len;
+    const char *off = oid == OID_TIMESTAMPTZ ? strpbrk(buf + (sp - s), "+-") : NULL;
+    if (oid != OID_TIMESTAMPTZ || (off && strncmp(off, "+00", 3) == 0 && off + 3 == buf + len)) {
+        n = oid == OID_TIMESTAMPTZ ? (size_t)(off - buf) : len;
+        buf[n++] = 'Z';
+    } else if (off && off + 3 == buf + len) {
+        memcpy(buf + n, ":00", 3); /* "+05" -> "+05:00" */
+        n += 3;
+    }
+    lua_pushlstring(S, buf, n);
+}
+
+static void push_bytea(lua_State *S, const char *s)
+{
+    size_t n;
+    unsigned char *b = PQunescapeBytea((const unsigned char *)s, &n);
+    if (!b)
+        luaL_error(S, "out of memory decoding bytea");
+    lua_pushlstring(S, (const char *)b, n);
+    PQfreemem(b);
+}
+
+/* One element of an array literal into buf (unquoted, unescaped); pushes its value. */
+static const char *parse_elem(lua_State *S, pgb_state_t *st, Oid elem, const char *p,
+                              const char *end, char *buf)
+{
+    size_t n = 0;
+    int quoted = *p == '"';
+    if (quoted)
+        p++;
+    while (p < end && (quoted ? *p != '"' : *p != ',' && *p != '}')) {
+        if (*p == '\\' && p + 1 < end)
+            p++;
+        buf[n++] = *p++;
+    }
+    if (quoted && p++ >= end)
+        return NULL;
+    buf[n] = '\0';
+    if (!quoted && n == 4 && strncasecmp(buf, "NULL", 4) == 0)
+        bind_push_null(S);
+    else
+        push_text(S, st, elem, buf, n);
+    return p;
+}
+
+/* "{...}" at p (dimensions nest); pushes a Lua array; NULL when malformed. */
+static const char *parse_level(lua_State *S, pgb_state_t *st, Oid elem, const char *p,
+                               const char *end, char *buf, int depth)
+{
+    if (p >= end || *p != '{' || depth > 6)
+        return NULL;
+    luaL_checkstack(S, 4, "array too deep");
+    lua_newtable(S);
+    bind_mark_array(S, -1);
+    if (++p < end && *p == '}')
+        return p + 1;
+    for (int i = 1;; i++) {
+        p = p < end && *p == '{' ? parse_level(S, st, elem, p, end, buf, depth + 1)
+                                 : parse_elem(S, st, elem, p, end, buf);
+        if (!p || p >= end)
+            return NULL;
+        lua_rawseti(S, -2, i);
+        if (*p == '}')
+            return p + 1;
+        if (*p++ != ',')
+            return NULL;
+    }
+}
+
+static void push_array(lua_State *S, pgb_state_t *st, Oid elem, const char *s, size_t len)
+{
+    const char *p = s, *end = s + len;
+    if (*p == '[') { /* "[0:2]={...}": bounds other than 1..n; Lua arrays start at 1 anyway */
+        p = memchr(p, '=', len);
+        p = p ? p + 1 : end;
+    }
+    char *buf = lua_newuserdata(S, len + 1);
+    int at = lua_gettop(S);
+    if (!parse_level(S, st, elem, p, end, buf, 1))
+        luaL_error(S, "malformed array value from the server");
+    lua_remove(S, at);
+}
+
+static Oid array_elem(Oid oid)
+{
+    for (size_t i = 0; i < sizeof(array_types) / sizeof(array_types[0]); i++)
+        if (array_types[i].array == oid)
+            return array_types[i].elem;
+    return 0;
+}
+
+static void push_text(lua_State *S, pgb_state_t *st, Oid oid, const char *s, size_t len)
+{
+    switch (oid) {
+    case OID_BOOL:
+        lua_pushboolean(S, s[0] == 't');
+        return;
+    case OID_INT2:
+    case OID_INT4:
+    case OID_OID:
+    case OID_FLOAT4:
+    case OID_FLOAT8:
+        lua_pushnumber(S, strtod(s, NULL)); /* also "NaN", "Infinity", "-Infinity" */
+        return;
+    case OID_INT8:
+        push_int8(S, s, len);
+        return;
+    case OID_JSON:
+    case OID_JSONB:
+        push_json(S, st, s, len);
+        return;
+    case OID_TIMESTAMP:
+    case OID_TIMESTAMPTZ:
+        push_timestamp(S, oid, s, len);
+        return;
+    case OID_BYTEA:
+        push_bytea(S, s);
+        return;
+    }
+    Oid elem = array_elem(oid);
+    if (elem)
+        push_array(S, st, elem, s, len);
+    else
+        lua_pushlstring(S, s, len); /* numeric, text, uuid, date, ...: as PostgreSQL writes them */
+}
+
+/* rows (array of tables keyed by column name), affected. */
+static int push_rows(lua_State *S, pgb_state_t *st, const PGresult *res)
+{
+    int nrows = PQntuples(res), ncols = PQnfields(res);
+    luaL_checkstack(S, ncols + 8, "too many columns");
+    lua_createtable(S, nrows, 0);
+    bind_mark_array(S, -1);
+    int rows = lua_gettop(S);
+    for (int c = 0; c < ncols; c++)
+        lua_pushstring(S, PQfname(res, c));
+    for (int r = 0; r < nrows; r++) {
+        lua_createtable(S, 0, ncols);
+        for (int c = 0; c < ncols; c++) {
+            lua_pushvalue(S, rows + 1 + c);
+            if (PQgetisnull(res, r, c))
+                bind_push_null(S);
+            else
+                push_text(S, st, PQftype(res, c), PQgetvalue(res, r, c),
+                          (size_t)PQgetlength(res, r, c));
+            lua_rawset(S, -3);
+        }
+        lua_rawseti(S, rows, r + 1);
+    }
+    lua_settop(S, rows);
+    lua_pushnumber(S, strtod(PQcmdTuples((PGresult *)res), NULL));
+    return 2;
+}
+
+static int out_push(lua_State *S)
+{
+    pgb_out_t *o = lua_touserdata(S, 1);
+    lua_settop(S, 0);
+    if (o->kind == OUT_ROWS)
+        return push_rows(S, o->st, o->res);
+    if (o->kind == OUT_PIN) {
+        lua_rawgeti(S, LUA_REGISTRYINDEX, o->pin->ud_ref);
+        return 1;
+    }
+    lua_pushnil(S);
+    push_error(S, o->res, o->err, o->message);
+    return 2;
+}
+
+static int run_out(pgb_out_t *o)
+{
+    lua_State *S = o->st->scratch;
+    lua_settop(S, 0);
+    lua_rawgeti(S, LUA_REGISTRYINDEX, o->st->out_ref);
+    lua_pushlightuserdata(S, o);
+    return lua_pcall(S, 1, LUA_MULTRET, 0);
+}
+
+/* Builds the outcome on the scratch thread and moves it onto the coroutine; returns how many
+ * values it pushed there. A conversion that fails becomes `nil, {code = "DB_ERROR"}`. */
+static int deliver(pgb_out_t *o, co_t *co)
+{
+    lua_State *S = o->st->scratch, *T = co_thread(co);
+    if (run_out(o) != 0) {
+        char why[256];
+        snprintf(why, sizeof(why), "cannot convert the result: %s",
+                 lua_tostring(S, -1) ? lua_tostring(S, -1) : "?");
+        *o = (pgb_out_t){.kind = OUT_ERROR, .st = o->st, .err = PG_EDB, .message = why};
+        if (run_out(o) != 0) {
+            lua_pushnil(T);
+            lua_xmove(S, T, 1);
+            return 2;
+        }
+    }
+    int n = lua_gettop(S);
+    lua_xmove(S, T, n);
+    return n;
+}
+
+static void resume_with_error(pgb_state_t *st, co_t *co, int err)
+{
+    pgb_out_t o = {.kind = OUT_ERROR, .st = st, .err = err};
+    co_resume(co, deliver(&o, co));
+}
+
+/* ---- parameters ------------------------------------------------------------------------- */
+
+static int is_param_object(lua_State *L, int i)
+{
+    if (!lua_getmetatable(L, i))
+        return 0;
+    luaL_getmetatable(L, PARAM_MT);
+    int yes = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return yes;
+}
+
+/* Integers without exponent (int8 columns refuse "1e+15"); others in the fewest digits that
+ * read back exactly. */
+static int format_number(char *buf, size_t cap, lua_Number n)
+{
+    if (isnan(n))
+        return snprintf(buf, cap, "NaN");
+    if (isinf(n))
+        return snprintf(buf, cap, n > 0 ? "Infinity" : "-Infinity");
+    if (n == floor(n) && fabs(n) < 9e18)
+        return snprintf(buf, cap, "%lld", (long long)n);
+    if (n == floor(n) && fabs(n) < 1e21)
+        return snprintf(buf, cap, "%.0f", n);
+    int len = snprintf(buf, cap, "%.15g", n);
+    if (strtod(buf, NULL) != n)
+        len = snprintf(buf, cap, "%.17g", n);
+    return len;
+}
+
+/* Replaces argument i by its text form (param objects and NULLs stay); returns its length. */
+static size_t param_normalize(lua_State *L, pgb_state_t *st, int i)
+{
+    char num[64];
+    size_t len = 0;
+    switch (lua_type(L, i)) {
+    case LUA_TNIL:
+        return 0;
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, i) == NULL)
+            return 0;
+        break;
+    case LUA_TBOOLEAN:
+        lua_pushstring(L, lua_toboolean(L, i) ? "true" : "false");
+        lua_replace(L, i);
+        return 5;
+    case LUA_TNUMBER:
+        lua_pushlstring(L, num, (size_t)format_number(num, sizeof(num), lua_tonumber(L, i)));
+        lua_replace(L, i);
+        return lua_objlen(L, i);
+    case LUA_TSTRING:
+        return lua_objlen(L, i);
+    case LUA_TTABLE:
+        if (is_param_object(L, i)) {
+            lua_rawgeti(L, i, 1);
+            len = lua_objlen(L, -1);
+            lua_pop(L, 1);
+            return len;
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, st->encode_ref);
+        lua_pushvalue(L, i);
+        lua_call(L, 1, 1); /* any other table is a JSON value (json/jsonb parameters) */
+        lua_replace(L, i);
+        return lua_objlen(L, i);
+    }
+    luaL_argerror(L, i, "not a query parameter (nil, pg.null, boolean, number, string, table)");
+    return 0;
+}
+
+static void param_store(lua_State *L, pgb_op_t *op, int i, int slot, char **cursor)
+{
+    const char *s = NULL;
+    size_t len = 0;
+    op->formats[i] = 0;
+    if (lua_type(L, slot) == LUA_TTABLE) {
+        lua_rawgeti(L, slot, 2);
+        op->formats[i] = lua_toboolean(L, -1);
+        lua_rawgeti(L, slot, 1);
+        s = lua_tolstring(L, -1, &len);
+        lua_pop(L, 2);
+    } else if (lua_type(L, slot) == LUA_TSTRING) {
+        s = lua_tolstring(L, slot, &len);
+        op->formats[i] = memchr(s, '\0', len) != NULL; /* only bytea can hold it: send raw */
+    }
+    op->values[i] = s ? *cursor : NULL;
+    op->lengths[i] = (int)len;
+    if (s) {
+        memcpy(*cursor, s, len);
+        (*cursor)[len] = '\0';
+        *cursor += len + 1;
+    }
+}
+
+/* Copies the SQL (at index first) and its parameters (after it) into one allocation. */
+static pgb_op_t *op_build(lua_State *L, pgb_state_t *st, int first)
+{
+    size_t sqllen;
+    luaL_checklstring(L, first, &sqllen);
+    luaL_checkstack(L, 4, "pg"); /* room for the results deliver() pushes on resume */
+    int n = lua_gettop(L) - first;
+    if (n > MAX_PARAMS)
+        luaL_error(L, "pg: too many parameters (%d)", n);
+    size_t bytes = sqllen + 1;
+    for (int i = 1; i <= n; i++)
+        bytes += param_normalize(L, st, first + i) + 1;
+    size_t arrays = (size_t)n * (sizeof(char *) + 2 * sizeof(int));
+    pgb_op_t *op = calloc(1, sizeof(*op) + arrays + bytes);
+    if (!op)
+        luaL_error(L, "pg: out of memory");
+    op->st = st;
+    op->nparams = n;
+    op->values = (const char **)(op + 1);
+    op->lengths = (int *)(op->values + n);
+    op->formats = op->lengths + n;
+    char *cursor = (char *)(op->formats + n);
+    op->sql = cursor;
+    memcpy(cursor, lua_tostring(L, first), sqllen + 1);
+    cursor += sqllen + 1;
+    for (int i = 0; i < n; i++)
+        param_store(L, op, i, first + 1 + i, &cursor);
+    return op;
+}
+
+/* ---- statements ------------------------------------------------------------------------- */
+
+static void op_end(pgb_op_t *op)
+{
+    if (op->conn && !op->pinned)
+        pg_pool_release(op->pool, op->conn);
+    free(op);
+}
+
+static void op_result(pg_conn_t *conn, const PGresult *res, int err, void *ud)
+{
+    pgb_op_t *op = ud;
+    co_t *co = op->co;
+    pgb_out_t o = {.kind = err ? OUT_ERROR : OUT_ROWS, .st = op->st, .res = res, .err = err};
+    int n = deliver(&o, co);
+    op_end(op);
+    co_resume(co, n);
+}
+
+static int op_send(pgb_op_t *op)
+{
+    return pg_conn_query(op->conn, op->sql, op->nparams, op->values, op->lengths, op->formats,
+                         op_result, op);
+}
+
+static void op_acquired(pg_conn_t *conn, int err, void *ud)
+{
+    pgb_op_t *op = ud;
+    co_t *co = op->co;
+    op->waiter = NULL;
+    op->conn = conn;
+    if (err == 0 && (err = op_send(op)) == 0)
+        return;
+    pgb_state_t *st = op->st;
+    op_end(op);
+    resume_with_error(st, co, err);
+}
+
+/* The coroutine was cancelled: its result must never arrive. */
+static void op_cancel(void *ud)
+{
+    pgb_op_t *op = ud;
+    if (op->waiter)
+        pg_waiter_cancel(op->waiter);
+    else
+        pg_conn_abandon(op->conn);
+    op_end(op);
+}
+
+static int op_start(lua_State *L, pgb_op_t *op)
+{
+    int rc = PG_OK;
+    if (!op->conn)
+        rc = pg_pool_acquire(op->pool, op_acquired, op, &op->conn, &op->waiter);
+    if (rc == PG_OK)
+        rc = op_send(op);
+    if (rc < 0) {
+        op_end(op);
+        return fail_code(L, rc);
+    }
+    return co_yield_op(L, op->co, op_cancel, op);
+}
+
+static int l_query(lua_State *L)
+{
+    co_t *co = bind_check_yieldable(L, "pg.query");
+    pg_pool_t *pool = bind_host(L)->pg;
+    if (!pool)
+        return bind_fail(L, "DB_UNAVAILABLE", "no database configured (DATABASE_URL is not set)");
+    pgb_op_t *op = op_build(L, state(L), 1);
+    op->co = co;
+    op->pool = pool;
+    return op_start(L, op);
+}
+
+/* ---- pinned connections (transactions) -------------------------------------------------- */
+
+static void pin_unref(pgb_pin_t *pin)
+{
+    if (--pin->refs == 0)
+        free(pin);
+}
+
+/* Ends the holding: unlinks, lets the userdata be collected, gives the connection back. */
+static void pin_drop(pgb_pin_t *pin)
+{
+    if (!pin->held)
+        return;
+    pin->held = 0;
+    if (pin->prev)
+        pin->prev->next = pin->next;
+    else
+        pin->st->pins = pin->next;
+    if (pin->next)
+        pin->next->prev = pin->prev;
+    luaL_unref(pin->st->scratch, LUA_REGISTRYINDEX, pin->ud_ref);
+    if (pin->conn)
+        pg_pool_release(pin->pool, pin->conn);
+    pin->conn = NULL;
+    pin_unref(pin);
+}
+
+static void pin_on_exit(void *data, int cancelled)
+{
+    pgb_pin_t *pin = data;
+    pin->hook = NULL;
+    pin_drop(pin);
+}
+
+static pgb_pin_t *pin_find(pgb_state_t *st, co_t *co)
+{
+    for (pgb_pin_t *p = st->pins; p; p = p->next)
+        if (p->co == co)
+            return p;
+    return NULL;
+}
+
+/* Pushes the userdata; the pin is held (linked, anchored) until pin_drop. */
+static pgb_pin_t *pin_new(lua_State *L, pgb_state_t *st, co_t *co, pg_pool_t *pool)
+{
+    pgb_pin_t **ud = lua_newuserdata(L, sizeof(*ud));
+    *ud = NULL;
+    luaL_getmetatable(L, CONN_MT);
+    lua_setmetatable(L, -2);
+    pgb_pin_t *pin = calloc(1, sizeof(*pin));
+    if (!pin)
+        luaL_error(L, "pg: out of memory");
+    *ud = pin;
+    *pin = (pgb_pin_t){.st = st, .pool = pool, .co = co, .refs = 2, .held = 1};
+    lua_pushvalue(L, -1);
+    pin->ud_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    pin->next = st->pins;
+    if (st->pins)
+        st->pins->prev = pin;
+    st->pins = pin;
+    return pin;
+}
+
+static int pin_attach(pgb_pin_t *pin, pg_conn_t *conn)
+{
+    pin->conn = conn;
+    pin->hook = co_on_exit(pin->co, pin_on_exit, pin);
+    return pin->hook ? 0 : PG_ENOMEM;
+}
+
+static void pin_acquired(pg_conn_t *conn, int err, void *ud)
+{
+    pgb_pin_t *pin = ud;
+    pin->waiter = NULL;
+    if (err == 0)
+        err = pin_attach(pin, conn);
+    pgb_out_t o = {.kind = err ? OUT_ERROR : OUT_PIN, .st = pin->st, .err = err, .pin = pin};
+    int n = deliver(&o, pin->co);
+    if (err)
+        pin_drop(pin);
+    co_resume(pin->co, n);
+}
+
+static void pin_cancel_wait(void *ud)
+{
+    pgb_pin_t *pin = ud;
+    pg_waiter_cancel(pin->waiter);
+    pin->waiter = NULL;
+    pin_drop(pin);
+}
+
+static int l_acquire(lua_State *L)
+{
+    pgb_state_t *st = state(L);
+    co_t *co = bind_check_yieldable(L, "pg.tx");
+    pg_pool_t *pool = bind_host(L)->pg;
+    if (!pool)
+        return bind_fail(L, "DB_UNAVAILABLE", "no database configured (DATABASE_URL is not set)");
+    if (pin_find(st, co))
+        return luaL_error(L, "pg.tx: this coroutine already holds a connection");
+    luaL_checkstack(L, 4, "pg"); /* room for the results deliver() pushes on resume */
+    pgb_pin_t *pin = pin_new(L, st, co, pool);
+    pg_conn_t *conn;
+    int rc = pg_pool_acquire(pool, pin_acquired, pin, &conn, &pin->waiter);
+    if (rc == PG_OK)
+        rc = pin_attach(pin, conn);
+    if (rc < 0) {
+        pin_drop(pin);
+        return fail_code(L, rc);
+    }
+    if (rc == PG_WAIT)
+        return co_yield_op(L, co, pin_cancel_wait, pin);
+    return 1;
+}
+
+/* The pin of a connection userdata, checked to belong to the calling coroutine. */
+static pgb_pin_t *check_pin(lua_State *L, const char *fname)
+{
+    pgb_pin_t *pin = *(pgb_pin_t **)luaL_checkudata(L, 1, CONN_MT);
+    co_t *co = bind_check_yieldable(L, fname);
+    if (!pin || !pin->held)
+        luaL_error(L, "%s: the transaction has already ended", fname);
+    if (pin->co != co)
+        luaL_error(L, "%s: the transaction belongs to another request", fname);
+    return pin;
+}
+
+static int l_conn_query(lua_State *L)
+{
+    pgb_pin_t *pin = check_pin(L, "tx:query");
+    pgb_op_t *op = op_build(L, state(L), 2);
+    op->co = pin->co;
+    op->pool = pin->pool;
+    op->conn = pin->conn;
+    op->pinned = 1;
+    return op_start(L, op);
+}
+
+static int l_release(lua_State *L)
+{
+    pgb_pin_t *pin = check_pin(L, "pg.tx");
+    if (pin->hook)
+        co_exit_hook_remove(pin->co, pin->hook);
+    pin->hook = NULL;
+    pin_drop(pin);
+    return 0;
+}
+
+static int l_pinned(lua_State *L)
+{
+    co_t *co = co_current(L);
+    pgb_pin_t *pin = co ? pin_find(state(L), co) : NULL;
+    if (pin && pin->conn)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, pin->ud_ref);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int conn_gc(lua_State *L)
+{
+    pgb_pin_t **ud = luaL_checkudata(L, 1, CONN_MT);
+    if (*ud)
+        pin_unref(*ud);
+    *ud = NULL;
+    return 0;
+}
+
+/* ---- the rest --------------------------------------------------------------------------- */
+
+/* param(text, binary): a pre-encoded parameter (pg.array literals, pg.bytea raw bytes). */
+static int l_param(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    lua_createtable(L, 2, 0);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, 1);
+    lua_pushboolean(L, lua_toboolean(L, 2));
+    lua_rawseti(L, -2, 2);
+    luaL_getmetatable(L, PARAM_MT);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+static int l_configure(lua_State *L)
+{
+    pgb_state_t *st = state(L);
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    luaL_unref(L, LUA_REGISTRYINDEX, st->decode_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, st->encode_ref);
+    lua_settop(L, 2);
+    st->encode_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    st->decode_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+static int l_stats(lua_State *L)
+{
+    pg_pool_t *pool = bind_host(L)->pg;
+    if (!pool) {
+        lua_pushnil(L);
+        return 1;
+    }
+    pg_pool_stats_t s;
+    pg_pool_stats(pool, &s);
+    lua_createtable(L, 0, 5);
+    const struct {
+        const char *name;
+        int value;
+    } f[] = {{"size", s.size},
+             {"idle", s.idle},
+             {"busy", s.busy},
+             {"waiting", s.waiting},
+             {"connected", s.connected}};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        lua_pushinteger(L, f[i].value);
+        lua_setfield(L, -2, f[i].name);
+    }
+    return 1;
+}
+
+int luaopen_speezy_pg_core(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        {"query", l_query},         {"acquire", l_acquire}, {"conn_query", l_conn_query},
+        {"release", l_release},     {"pinned", l_pinned},   {"param", l_param},
+        {"configure", l_configure}, {"stats", l_stats},     {NULL, NULL},
+    };
+    luaL_newmetatable(L, PARAM_MT);
+    lua_pop(L, 1);
+    luaL_newmetatable(L, CONN_MT);
+    lua_pushcfunction(L, conn_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+
+    pgb_state_t *st = lua_newuserdata(L, sizeof(*st));
+    memset(st, 0, sizeof(*st));
+    int sti = lua_gettop(L);
+    st->scratch = lua_newthread(L);
+    st->scratch_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushcfunction(L, out_push);
+    st->out_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    st->decode_ref = st->encode_ref = LUA_NOREF;
+
+    lua_createtable(L, 0, 10);
+    for (const luaL_Reg *f = fns; f->name; f++) {
+        lua_pushvalue(L, sti);
+        lua_pushcclosure(L, f->func, 1);
+        lua_setfield(L, -2, f->name);
+    }
+    bind_push_null(L);
+    lua_setfield(L, -2, "null");
+    return 1;
+}
