@@ -3,7 +3,12 @@
  * The thread is anchored in the registry as registry[thread] = co, which both keeps it alive
  * and lets a binding find its co from the lua_State it was called with. A co never resumes
  * twice for one op: co_resume() clears the pending op first, and cancellation clears it
- * before handing the op to its owner's cancel function. */
+ * before handing the op to its owner's cancel function.
+ *
+ * Threads whose function returned are kept in a small pool per lua_State and reused: a
+ * returned LuaJIT thread can start a new function, and creating one per request is a
+ * measurable share of a small request's cost. Threads that raised or were abandoned
+ * mid-yield are never reused. */
 #include "co.h"
 
 #include <lauxlib.h>
@@ -29,9 +34,52 @@ struct co_s {
     uint64_t id;
     int running; /* inside lua_resume */
     int finished;
+    int returned; /* the function returned: the thread can be reused */
 };
 
+#define CO_POOL_MAX 64
+
 static uint64_t co_next_id = 1;
+static char pool_key;
+
+/* Pushes a thread from the pool of L, or a new one. */
+static lua_State *thread_get(lua_State *L)
+{
+    lua_pushlightuserdata(L, &pool_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (lua_istable(L, -1)) {
+        int n = (int)lua_objlen(L, -1);
+        if (n > 0) {
+            lua_rawgeti(L, -1, n);
+            lua_pushnil(L);
+            lua_rawseti(L, -3, n);
+            lua_remove(L, -2);
+            return lua_tothread(L, -1);
+        }
+    }
+    lua_pop(L, 1);
+    return lua_newthread(L);
+}
+
+/* Takes the thread on top of L: back to the pool, or dropped. */
+static void thread_put(lua_State *L, int reusable)
+{
+    lua_pushlightuserdata(L, &pool_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_createtable(L, CO_POOL_MAX, 0);
+        lua_pushlightuserdata(L, &pool_key);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+    int n = (int)lua_objlen(L, -1);
+    if (reusable && n < CO_POOL_MAX) {
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, -2, n + 1);
+    }
+    lua_pop(L, 2);
+}
 
 co_t *co_new(uv_loop_t *loop, lua_State *L, co_kind_t kind, co_done_cb done, void *ud)
 {
@@ -44,7 +92,7 @@ co_t *co_new(uv_loop_t *loop, lua_State *L, co_kind_t kind, co_done_cb done, voi
     co->done = done;
     co->ud = ud;
     co->id = co_next_id++;
-    co->co = lua_newthread(L);
+    co->co = thread_get(L);
     lua_pushlightuserdata(L, co);
     lua_rawset(L, LUA_REGISTRYINDEX);
     return co;
@@ -153,6 +201,7 @@ static void run(co_t *co, int nargs)
         rc = LUA_ERRRUN;
     }
     if (rc == 0) {
+        co->returned = 1;
         finish(co, CO_OK, lua_gettop(co->co));
         return;
     }
@@ -215,9 +264,12 @@ void co_exit_hook_remove(co_t *co, co_exit_hook_t *hook)
 void co_free(co_t *co)
 {
     stop_deadline(co);
+    lua_settop(co->co, 0);
     lua_pushthread(co->co);
     lua_xmove(co->co, co->L, 1);
+    lua_pushvalue(co->L, -1);
     lua_pushnil(co->L);
     lua_rawset(co->L, LUA_REGISTRYINDEX);
+    thread_put(co->L, co->returned);
     free(co);
 }

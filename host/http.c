@@ -40,8 +40,8 @@ typedef struct {
 
 struct http_conn {
     uv_tcp_t tcp;
-    uv_timer_t timer;
     uv_shutdown_t shutdown;
+    uint64_t deadline_ms; /* when the current state times out (loop time); 0: never */
     http_server_t *srv;
     llhttp_t parser;
     conn_state_t state;
@@ -62,7 +62,6 @@ struct http_conn {
     int reading;
     int in_parse; /* inside parse_more: a synchronous answer must not recurse into it */
     int detached; /* fuzz mode: no socket */
-    unsigned closing_handles;
     http_req_t req;
     char ip[48];
     http_conn_t *prev, *next;
@@ -71,6 +70,7 @@ struct http_conn {
 struct http_server {
     uv_loop_t *loop;
     uv_tcp_t listener;
+    uv_timer_t sweep; /* checks connection deadlines: cheaper than a timer restart per state */
     http_limits_t limits;
     http_callbacks_t cbs;
     void *ud;
@@ -80,6 +80,8 @@ struct http_server {
     int listener_open;
     uint64_t next_id;
     char id_prefix[17];
+    time_t date_sec;
+    char date[40];
 };
 
 static llhttp_settings_t parser_settings;
@@ -229,9 +231,7 @@ static void conn_free(http_conn_t *c)
 
 static void on_handle_closed(uv_handle_t *h)
 {
-    http_conn_t *c = h->data;
-    if (--c->closing_handles == 0)
-        conn_free(c);
+    conn_free(h->data);
 }
 
 static void server_maybe_drained(http_server_t *srv)
@@ -260,24 +260,21 @@ static void conn_close(http_conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     srv->nconns--;
-    c->closing_handles = 2;
-    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     server_maybe_drained(srv);
 }
 
-static void on_timeout(uv_timer_t *t);
-
+/* Deadlines are plain numbers checked by the server's sweep timer, so a request moving
+ * through its states costs no timer operations. */
 static void timer_arm(http_conn_t *c, unsigned ms)
 {
     if (!c->detached)
-        uv_timer_start(&c->timer, on_timeout, ms, 0);
+        c->deadline_ms = uv_now(c->srv->loop) + ms;
 }
 
 static void timer_stop(http_conn_t *c)
 {
-    if (!c->detached)
-        uv_timer_stop(&c->timer);
+    c->deadline_ms = 0;
 }
 
 /* ---- writing ----------------------------------------------------------------------------------
@@ -337,27 +334,47 @@ static void write_send(http_conn_t *c, write_req_t *wr, size_t len)
     }
 }
 
-static size_t http_date(char *out, size_t cap)
+/* "Wed, 25 Nov 2026 09:51:41 GMT", formatted once per second per server. */
+static const char *http_date(http_server_t *srv)
 {
-    static __thread time_t cached_sec;
-    static __thread char cached[40];
     time_t now = time(NULL);
-    if (now != cached_sec) {
+    if (now != srv->date_sec) {
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(cached, sizeof(cached), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        cached_sec = now;
+        strftime(srv->date, sizeof(srv->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        srv->date_sec = now;
     }
-    return (size_t)snprintf(out, cap, "%s", cached);
+    return srv->date;
+}
+
+static char *put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+#define PUT_LIT(p, lit) put(p, lit, sizeof(lit) - 1)
+
+static char *put_str(char *p, const char *s)
+{
+    return put(p, s, strlen(s));
+}
+
+static char *put_uint(char *p, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
 }
 
 static void parse_more(http_conn_t *c);
 static void read_start(http_conn_t *c);
-
-static void on_linger_timeout(uv_timer_t *t)
-{
-    conn_close(t->data);
-}
 
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
@@ -376,7 +393,7 @@ static void linger(http_conn_t *c)
         conn_close(c);
         return;
     }
-    uv_timer_start(&c->timer, on_linger_timeout, LINGER_MS, 0);
+    timer_arm(c, LINGER_MS);
     read_start(c);
 }
 
@@ -399,30 +416,28 @@ int http_respond(http_req_t *req, int status, const http_header_t *headers, size
         conn_close(c);
         return -1;
     }
-    char *p = wr->data;
-    size_t o = 0;
-    o += (size_t)snprintf(p + o, cap - o, "HTTP/1.1 %d %s\r\nDate: ", status,
-                          http_status_text(status));
-    o += http_date(p + o, cap - o);
-    o += (size_t)snprintf(p + o, cap - o,
-                          "\r\nContent-Length: %zu\r\nConnection: %s\r\nX-Request-Id: %s\r\n",
-                          body_len, keep ? "keep-alive" : "close", req->id);
+    char *p = PUT_LIT(wr->data, "HTTP/1.1 ");
+    p = put_uint(p, (uint64_t)(status >= 100 && status <= 999 ? status : 500));
+    *p++ = ' ';
+    p = put_str(p, http_status_text(status));
+    p = PUT_LIT(p, "\r\nDate: ");
+    p = put_str(p, http_date(srv));
+    p = PUT_LIT(p, "\r\nContent-Length: ");
+    p = put_uint(p, body_len);
+    p = keep ? PUT_LIT(p, "\r\nConnection: keep-alive\r\nX-Request-Id: ")
+             : PUT_LIT(p, "\r\nConnection: close\r\nX-Request-Id: ");
+    p = put_str(p, req->id);
+    p = PUT_LIT(p, "\r\n");
     for (size_t i = 0; i < nheaders; i++) {
-        memcpy(p + o, headers[i].name, headers[i].name_len);
-        o += headers[i].name_len;
-        p[o++] = ':';
-        p[o++] = ' ';
-        memcpy(p + o, headers[i].value, headers[i].value_len);
-        o += headers[i].value_len;
-        p[o++] = '\r';
-        p[o++] = '\n';
+        p = put(p, headers[i].name, headers[i].name_len);
+        p = PUT_LIT(p, ": ");
+        p = put(p, headers[i].value, headers[i].value_len);
+        p = PUT_LIT(p, "\r\n");
     }
-    p[o++] = '\r';
-    p[o++] = '\n';
-    if (!no_body && body_len) {
-        memcpy(p + o, body, body_len);
-        o += body_len;
-    }
+    p = PUT_LIT(p, "\r\n");
+    if (!no_body && body_len)
+        p = put(p, body, body_len);
+    size_t o = (size_t)(p - wr->data);
 
     if (srv->cbs.on_done)
         srv->cbs.on_done(req, status, o, srv->ud);
@@ -603,6 +618,18 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     return buf_append(&c->body, at, len) < 0 ? -1 : 0;
 }
 
+/* The server's random prefix (12 hex digits) + a 10-digit hex counter. */
+static void new_request_id(http_server_t *srv, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen(srv->id_prefix);
+    memcpy(out, srv->id_prefix, n);
+    uint64_t v = srv->next_id++;
+    for (int i = 9; i >= 0; i--, v >>= 4)
+        out[n + (size_t)i] = hex[v & 15];
+    out[n + 10] = '\0';
+}
+
 static int valid_request_id(const char *s, size_t n)
 {
     if (n == 0 || n > 64)
@@ -657,8 +684,7 @@ static void fill_request(http_conn_t *c, llhttp_t *p)
         memcpy(r->id, rid->value, rid->value_len);
         r->id[rid->value_len] = '\0';
     } else {
-        snprintf(r->id, sizeof(r->id), "%s%08llx", srv->id_prefix,
-                 (unsigned long long)(srv->next_id++ & 0xffffffffull));
+        new_request_id(srv, r->id);
     }
 }
 
@@ -692,8 +718,7 @@ static void reject(http_conn_t *c, int status, const char *code, const char *mes
     c->req.is_head = 0;
     c->req.start_ns = uv_hrtime();
     memcpy(c->req.ip, c->ip, sizeof(c->req.ip));
-    snprintf(c->req.id, sizeof(c->req.id), "%s%08llx", c->srv->id_prefix,
-             (unsigned long long)(c->srv->next_id++ & 0xffffffffull));
+    new_request_id(c->srv, c->req.id);
     c->keep_alive = 0;
     c->state = ST_HANDLING;
     c->error_status = status;
@@ -824,9 +849,9 @@ static void read_start(http_conn_t *c)
     }
 }
 
-static void on_timeout(uv_timer_t *t)
+static void on_timeout(http_conn_t *c)
 {
-    http_conn_t *c = t->data;
+    c->deadline_ms = 0;
     switch (c->state) {
     case ST_HEAD:
         reject(c, 408, "REQUEST_TIMEOUT", "request headers were not received in time");
@@ -835,11 +860,36 @@ static void on_timeout(uv_timer_t *t)
         reject(c, 408, "REQUEST_TIMEOUT", "request body was not received in time");
         break;
     case ST_IDLE:
+    case ST_FINISHING:
         conn_close(c);
         break;
     default:
         break;
     }
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    http_server_t *srv = t->data;
+    uint64_t now = uv_now(srv->loop);
+    http_conn_t *next;
+    for (http_conn_t *c = srv->conns; c; c = next) {
+        next = c->next;
+        if (c->deadline_ms && now >= c->deadline_ms)
+            on_timeout(c);
+    }
+}
+
+/* A quarter of the shortest timeout, within 10 ms .. 1 s: timeouts fire at most that late. */
+static uint64_t sweep_interval(const http_limits_t *l)
+{
+    unsigned m = l->header_timeout_ms;
+    if (l->body_timeout_ms < m)
+        m = l->body_timeout_ms;
+    if (l->keepalive_timeout_ms < m)
+        m = l->keepalive_timeout_ms;
+    m /= 4;
+    return m < 10 ? 10 : m > 1000 ? 1000 : m;
 }
 
 /* ---- accepting ---------------------------------------------------------------------------- */
@@ -874,8 +924,7 @@ static void on_connection(uv_stream_t *l, int status)
     c->srv = srv;
     c->keep_alive = 1;
     uv_tcp_init(srv->loop, &c->tcp);
-    uv_timer_init(srv->loop, &c->timer);
-    c->tcp.data = c->timer.data = c;
+    c->tcp.data = c;
     c->next = srv->conns;
     if (srv->conns)
         srv->conns->prev = c;
@@ -938,6 +987,10 @@ int http_server_new(uv_loop_t *loop, int listen_fd, const http_limits_t *limits,
         return rc;
     }
     srv->listener_open = 1;
+    uv_timer_init(loop, &srv->sweep);
+    srv->sweep.data = srv;
+    uint64_t every = sweep_interval(limits);
+    uv_timer_start(&srv->sweep, on_sweep, every, every);
     *out = srv;
     return 0;
 }

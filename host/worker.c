@@ -80,8 +80,9 @@ static size_t workers_json(const worker_t *w, char *out, size_t cap, int *consis
             gen[j] = s->generation[j];
         gen[16] = '\0';
         *consistent &= strcmp(gen, w->gen->short_hash) == 0;
-        o += (size_t)snprintf(out + o, cap - o, "%s{\"worker\":%d,\"pid\":%d,\"generation\":\"%s\"}",
-                              o > 1 ? "," : "", i, s->pid, gen);
+        o +=
+            (size_t)snprintf(out + o, cap - o, "%s{\"worker\":%d,\"pid\":%d,\"generation\":\"%s\"}",
+                             o > 1 ? "," : "", i, s->pid, gen);
     }
     o += (size_t)snprintf(out + o, cap - o, "]");
     return o;
@@ -94,14 +95,14 @@ static void serve_healthz(worker_t *w, http_req_t *req)
     if (w->slots)
         workers_json(w, workers, sizeof(workers), &consistent);
     uint64_t now = uv_now(w->loop);
-    int n = snprintf(body, sizeof(body),
-                     "{\"success\":true,\"status\":\"%s\",\"generation\":\"%s\",\"generationSeq\":%u,"
-                     "\"pid\":%d,\"worker\":%d,\"uptimeMs\":%llu,\"inflight\":%u,\"connections\":%u,"
-                     "\"env\":\"%s\",\"consistent\":%s,\"workers\":%s}",
-                     w->draining ? "draining" : "ok", w->gen->short_hash, w->gen->seq, (int)getpid(),
-                     w->index, (unsigned long long)(now - w->started_ms), w->ninflight,
-                     http_server_connections(w->http), w->cfg->env_name,
-                     consistent ? "true" : "false", workers);
+    int n = snprintf(
+        body, sizeof(body),
+        "{\"success\":true,\"status\":\"%s\",\"generation\":\"%s\",\"generationSeq\":%u,"
+        "\"pid\":%d,\"worker\":%d,\"uptimeMs\":%llu,\"inflight\":%u,\"connections\":%u,"
+        "\"env\":\"%s\",\"consistent\":%s,\"workers\":%s}",
+        w->draining ? "draining" : "ok", w->gen->short_hash, w->gen->seq, (int)getpid(), w->index,
+        (unsigned long long)(now - w->started_ms), w->ninflight, http_server_connections(w->http),
+        w->cfg->env_name, consistent ? "true" : "false", workers);
     respond_json(req, 200, body, (size_t)n);
 }
 
@@ -249,31 +250,28 @@ static void push_decoded(lua_State *L, const char *s, size_t n)
         free(out);
 }
 
-static void push_request(lua_State *L, const http_req_t *req, const router_match_t *m)
+/* dispatch(handler, method, path, query_string, body, ip, id, route, params|nil, headers):
+ * the runtime builds the request table from these in Lua, where a constant-keyed
+ * constructor is cheaper than setting fields from C one by one. */
+static int push_request(lua_State *L, const http_req_t *req, const router_match_t *m)
 {
-    lua_createtable(L, 0, 10);
     lua_pushlstring(L, req->method, req->method_len);
-    lua_setfield(L, -2, "method");
     lua_pushlstring(L, req->path, req->path_len);
-    lua_setfield(L, -2, "path");
     lua_pushlstring(L, req->query, req->query_len);
-    lua_setfield(L, -2, "query_string");
     lua_pushlstring(L, req->body, req->body_len);
-    lua_setfield(L, -2, "body");
     lua_pushstring(L, req->ip);
-    lua_setfield(L, -2, "ip");
     lua_pushstring(L, req->id);
-    lua_setfield(L, -2, "id");
     lua_pushstring(L, m->template);
-    lua_setfield(L, -2, "route");
-
-    lua_createtable(L, 0, m->nparams);
-    for (int i = 0; i < m->nparams; i++) {
-        lua_pushlstring(L, m->params[i].name, m->params[i].name_len);
-        push_decoded(L, m->params[i].value, m->params[i].value_len);
-        lua_rawset(L, -3);
+    if (m->nparams) {
+        lua_createtable(L, 0, m->nparams);
+        for (int i = 0; i < m->nparams; i++) {
+            lua_pushlstring(L, m->params[i].name, m->params[i].name_len);
+            push_decoded(L, m->params[i].value, m->params[i].value_len);
+            lua_rawset(L, -3);
+        }
+    } else {
+        lua_pushnil(L);
     }
-    lua_setfield(L, -2, "params");
 
     /* Header names are lower-cased; repeated headers are joined with ", " (RFC 9110). */
     lua_createtable(L, 0, (int)req->nheaders);
@@ -297,7 +295,7 @@ static void push_request(lua_State *L, const http_req_t *req, const router_match
         }
         lua_rawset(L, -3);
     }
-    lua_setfield(L, -2, "headers");
+    return 9;
 }
 
 static void start_handler(worker_t *w, http_req_t *req, const router_match_t *m)
@@ -326,9 +324,9 @@ static void start_handler(worker_t *w, http_req_t *req, const router_match_t *m)
     lua_State *T = co_thread(co);
     lua_rawgeti(T, LUA_REGISTRYINDEX, gen->dispatch_ref);
     lua_pushinteger(T, m->handler);
-    push_request(T, req, m);
+    int nargs = 1 + push_request(T, req, m);
     co_set_deadline(co, w->cfg->request_timeout_ms);
-    co_start(co, 2);
+    co_start(co, nargs);
 }
 
 static void on_request(http_req_t *req, void *ud)

@@ -196,9 +196,11 @@ local function internal(req, msg)
 end
 
 -- Runs in the request's coroutine; returns status, body, content type, headers.
-function M._dispatch(idx, req)
-  setmetatable(req, RequestMT)
-  setmetatable(req.headers, Headers)
+function M._dispatch(idx, method, path, query_string, body, ip, id, route, params, headers)
+  local req = setmetatable({
+    method = method, path = path, query_string = query_string, body = body, ip = ip, id = id,
+    route = route, params = params or {}, headers = setmetatable(headers, Headers),
+  }, RequestMT)
   local ok, status, body, headers = xpcall(run, on_error, idx, req)
   if not ok then
     local e = status
