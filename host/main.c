@@ -33,10 +33,11 @@ static int usage(void)
     return 2;
 }
 
-/* Loads the scripts without serving: the same path a reload takes. */
+/* Loads the scripts without serving: the same path a reload takes. No event loop: scripts
+ * can't do I/O while loading, and `serve` forks after this, so no loop state may exist. */
 static int check_scripts(const config_t *cfg, vm_gen_t **out)
 {
-    bind_host_t host = {.loop = uv_default_loop(), .cfg = cfg};
+    bind_host_t host = {.loop = NULL, .cfg = cfg};
     char err[1024];
     vm_gen_t *gen;
     if (vm_gen_load(cfg->scripts_dir, &host, &gen, err, sizeof(err)) < 0) {

@@ -575,7 +575,10 @@ static int start_signals(worker_t *w)
 int worker_main(const config_t *cfg, int listen_fd, int index, worker_slot_t *slots, int nslots)
 {
     worker_t w = {.cfg = cfg, .index = index, .slots = slots, .nslots = nslots};
-    w.loop = uv_default_loop();
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) < 0)
+        return 1;
+    w.loop = &loop; /* the worker's own: nothing of it can be shared with a sibling */
     w.started_ms = uv_now(w.loop);
     signal(SIGPIPE, SIG_IGN);
     if (worker_host_open(w.loop, cfg, &w.host) < 0)

@@ -47,6 +47,8 @@ void bind_push_null(lua_State *L);
 /* Lists: a table with the array metatable always encodes as a JSON array, even empty. */
 void bind_push_array_mt(lua_State *L);
 void bind_mark_array(lua_State *L, int idx);
+/* json.decode(s) -> value | nil, "message at character N" (bind_json_decode.c) */
+int bind_json_decode(lua_State *L);
 
 /* Registers every speezy.* C module in package.preload. */
 void bind_open_all(lua_State *L);

@@ -4,7 +4,7 @@
  * an empty list of rows, never {}. Tables carrying the array metatable (rows from pg, arrays
  * from redis and pg, json.array{...}) always encode as arrays. Other tables are arrays when
  * their keys are exactly 1..n, objects otherwise. Integers print without exponent; NaN and
- * infinities are refused. json.decode is cjson.safe's (untrusted input: nil, err). */
+ * infinities are refused. json.decode is in bind_json_decode.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -158,10 +158,14 @@ static int put_number(lua_State *L, jbuf_t *b, lua_Number n)
     if (isnan(n) || isinf(n))
         return luaL_error(L, "json: cannot encode %s", isnan(n) ? "NaN" : "an infinity");
     int len;
-    if (n == floor(n) && fabs(n) < 9007199254740992.0)
+    if (n == floor(n) && fabs(n) < 9007199254740992.0) {
         len = snprintf(buf, sizeof(buf), "%lld", (long long)n);
-    else
-        len = snprintf(buf, sizeof(buf), "%.17g", n);
+    } else {
+        /* the shortest of 15 or 17 digits that reads back as the same double */
+        len = snprintf(buf, sizeof(buf), "%.15g", n);
+        if (strtod(buf, NULL) != n)
+            len = snprintf(buf, sizeof(buf), "%.17g", n);
+    }
     put(b, buf, (size_t)len);
     return 0;
 }
@@ -265,14 +269,22 @@ static void encode(lua_State *L, jbuf_t *b, int idx, int depth)
     }
 }
 
+/* Pushes the buffer's text and frees it now; __gc only covers errors mid-encode. */
+static int jbuf_result(lua_State *L, jbuf_t *b)
+{
+    lua_pushlstring(L, b->p ? b->p : "", b->len);
+    free(b->p);
+    b->p = NULL;
+    return 1;
+}
+
 static int json_encode(lua_State *L)
 {
     luaL_checkany(L, 1);
     lua_settop(L, 1);
     jbuf_t *b = jbuf_new(L);
     encode(L, b, 1, 0);
-    lua_pushlstring(L, b->p, b->len);
-    return 1;
+    return jbuf_result(L, b);
 }
 
 /* {"success":true, ...members of the table}: the success envelope in one pass. A table
@@ -298,8 +310,7 @@ static int json_envelope(lua_State *L)
         else
             encode_table(L, b, 1, 0, 1); /* opens with ',' before each member */
     }
-    lua_pushlstring(L, b->p, b->len);
-    return 1;
+    return jbuf_result(L, b);
 }
 
 static int json_array(lua_State *L)
@@ -318,6 +329,7 @@ int luaopen_speezy_json(lua_State *L)
         {"encode", json_encode},
         {"envelope", json_envelope},
         {"array", json_array},
+        {"decode", bind_json_decode},
         {NULL, NULL},
     };
     lua_createtable(L, 0, 6);
@@ -326,12 +338,5 @@ int luaopen_speezy_json(lua_State *L)
     lua_setfield(L, -2, "null");
     bind_push_array_mt(L);
     lua_setfield(L, -2, "array_mt");
-    /* decode is cjson.safe's: untrusted input returns nil, err instead of raising */
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "cjson.safe");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "decode");
-    lua_setfield(L, -3, "decode");
-    lua_pop(L, 1);
     return 1;
 }

@@ -3,9 +3,9 @@
 # SECONDS each (`make fuzz` runs it long, spec/run a short smoke).
 #
 # Seeds come from spec/fuzz/corpus/<name>/ (committed, when present); the growing corpus
-# lives in spec/fuzz/corpus-run/<name>/ (ignored) and crash/leak/timeout artifacts are written
-# to spec/fuzz/artifacts/<name>/. A harness passes when it finds nothing in its time. Ends
-# with "N passed, N failed"; with no harness at all that is one failure.
+# lives in spec/fuzz/corpus-run/<name>/ (ignored), crash/leak/timeout artifacts in
+# spec/fuzz/corpus-run/<name>.artifacts/. A harness passes when it finds nothing in its time.
+# Ends with "N passed, N failed"; with no harness at all that is one failure.
 set -uo pipefail
 
 BUILD_DIR=${1:?usage: spec/fuzz/run.sh BUILD_DIR SECONDS}
@@ -18,7 +18,7 @@ for bin in "$BUILD_DIR"/fuzz_*; do
     [[ -x $bin && -f $bin ]] || continue
     name=$(basename "$bin")
     corpus=$HERE/corpus-run/$name
-    artifacts=$HERE/artifacts/$name
+    artifacts=$HERE/corpus-run/$name.artifacts
     mkdir -p "$corpus" "$artifacts"
     seeds=()
     [[ -d $HERE/corpus/$name ]] && seeds=("$HERE/corpus/$name")

@@ -531,6 +531,8 @@ static lua_State *lua_with_pg(bind_host_t *host)
     lua_getfield(L, -1, "preload");
     lua_pushcfunction(L, luaopen_cjson);
     lua_setfield(L, -2, "cjson");
+    lua_pushcfunction(L, luaopen_speezy_json);
+    lua_setfield(L, -2, "speezy.json");
     lua_pushcfunction(L, luaopen_speezy_pg_core);
     lua_setfield(L, -2, "speezy.pg.core");
     lua_pushcfunction(L, load_embedded_pg);

@@ -8,7 +8,6 @@
 --
 -- A handler returns status, body[, headers]. A table body becomes the success envelope; a
 -- string body is sent as is (Content-Type from headers, default text/plain).
-local cjson_safe = require "cjson.safe"
 local core = require "speezy.core"
 local json = require "speezy.json"
 
@@ -17,15 +16,13 @@ local M = {}
 local routes, handlers, hooks = {}, {}, {}
 local booting = true
 
-local decoder = cjson_safe.new()
-decoder.decode_max_depth(64)
 
 -- Status for the stable error codes of pg, redis and the host.
 local STATUS = {
   BAD_REQUEST = 400, VALIDATION = 400, INVALID_JSON = 400, INVALID_INPUT = 400,
   UNAUTHORIZED = 401, FORBIDDEN = 403, NOT_FOUND = 404, CONFLICT = 409,
   INVALID_REFERENCE = 422, CONSTRAINT_VIOLATION = 422, RATE_LIMITED = 429,
-  SERIALIZATION_FAILURE = 503, DB_UNAVAILABLE = 503, REDIS_UNAVAILABLE = 503,
+  SERIALIZATION_FAILURE = 503, DB_UNAVAILABLE = 503, REDIS_UNAVAILABLE = 503, REDIS_BUSY = 503,
   TIMEOUT = 504, REDIS_TIMEOUT = 504,
 }
 
@@ -153,7 +150,7 @@ function Request.json(req)
   if cached ~= nil then return cached end
   local body = req.body
   if body == nil or body == "" then M.raise(400, "INVALID_JSON", "request body is empty") end
-  local value, err = decoder.decode(body)
+  local value, err = json.decode(body)
   if value == nil then M.raise(400, "INVALID_JSON", "request body is not valid JSON: " .. err) end
   rawset(req, "_json", value)
   return value

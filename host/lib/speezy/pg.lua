@@ -44,10 +44,11 @@
 -- tx:query(sql, ...) has pg.query's contract. Inside fn, pg.query and pg.tx join the
 -- transaction: pg.tx or tx:tx(fn) nested there runs in a SAVEPOINT with the same rules,
 -- rolling back to it without ending the outer transaction.
-local cjson = require "cjson"
+local json = require "speezy.json"
 local core = require "speezy.pg.core"
 
-core.configure(cjson.decode, cjson.encode)
+-- speezy.json keeps [] an array both ways (cjson would turn an empty array into {}).
+core.configure(json.decode, json.encode)
 
 local pg = {}
 
