@@ -13,6 +13,7 @@
 
 #include <lauxlib.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct co_exit_hook {
     co_exit_fn fn;
@@ -23,8 +24,9 @@ struct co_exit_hook {
 struct co_s {
     lua_State *L;  /* the generation's main state */
     lua_State *co; /* the coroutine thread */
-    uv_loop_t *loop;
-    uv_timer_t *deadline; /* allocated on demand; closed asynchronously */
+    co_pool_t *pool;
+    uv_timer_t deadline; /* initialized once, reused with the co_t */
+    co_t *next_free;
     co_kind_t kind;
     co_done_cb done;
     void *ud;
@@ -38,6 +40,47 @@ struct co_s {
 };
 
 #define CO_POOL_MAX 64
+#define CO_FREE_MAX 1024
+
+/* Finished co_t's are kept with their timer handle initialized: a request then costs a timer
+ * start and stop, not a malloc, a handle init and an asynchronous close. */
+struct co_pool {
+    uv_loop_t *loop;
+    co_t *free;
+    unsigned nfree;
+    unsigned live;
+    int closing;
+};
+
+co_pool_t *co_pool_new(uv_loop_t *loop)
+{
+    co_pool_t *p = calloc(1, sizeof(*p));
+    if (p)
+        p->loop = loop;
+    return p;
+}
+
+static void co_closed(uv_handle_t *h)
+{
+    co_t *co = h->data;
+    co_pool_t *p = co->pool;
+    free(co);
+    if (--p->live == 0 && p->closing)
+        free(p);
+}
+
+void co_pool_close(co_pool_t *p)
+{
+    p->closing = 1;
+    while (p->free) {
+        co_t *co = p->free;
+        p->free = co->next_free;
+        uv_close((uv_handle_t *)&co->deadline, co_closed);
+    }
+    p->nfree = 0;
+    if (p->live == 0)
+        free(p);
+}
 
 static uint64_t co_next_id = 1;
 static char pool_key;
@@ -81,13 +124,25 @@ static void thread_put(lua_State *L, int reusable)
     lua_pop(L, 2);
 }
 
-co_t *co_new(uv_loop_t *loop, lua_State *L, co_kind_t kind, co_done_cb done, void *ud)
+co_t *co_new(co_pool_t *pool, lua_State *L, co_kind_t kind, co_done_cb done, void *ud)
 {
-    co_t *co = calloc(1, sizeof(*co));
-    if (!co)
-        return NULL;
+    co_t *co = pool->free;
+    if (co) {
+        pool->free = co->next_free;
+        pool->nfree--;
+        uv_timer_t t = co->deadline;
+        memset(co, 0, sizeof(*co));
+        co->deadline = t;
+    } else {
+        co = calloc(1, sizeof(*co));
+        if (!co)
+            return NULL;
+        uv_timer_init(pool->loop, &co->deadline);
+        pool->live++;
+    }
+    co->deadline.data = co;
+    co->pool = pool;
     co->L = L;
-    co->loop = loop;
     co->kind = kind;
     co->done = done;
     co->ud = ud;
@@ -141,11 +196,7 @@ static void run_exit_hooks(co_t *co, int cancelled)
 
 static void stop_deadline(co_t *co)
 {
-    if (co->deadline) {
-        uv_timer_stop(co->deadline);
-        uv_close((uv_handle_t *)co->deadline, (uv_close_cb)free);
-        co->deadline = NULL;
-    }
+    uv_timer_stop(&co->deadline);
 }
 
 static void finish(co_t *co, co_status_t status, int nresults)
@@ -177,14 +228,7 @@ static void on_deadline(uv_timer_t *t)
 
 void co_set_deadline(co_t *co, uint64_t timeout_ms)
 {
-    if (!co->deadline) {
-        co->deadline = malloc(sizeof(uv_timer_t));
-        if (!co->deadline)
-            return;
-        uv_timer_init(co->loop, co->deadline);
-        co->deadline->data = co;
-    }
-    uv_timer_start(co->deadline, on_deadline, timeout_ms, 0);
+    uv_timer_start(&co->deadline, on_deadline, timeout_ms, 0);
 }
 
 static void run(co_t *co, int nargs)
@@ -271,5 +315,12 @@ void co_free(co_t *co)
     lua_pushnil(co->L);
     lua_rawset(co->L, LUA_REGISTRYINDEX);
     thread_put(co->L, co->returned);
-    free(co);
+    co_pool_t *p = co->pool;
+    if (p->nfree < CO_FREE_MAX && !p->closing) {
+        co->next_free = p->free;
+        p->free = co;
+        p->nfree++;
+    } else {
+        uv_close((uv_handle_t *)&co->deadline, co_closed);
+    }
 }

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 typedef struct co_s co_t;
+typedef struct co_pool co_pool_t;
 
 typedef enum {
     CO_OK = 0,        /* returned: results are on the thread's stack */
@@ -32,8 +33,13 @@ typedef void (*co_done_cb)(co_t *co, co_status_t status, int nresults, void *ud)
 typedef void (*co_cancel_fn)(void *op);
 typedef void (*co_exit_fn)(void *data, int cancelled);
 
+/* One pool per loop: it recycles co_t's and their deadline timers. Close it after every co
+ * made from it was freed; its memory goes once the loop has run the handles' close. */
+co_pool_t *co_pool_new(uv_loop_t *loop);
+void co_pool_close(co_pool_t *pool);
+
 /* Creates a coroutine thread on L (a generation's main state) anchored in its registry. */
-co_t *co_new(uv_loop_t *loop, lua_State *L, co_kind_t kind, co_done_cb done, void *ud);
+co_t *co_new(co_pool_t *pool, lua_State *L, co_kind_t kind, co_done_cb done, void *ud);
 lua_State *co_thread(co_t *co);
 co_kind_t co_kind(const co_t *co);
 void *co_owner(const co_t *co);

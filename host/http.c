@@ -82,6 +82,7 @@ struct http_server {
     char id_prefix[17];
     time_t date_sec;
     char date[40];
+    buf_t out; /* responses are built here, then written straight from it */
 };
 
 static llhttp_settings_t parser_settings;
@@ -295,39 +296,33 @@ static void on_written(uv_write_t *w, int status)
         conn_close(c);
 }
 
-static write_req_t *write_req_new(http_conn_t *c, size_t len)
+/* Writes at once when the socket takes it all (nearly always): one write(2), no copy, no
+ * write request, and no epoll_ctl for libuv to undo. Only a remainder is copied and queued. */
+static void write_send(http_conn_t *c, const char *data, size_t len)
 {
-    write_req_t *wr = malloc(sizeof(*wr) + len);
-    if (wr)
-        wr->conn = c;
-    return wr;
-}
-
-/* Tries the write at once: a response that fits the socket buffer (nearly all) costs one
- * write(2) and no write request, which also spares libuv an epoll_ctl per response. */
-static void write_send(http_conn_t *c, write_req_t *wr, size_t len)
-{
-    if (c->detached) {
-        free(wr);
+    if (c->detached)
         return;
-    }
     size_t off = 0;
     if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
-        uv_buf_t b = uv_buf_init(wr->data, (unsigned)len);
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        if (n == (int)len) {
-            free(wr);
+        if (n == (int)len)
             return;
-        }
-        if (n > 0)
+        if (n > 0) {
             off = (size_t)n;
-        else if (n != UV_EAGAIN) {
-            free(wr);
+        } else if (n != UV_EAGAIN) {
             conn_close(c);
             return;
         }
     }
-    uv_buf_t b = uv_buf_init(wr->data + off, (unsigned)(len - off));
+    write_req_t *wr = malloc(sizeof(*wr) + len - off);
+    if (!wr) {
+        conn_close(c);
+        return;
+    }
+    wr->conn = c;
+    memcpy(wr->data, data + off, len - off);
+    uv_buf_t b = uv_buf_init(wr->data, (unsigned)(len - off));
     if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
         free(wr);
         conn_close(c);
@@ -411,12 +406,12 @@ int http_respond(http_req_t *req, int status, const http_header_t *headers, size
     for (size_t i = 0; i < nheaders; i++)
         extra += headers[i].name_len + headers[i].value_len + 4;
     size_t cap = 256 + sizeof(req->id) + extra + (no_body ? 0 : body_len);
-    write_req_t *wr = write_req_new(c, cap);
-    if (!wr) {
+    srv->out.len = 0;
+    if (buf_reserve(&srv->out, cap) < 0) {
         conn_close(c);
         return -1;
     }
-    char *p = PUT_LIT(wr->data, "HTTP/1.1 ");
+    char *p = PUT_LIT(srv->out.p, "HTTP/1.1 ");
     p = put_uint(p, (uint64_t)(status >= 100 && status <= 999 ? status : 500));
     *p++ = ' ';
     p = put_str(p, http_status_text(status));
@@ -437,12 +432,12 @@ int http_respond(http_req_t *req, int status, const http_header_t *headers, size
     p = PUT_LIT(p, "\r\n");
     if (!no_body && body_len)
         p = put(p, body, body_len);
-    size_t o = (size_t)(p - wr->data);
+    size_t o = (size_t)(p - srv->out.p);
 
     if (srv->cbs.on_done)
         srv->cbs.on_done(req, status, o, srv->ud);
     c->state = keep ? ST_IDLE : ST_FINISHING;
-    write_send(c, wr, o);
+    write_send(c, srv->out.p, o);
     if (!keep)
         linger(c);
     else {
@@ -581,11 +576,7 @@ const http_header_t *http_req_header(const http_req_t *req, const char *name)
 static void send_continue(http_conn_t *c)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    write_req_t *wr = write_req_new(c, sizeof(cont) - 1);
-    if (!wr)
-        return;
-    memcpy(wr->data, cont, sizeof(cont) - 1);
-    write_send(c, wr, sizeof(cont) - 1);
+    write_send(c, cont, sizeof(cont) - 1);
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -1063,5 +1054,6 @@ int http_parse_only(const char *data, size_t len, const http_limits_t *limits,
         parse_more(c);
     int rejected = c->error_status;
     conn_free(c);
+    free(srv.out.p);
     return rejected;
 }

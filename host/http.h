@@ -69,7 +69,7 @@ int http_server_new(uv_loop_t *loop, int listen_fd, const http_limits_t *limits,
 /* Stops accepting, closes idle connections, lets in-flight requests finish (answered with
  * Connection: close), then calls on_drained. */
 void http_server_drain(http_server_t *srv);
-/* Closes every connection now (in-flight requests get on_abort), then frees the server. */
+/* Closes every connection now (in-flight requests get on_abort) and stops accepting. */
 void http_server_close(http_server_t *srv);
 unsigned http_server_connections(const http_server_t *srv);
 

@@ -61,7 +61,7 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-static void run_file(uv_loop_t *loop, vm_gen_t *gen, const char *path, spec_result_t *r)
+static void run_file(bind_host_t *host, vm_gen_t *gen, const char *path, spec_result_t *r)
 {
     size_t len;
     char *src = slurp(path, &len);
@@ -71,7 +71,7 @@ static void run_file(uv_loop_t *loop, vm_gen_t *gen, const char *path, spec_resu
         return;
     }
     fprintf(stdout, "# %s\n", path);
-    co_t *co = co_new(loop, gen->L, CO_KIND_TEST, on_spec_done, r);
+    co_t *co = co_new(host->cos, gen->L, CO_KIND_TEST, on_spec_done, r);
     lua_State *T = co_thread(co);
     lua_getglobal(T, "require");
     lua_pushliteral(T, "speezy.test");
@@ -84,7 +84,7 @@ static void run_file(uv_loop_t *loop, vm_gen_t *gen, const char *path, spec_resu
     free(src);
     co_set_deadline(co, SPEC_FILE_DEADLINE_MS);
     co_start(co, 3);
-    while (!r->done && uv_run(loop, UV_RUN_ONCE))
+    while (!r->done && uv_run(host->loop, UV_RUN_ONCE))
         ;
     if (!r->done) {
         co_cancel(co);
@@ -109,7 +109,7 @@ int testrun_main(const config_t *cfg, int nfiles, char **files)
     int passed = 0, failed = 0;
     for (int i = 0; i < nfiles; i++) {
         spec_result_t r = {0};
-        run_file(loop, gen, files[i], &r);
+        run_file(&host, gen, files[i], &r);
         passed += r.passed;
         failed += r.failed;
         log_flush();

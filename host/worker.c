@@ -38,6 +38,7 @@ typedef struct {
     uv_timer_t drain_deadline;
     uv_check_t flush;
     wreq_t *inflight;
+    wreq_t *spare; /* finished wreqs, reused: no calloc per request */
     unsigned ninflight;
     int index;
     int draining;
@@ -214,7 +215,8 @@ static void on_co_done(co_t *co, co_status_t status, int nresults, void *ud)
     wreq_unlink(w, r);
     co_free(co);
     vm_gen_unpin(r->gen);
-    free(r);
+    r->next = w->spare;
+    w->spare = r;
 }
 
 static int hexval(char c)
@@ -300,11 +302,19 @@ static int push_request(lua_State *L, const http_req_t *req, const router_match_
 
 static void start_handler(worker_t *w, http_req_t *req, const router_match_t *m)
 {
-    wreq_t *r = calloc(1, sizeof(*r));
+    wreq_t *r = w->spare;
+    if (r)
+        w->spare = r->next;
+    else if (!(r = malloc(sizeof(*r)))) {
+        http_respond_error(req, 503, "OVERLOADED", "out of memory", NULL, 0);
+        return;
+    }
+    memset(r, 0, sizeof(*r));
     vm_gen_t *gen = w->gen;
-    co_t *co = r ? co_new(w->loop, gen->L, CO_KIND_REQUEST, on_co_done, r) : NULL;
+    co_t *co = co_new(w->host.cos, gen->L, CO_KIND_REQUEST, on_co_done, r);
     if (!co) {
-        free(r);
+        r->next = w->spare;
+        w->spare = r;
         http_respond_error(req, 503, "OVERLOADED", "out of memory", NULL, 0);
         return;
     }
@@ -526,6 +536,8 @@ int worker_host_open(uv_loop_t *loop, const config_t *cfg, bind_host_t *host)
     memset(host, 0, sizeof(*host));
     host->loop = loop;
     host->cfg = cfg;
+    if (!(host->cos = co_pool_new(loop)))
+        return -1;
     if (cfg->database_url) {
         pg_pool_opts_t o = {.size = cfg->pg_pool_size,
                             .wait_ms = cfg->pg_pool_wait_ms,
@@ -558,6 +570,9 @@ void worker_host_close(bind_host_t *host)
         redis_client_close(host->redis);
     host->pg = NULL;
     host->redis = NULL;
+    if (host->cos)
+        co_pool_close(host->cos);
+    host->cos = NULL;
 }
 
 static int start_signals(worker_t *w)

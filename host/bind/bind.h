@@ -21,6 +21,7 @@ struct redis_client;
  * belong to the host, never to a VM. */
 typedef struct bind_host {
     uv_loop_t *loop;
+    co_pool_t *cos; /* where request and job coroutines come from */
     const struct config *cfg;
     struct pg_pool *pg;         /* NULL when no database is configured */
     struct redis_client *redis; /* NULL when no Redis is configured */

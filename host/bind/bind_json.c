@@ -14,15 +14,17 @@
 
 #define JSON_MAX_DEPTH 64
 
-/* Output buffer owned by a userdata, so an error mid-encode frees it through __gc. (A
- * luaL_Buffer can't be used: encoding walks tables with lua_next between appends.) */
+/* Output buffer: one per lua_State, kept in the registry and reused by every encode, so
+ * encoding allocates nothing once it has grown, and an error mid-encode leaks nothing (the
+ * buffer just waits for the next encode; its __gc frees it with the state). A luaL_Buffer
+ * can't be used: encoding walks tables with lua_next between appends. */
 typedef struct {
     char *p;
     size_t len, cap;
     lua_State *L;
 } jbuf_t;
 
-static char jbuf_mt_key;
+static char jbuf_key;
 
 static int jbuf_gc(lua_State *L)
 {
@@ -32,45 +34,53 @@ static int jbuf_gc(lua_State *L)
     return 0;
 }
 
-static jbuf_t *jbuf_new(lua_State *L)
+static jbuf_t *jbuf_get(lua_State *L)
 {
-    jbuf_t *b = lua_newuserdata(L, sizeof(*b));
-    memset(b, 0, sizeof(*b));
-    b->L = L;
-    lua_pushlightuserdata(L, &jbuf_mt_key);
+    lua_pushlightuserdata(L, &jbuf_key);
     lua_rawget(L, LUA_REGISTRYINDEX);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
+    jbuf_t *b = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!b) {
+        b = lua_newuserdata(L, sizeof(*b));
+        memset(b, 0, sizeof(*b));
         lua_createtable(L, 0, 1);
         lua_pushcfunction(L, jbuf_gc);
         lua_setfield(L, -2, "__gc");
-        lua_pushlightuserdata(L, &jbuf_mt_key);
-        lua_pushvalue(L, -2);
+        lua_setmetatable(L, -2);
+        lua_pushlightuserdata(L, &jbuf_key);
+        lua_insert(L, -2);
         lua_rawset(L, LUA_REGISTRYINDEX);
     }
-    lua_setmetatable(L, -2);
+    b->L = L;
+    b->len = 0;
     return b;
 }
 
-static void put(jbuf_t *b, const char *s, size_t n)
+static void grow(jbuf_t *b, size_t n)
 {
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            luaL_error(b->L, "json: out of memory");
-        b->p = p;
-        b->cap = cap;
-    }
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + n)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p)
+        luaL_error(b->L, "json: out of memory");
+    b->p = p;
+    b->cap = cap;
+}
+
+static inline void put(jbuf_t *b, const char *s, size_t n)
+{
+    if (b->len + n > b->cap)
+        grow(b, n);
     memcpy(b->p + b->len, s, n);
     b->len += n;
 }
 
-static void putc_(jbuf_t *b, char c)
+static inline void putc_(jbuf_t *b, char c)
 {
-    put(b, &c, 1);
+    if (b->len + 1 > b->cap)
+        grow(b, 1);
+    b->p[b->len++] = c;
 }
 
 static void puts_(jbuf_t *b, const char *s)
@@ -269,12 +279,15 @@ static void encode(lua_State *L, jbuf_t *b, int idx, int depth)
     }
 }
 
-/* Pushes the buffer's text and frees it now; __gc only covers errors mid-encode. */
+/* Pushes the buffer's text; a buffer grown past 64 KiB is given back to the allocator. */
 static int jbuf_result(lua_State *L, jbuf_t *b)
 {
     lua_pushlstring(L, b->p ? b->p : "", b->len);
-    free(b->p);
-    b->p = NULL;
+    if (b->cap > 65536) {
+        free(b->p);
+        b->p = NULL;
+        b->cap = 0;
+    }
     return 1;
 }
 
@@ -282,7 +295,7 @@ static int json_encode(lua_State *L)
 {
     luaL_checkany(L, 1);
     lua_settop(L, 1);
-    jbuf_t *b = jbuf_new(L);
+    jbuf_t *b = jbuf_get(L);
     encode(L, b, 1, 0);
     return jbuf_result(L, b);
 }
@@ -293,7 +306,7 @@ static int json_envelope(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    jbuf_t *b = jbuf_new(L);
+    jbuf_t *b = jbuf_get(L);
     int n = array_length(L, 1);
     if (n > 0 || is_marked_array(L, 1)) {
         puts_(b, "{\"success\":true,\"data\":");

@@ -29,7 +29,8 @@ describe("json.decode", function()
 
   it("refuses malformed input with a position, without raising", function()
     local bad = { "", "{", "[1,]", '{"a" 1}', "tru", "01", "1.", "-", '"\\x"', '"\\ud800"',
-                  '"a\nb"', "[1] 2", "{1:2}", "1e999", string.rep("[", 100) .. string.rep("]", 100) }
+                  '"a\nb"', "[1] 2", "{1:2}", "1e999",
+                  string.rep("[", 100) .. string.rep("]", 100) }
     for _, s in ipairs(bad) do
       local v, err = json.decode(s)
       assert.is_nil(v, "accepted " .. s)

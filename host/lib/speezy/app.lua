@@ -193,10 +193,10 @@ local function internal(req, msg)
 end
 
 -- Runs in the request's coroutine; returns status, body, content type, headers.
-function M._dispatch(idx, method, path, query_string, body, ip, id, route, params, headers)
+function M._dispatch(idx, method, path, query_string, raw, ip, id, route, params, req_headers)
   local req = setmetatable({
-    method = method, path = path, query_string = query_string, body = body, ip = ip, id = id,
-    route = route, params = params or {}, headers = setmetatable(headers, Headers),
+    method = method, path = path, query_string = query_string, body = raw, ip = ip, id = id,
+    route = route, params = params or {}, headers = setmetatable(req_headers, Headers),
   }, RequestMT)
   local ok, status, body, headers = xpcall(run, on_error, idx, req)
   if not ok then
