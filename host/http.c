@@ -634,6 +634,40 @@ static int valid_request_id(const char *s, size_t n)
     return 1;
 }
 
+/* path and query of the request target; the absolute form a client may send
+ * ("http://host/path?q", RFC 9112 3.2.2) is reduced to its path. */
+static void split_target(http_req_t *r)
+{
+    const char *u = r->url, *end = r->url + r->url_len;
+    if (r->url_len > 7 &&
+        (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)) {
+        const char *auth = memchr(u, '/', (size_t)(end - u)) + 2;
+        const char *slash = auth < end ? memchr(auth, '/', (size_t)(end - auth)) : NULL;
+        u = slash ? slash : end;
+    }
+    r->path = u;
+    r->path_len = (size_t)(end - u);
+    r->query = "";
+    r->query_len = 0;
+    for (const char *q = u; q < end; q++) {
+        if (*q == '?' || *q == '#') {
+            r->path_len = (size_t)(q - u);
+            if (*q == '?') {
+                r->query = q + 1;
+                r->query_len = (size_t)(end - q - 1);
+                const char *hash = memchr(r->query, '#', r->query_len);
+                if (hash)
+                    r->query_len = (size_t)(hash - r->query);
+            }
+            break;
+        }
+    }
+    if (r->path_len == 0 && u == end) {
+        r->path = "/";
+        r->path_len = 1;
+    }
+}
+
 static void fill_request(http_conn_t *c, llhttp_t *p)
 {
     http_req_t *r = &c->req;
@@ -644,23 +678,7 @@ static void fill_request(http_conn_t *c, llhttp_t *p)
     r->is_head = p->method == HTTP_HEAD;
     r->url = c->store.p ? c->store.p : "";
     r->url_len = c->url_len;
-    r->path = r->url;
-    r->path_len = r->url_len;
-    r->query = "";
-    r->query_len = 0;
-    for (size_t i = 0; i < r->url_len; i++) {
-        if (r->url[i] == '?' || r->url[i] == '#') {
-            r->path_len = i;
-            if (r->url[i] == '?') {
-                r->query = r->url + i + 1;
-                r->query_len = r->url_len - i - 1;
-                const char *hash = memchr(r->query, '#', r->query_len);
-                if (hash)
-                    r->query_len = (size_t)(hash - r->query);
-            }
-            break;
-        }
-    }
+    split_target(r);
     r->body = c->body.p ? c->body.p : "";
     r->body_len = c->body.len;
     r->http_major = p->http_major;

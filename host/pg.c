@@ -83,6 +83,7 @@ struct pg_pool {
     int closing;
     int open_handles; /* pool-level handles still closing */
     int held;         /* connections acquired before close and not yet released */
+    int outage;       /* a connection failed and none has come back since: logged once */
 };
 
 static void conn_connect(pg_conn_t *c);
@@ -360,8 +361,9 @@ static void on_backoff(uv_timer_t *t)
 static void conn_connect_failed(pg_conn_t *c, const char *why)
 {
     pg_pool_t *pool = c->pool;
-    if (!c->failed)
+    if (!pool->outage)
         conn_log(LOG_WARN, c, why);
+    pool->outage = 1;
     conn_drop(c);
     c->failed = 1;
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : PG_BACKOFF_MIN_MS;
@@ -380,8 +382,9 @@ static void conn_connected(pg_conn_t *c)
         conn_connect_failed(c, "cannot set up the connection");
         return;
     }
-    if (c->failed)
+    if (c->pool->outage)
         log_info("pg: connection re-established");
+    c->pool->outage = 0;
     c->failed = 0;
     c->backoff_ms = 0;
     conn_make_idle(c);

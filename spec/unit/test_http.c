@@ -56,6 +56,17 @@ TEST(pipelined_in_order)
     CHECK_STR(s.paths[2], "GET /c");
 }
 
+TEST(absolute_form_target)
+{
+    seen_t s;
+    CHECK(parse("GET http://example.com/stores/7?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n"
+                "GET HTTP://example.com HTTP/1.1\r\n\r\n",
+                &s) == 0);
+    CHECK(s.n == 2);
+    CHECK_STR(s.paths[0], "GET /stores/7");
+    CHECK_STR(s.paths[1], "GET /");
+}
+
 TEST(chunked_body)
 {
     seen_t s;
@@ -109,6 +120,7 @@ TEST(malformed)
 int main(void)
 {
     RUN(pipelined_in_order);
+    RUN(absolute_form_target);
     RUN(chunked_body);
     RUN(query_and_request_id);
     RUN(limits_answered);

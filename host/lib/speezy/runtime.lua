@@ -34,6 +34,9 @@ local function make_env()
   env.math = copy(math)
   env.bit = copy(bit)
   env.os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime }
+  -- Safe to share: I/O bindings refuse to run inside a script's own coroutine (they only
+  -- yield the request's), so a generator can't strand a request.
+  env.coroutine = copy(coroutine)
   env.print = function(...)
     local parts = {}
     for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
