@@ -8,11 +8,8 @@
  *
  * Request bytes (URL, header names and values) are copied into one growable store and
  * referenced by offsets while parsing, because the store may move as it grows; pointers are
- * fixed up once the message is complete. */
-#include "http.h"
-
+ * fixed up once the message is complete. The response side is http_response.c. */
 #include <arpa/inet.h>
-#include <llhttp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,76 +17,18 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "http.h"
+#include "http_conn.h"
+
 #define READ_CHUNK 65536
 #define PIPELINE_BUFFER_MAX (256 * 1024) /* stop reading while this much waits unparsed */
 #define LINGER_MS 2000
-
-/* FINISHING: the last response is written and our side shut down; we read and discard until
- * the client closes (or LINGER_MS), so unread request bytes can't turn our close into a
- * reset that destroys the response before the client reads it. */
-typedef enum { ST_IDLE, ST_HEAD, ST_BODY, ST_HANDLING, ST_FINISHING, ST_CLOSING } conn_state_t;
-
-typedef struct {
-    size_t name_off, name_len, value_off, value_len;
-} span_t;
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-} buf_t;
-
-struct http_conn {
-    uv_tcp_t tcp;
-    uv_shutdown_t shutdown;
-    uint64_t deadline_ms; /* when the current state times out (loop time); 0: never */
-    http_server_t *srv;
-    llhttp_t parser;
-    conn_state_t state;
-    buf_t in; /* bytes read, not yet parsed from in_off */
-    size_t in_off;
-    buf_t store; /* url + header names/values of the current request */
-    buf_t body;
-    span_t *spans;
-    size_t nspans, spans_cap;
-    http_header_t *headers;
-    size_t headers_cap;
-    size_t url_len, head_bytes;
-    int in_value;     /* last header callback was a value */
-    int error_status; /* a limit was hit: answer this and close */
-    const char *error_code;
-    int keep_alive; /* connection-level: cleared on drain or Connection: close */
-    int peer_eof;
-    int reading;
-    int in_parse; /* inside parse_more: a synchronous answer must not recurse into it */
-    int detached; /* fuzz mode: no socket */
-    http_req_t req;
-    char ip[48];
-    http_conn_t *prev, *next;
-};
-
-struct http_server {
-    uv_loop_t *loop;
-    uv_tcp_t listener;
-    uv_timer_t sweep; /* checks connection deadlines: cheaper than a timer restart per state */
-    http_limits_t limits;
-    http_callbacks_t cbs;
-    void *ud;
-    http_conn_t *conns;
-    unsigned nconns;
-    int draining;
-    int listener_open;
-    uint64_t next_id;
-    char id_prefix[17];
-    time_t date_sec;
-    char date[40];
-    buf_t out; /* responses are built here, then written straight from it */
-};
 
 static llhttp_settings_t parser_settings;
 
 /* ---- small buffers ---------------------------------------------------------------------- */
 
-static int buf_reserve(buf_t *b, size_t extra)
+int http_buf_reserve(buf_t *b, size_t extra)
 {
     if (b->len + extra <= b->cap)
         return 0;
@@ -108,114 +47,11 @@ static int buf_append(buf_t *b, const char *data, size_t len)
 {
     if (len == 0)
         return 0;
-    if (buf_reserve(b, len) < 0)
+    if (http_buf_reserve(b, len) < 0)
         return -1;
     memcpy(b->p + b->len, data, len);
     b->len += len;
     return 0;
-}
-
-/* ---- status texts and the error envelope --------------------------------------------------- */
-
-const char *http_status_text(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 410:
-        return "Gone";
-    case 411:
-        return "Length Required";
-    case 412:
-        return "Precondition Failed";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 415:
-        return "Unsupported Media Type";
-    case 417:
-        return "Expectation Failed";
-    case 422:
-        return "Unprocessable Content";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Unknown";
-    }
-}
-
-static size_t json_escape(char *out, size_t cap, const char *s)
-{
-    size_t o = 0;
-    for (; *s && o + 7 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o] = '\0';
-    return o;
-}
-
-size_t http_error_body(char *buf, size_t cap, const char *code, const char *message,
-                       const char *request_id)
-{
-    char msg[512], id[160];
-    json_escape(msg, sizeof(msg), message);
-    json_escape(id, sizeof(id), request_id);
-    int n = snprintf(buf, cap,
-                     "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":\"%s\"},"
-                     "\"requestId\":\"%s\"}",
-                     code, msg, id);
-    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
 }
 
 /* ---- connection lifecycle ------------------------------------------------------------------ */
@@ -244,7 +80,7 @@ static void server_maybe_drained(http_server_t *srv)
     }
 }
 
-static void conn_close(http_conn_t *c)
+void http_conn_close(http_conn_t *c)
 {
     if (c->state == ST_CLOSING)
         return;
@@ -278,96 +114,6 @@ static void timer_stop(http_conn_t *c)
     c->deadline_ms = 0;
 }
 
-/* ---- writing ----------------------------------------------------------------------------------
- */
-
-typedef struct {
-    uv_write_t w;
-    http_conn_t *conn;
-    char data[];
-} write_req_t;
-
-static void on_written(uv_write_t *w, int status)
-{
-    write_req_t *wr = (write_req_t *)w;
-    http_conn_t *c = wr->conn;
-    free(wr);
-    if (status < 0 && c->state != ST_CLOSING)
-        conn_close(c);
-}
-
-/* Writes at once when the socket takes it all (nearly always): one write(2), no copy, no
- * write request, and no epoll_ctl for libuv to undo. Only a remainder is copied and queued. */
-static void write_send(http_conn_t *c, const char *data, size_t len)
-{
-    if (c->detached)
-        return;
-    size_t off = 0;
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
-        uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        if (n == (int)len)
-            return;
-        if (n > 0) {
-            off = (size_t)n;
-        } else if (n != UV_EAGAIN) {
-            conn_close(c);
-            return;
-        }
-    }
-    write_req_t *wr = malloc(sizeof(*wr) + len - off);
-    if (!wr) {
-        conn_close(c);
-        return;
-    }
-    wr->conn = c;
-    memcpy(wr->data, data + off, len - off);
-    uv_buf_t b = uv_buf_init(wr->data, (unsigned)(len - off));
-    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
-        free(wr);
-        conn_close(c);
-    }
-}
-
-/* "Wed, 25 Nov 2026 09:51:41 GMT", formatted once per second per server. */
-static const char *http_date(http_server_t *srv)
-{
-    time_t now = time(NULL);
-    if (now != srv->date_sec) {
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(srv->date, sizeof(srv->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        srv->date_sec = now;
-    }
-    return srv->date;
-}
-
-static char *put(char *p, const char *s, size_t n)
-{
-    memcpy(p, s, n);
-    return p + n;
-}
-
-#define PUT_LIT(p, lit) put(p, lit, sizeof(lit) - 1)
-
-static char *put_str(char *p, const char *s)
-{
-    return put(p, s, strlen(s));
-}
-
-static char *put_uint(char *p, uint64_t v)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
 static void parse_more(http_conn_t *c);
 static void read_start(http_conn_t *c);
 
@@ -375,7 +121,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 {
     http_conn_t *c = req->data;
     if (c->state != ST_CLOSING && (status < 0 || c->peer_eof))
-        conn_close(c);
+        http_conn_close(c);
 }
 
 static void linger(http_conn_t *c)
@@ -385,80 +131,11 @@ static void linger(http_conn_t *c)
     c->in.len = c->in_off = 0;
     c->shutdown.data = c;
     if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
-        conn_close(c);
+        http_conn_close(c);
         return;
     }
     timer_arm(c, LINGER_MS);
     read_start(c);
-}
-
-int http_respond(http_req_t *req, int status, const http_header_t *headers, size_t nheaders,
-                 const char *body, size_t body_len)
-{
-    http_conn_t *c = req->conn;
-    if (c->state != ST_HANDLING)
-        return -1;
-    http_server_t *srv = c->srv;
-    int keep = c->keep_alive && req->keep_alive && !srv->draining && !c->error_status;
-    int no_body = req->is_head || status == 204 || status == 304 || (status >= 100 && status < 200);
-
-    size_t extra = 0;
-    for (size_t i = 0; i < nheaders; i++)
-        extra += headers[i].name_len + headers[i].value_len + 4;
-    size_t cap = 256 + sizeof(req->id) + extra + (no_body ? 0 : body_len);
-    srv->out.len = 0;
-    if (buf_reserve(&srv->out, cap) < 0) {
-        conn_close(c);
-        return -1;
-    }
-    char *p = PUT_LIT(srv->out.p, "HTTP/1.1 ");
-    p = put_uint(p, (uint64_t)(status >= 100 && status <= 999 ? status : 500));
-    *p++ = ' ';
-    p = put_str(p, http_status_text(status));
-    p = PUT_LIT(p, "\r\nDate: ");
-    p = put_str(p, http_date(srv));
-    p = PUT_LIT(p, "\r\nContent-Length: ");
-    p = put_uint(p, body_len);
-    p = keep ? PUT_LIT(p, "\r\nConnection: keep-alive\r\nX-Request-Id: ")
-             : PUT_LIT(p, "\r\nConnection: close\r\nX-Request-Id: ");
-    p = put_str(p, req->id);
-    p = PUT_LIT(p, "\r\n");
-    for (size_t i = 0; i < nheaders; i++) {
-        p = put(p, headers[i].name, headers[i].name_len);
-        p = PUT_LIT(p, ": ");
-        p = put(p, headers[i].value, headers[i].value_len);
-        p = PUT_LIT(p, "\r\n");
-    }
-    p = PUT_LIT(p, "\r\n");
-    if (!no_body && body_len)
-        p = put(p, body, body_len);
-    size_t o = (size_t)(p - srv->out.p);
-
-    if (srv->cbs.on_done)
-        srv->cbs.on_done(req, status, o, srv->ud);
-    c->state = keep ? ST_IDLE : ST_FINISHING;
-    write_send(c, srv->out.p, o);
-    if (!keep)
-        linger(c);
-    else {
-        llhttp_resume(&c->parser);
-        if (!c->in_parse)
-            parse_more(c);
-    }
-    return 0;
-}
-
-int http_respond_error(http_req_t *req, int status, const char *code, const char *message,
-                       const http_header_t *headers, size_t nheaders)
-{
-    char body[1024];
-    size_t n = http_error_body(body, sizeof(body), code, message, req->id);
-    http_header_t hs[8];
-    size_t nh = 0;
-    hs[nh++] = (http_header_t){"Content-Type", 12, "application/json", 16};
-    for (size_t i = 0; i < nheaders && nh < 8; i++)
-        hs[nh++] = headers[i];
-    return http_respond(req, status, hs, nh, body, n);
 }
 
 /* ---- parser callbacks ------------------------------------------------------------------------ */
@@ -576,7 +253,7 @@ const http_header_t *http_req_header(const http_req_t *req, const char *name)
 static void send_continue(http_conn_t *c)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    write_send(c, cont, sizeof(cont) - 1);
+    http_conn_write(c, cont, sizeof(cont) - 1);
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -787,7 +464,7 @@ static void parse_more(http_conn_t *c)
         return;
     if (c->state == ST_IDLE) {
         if (c->peer_eof) {
-            conn_close(c);
+            http_conn_close(c);
             return;
         }
         timer_arm(c, c->srv->draining ? 1 : c->srv->limits.keepalive_timeout_ms);
@@ -795,12 +472,23 @@ static void parse_more(http_conn_t *c)
     read_start(c);
 }
 
+void http_conn_next(http_conn_t *c, int keep)
+{
+    if (!keep) {
+        linger(c);
+        return;
+    }
+    llhttp_resume(&c->parser);
+    if (!c->in_parse)
+        parse_more(c);
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     http_conn_t *c = h->data;
     if (c->in_off && c->in_off == c->in.len)
         c->in_off = c->in.len = 0;
-    if (buf_reserve(&c->in, READ_CHUNK) < 0) {
+    if (http_buf_reserve(&c->in, READ_CHUNK) < 0) {
         b->base = NULL;
         b->len = 0;
         return;
@@ -817,7 +505,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     if (c->state == ST_FINISHING) {
         c->in.len = c->in_off = 0; /* discard; the client's close ends the linger */
         if (nread < 0)
-            conn_close(c);
+            http_conn_close(c);
         return;
     }
     if (nread < 0) {
@@ -827,14 +515,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
             uv_read_stop(s);
             c->reading = 0;
             if (c->state == ST_IDLE && c->in.len == c->in_off)
-                conn_close(c);
+                http_conn_close(c);
             return;
         }
         if (nread == UV_EOF && (c->state == ST_HEAD || c->state == ST_BODY)) {
-            conn_close(c);
+            http_conn_close(c);
             return;
         }
-        conn_close(c);
+        http_conn_close(c);
         return;
     }
     c->in.len += (size_t)nread;
@@ -870,7 +558,7 @@ static void on_timeout(http_conn_t *c)
         break;
     case ST_IDLE:
     case ST_FINISHING:
-        conn_close(c);
+        http_conn_close(c);
         break;
     default:
         break;
@@ -940,7 +628,7 @@ static void on_connection(uv_stream_t *l, int status)
     srv->conns = c;
     srv->nconns++;
     if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
-        conn_close(c);
+        http_conn_close(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
@@ -1020,7 +708,7 @@ void http_server_drain(http_server_t *srv)
     for (http_conn_t *c = srv->conns; c; c = next) {
         next = c->next;
         if (c->state == ST_IDLE || (c->state == ST_HEAD && c->head_bytes == 0 && c->in.len == 0))
-            conn_close(c);
+            http_conn_close(c);
     }
     server_maybe_drained(srv);
 }
@@ -1030,7 +718,7 @@ void http_server_close(http_server_t *srv)
     srv->cbs.on_drained = NULL;
     close_listener(srv);
     while (srv->conns)
-        conn_close(srv->conns);
+        http_conn_close(srv->conns);
 }
 
 unsigned http_server_connections(const http_server_t *srv)

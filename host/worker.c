@@ -370,6 +370,25 @@ static void on_request(http_req_t *req, void *ud)
     start_handler(w, req, &m);
 }
 
+/* One access line per request, whoever ended it. */
+static void access_line(const http_req_t *req, int status, size_t bytes_out, const vm_gen_t *gen)
+{
+    log_access_t a = {
+        .request_id = req->id,
+        .method = req->method,
+        .method_len = req->method_len,
+        .route = req->route,
+        .path = req->path,
+        .path_len = req->path_len,
+        .ip = req->ip,
+        .status = status,
+        .duration_us = (uv_hrtime() - req->start_ns) / 1000,
+        .bytes_out = bytes_out,
+        .generation = gen->short_hash,
+    };
+    log_access(&a);
+}
+
 static void on_abort(http_req_t *req, void *ud)
 {
     wreq_t *r = req->data;
@@ -377,19 +396,7 @@ static void on_abort(http_req_t *req, void *ud)
     if (!r)
         return;
     r->aborted = 1;
-    /* The access line still records the request, as 499 (client closed) like nginx. */
-    log_access_t a = {req->id,
-                      req->method,
-                      req->method_len,
-                      req->route,
-                      req->path,
-                      req->path_len,
-                      req->ip,
-                      499,
-                      (uv_hrtime() - req->start_ns) / 1000,
-                      0,
-                      r->gen->short_hash};
-    log_access(&a);
+    access_line(req, 499, 0, r->gen); /* 499: client closed, as nginx logs it */
     co_cancel(r->co);
 }
 
@@ -397,18 +404,7 @@ static void on_done(const http_req_t *req, int status, size_t bytes_out, void *u
 {
     worker_t *w = ud;
     const wreq_t *r = req->data;
-    log_access_t a = {req->id,
-                      req->method,
-                      req->method_len,
-                      req->route,
-                      req->path,
-                      req->path_len,
-                      req->ip,
-                      status,
-                      (uv_hrtime() - req->start_ns) / 1000,
-                      bytes_out,
-                      (r ? r->gen : w->gen)->short_hash};
-    log_access(&a);
+    access_line(req, status, bytes_out, r ? r->gen : w->gen);
 }
 
 static void publish_generation(worker_t *w)
