@@ -1,5 +1,6 @@
 # Speezy's front door. `make run` and `make test` are all a newcomer needs.
 SHELL := /bin/bash
+MAKEFLAGS += --no-print-directory
 BUILD ?= build
 BUILD_SAN ?= build-san
 BUILD_FUZZ ?= build-fuzz

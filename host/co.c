@@ -249,6 +249,15 @@ static void run(co_t *co, int nargs)
         finish(co, CO_OK, lua_gettop(co->co));
         return;
     }
+    if (rc == LUA_ERRMEM) {
+        /* Out of the VM's memory budget: free the garbage first, and build no traceback,
+         * since this runs outside any protected call. */
+        lua_settop(co->co, 0);
+        lua_gc(co->L, LUA_GCCOLLECT, 0);
+        lua_pushliteral(co->co, "not enough memory");
+        finish(co, CO_ERROR, 1);
+        return;
+    }
     const char *msg = lua_tostring(co->co, -1);
     luaL_traceback(co->L, co->co, msg ? msg : "(error object is not a string)", 0);
     lua_settop(co->co, 0);

@@ -126,6 +126,7 @@ static const num_setting_t num_settings[] = {
     NUM("KEEPALIVE_TIMEOUT_MS", 15000, 1, 3600000, keepalive_timeout_ms),
     NUM("REQUEST_TIMEOUT_MS", 30000, 1, 3600000, request_timeout_ms),
     NUM("DRAIN_TIMEOUT_MS", 30000, 0, 3600000, drain_timeout_ms),
+    NUM("VM_MEMORY_LIMIT_MB", 1024, 0, 1 << 20, vm_memory_limit_mb),
     NUM("PG_POOL_SIZE", 10, 1, 1000, pg_pool_size),
     NUM("PG_POOL_WAIT_MS", 2000, 1, 600000, pg_pool_wait_ms),
     NUM("PG_STATEMENT_TIMEOUT_MS", 15000, 0, 3600000, pg_statement_timeout_ms),

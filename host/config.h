@@ -34,7 +34,8 @@ typedef struct config {
     unsigned keepalive_timeout_ms;
     unsigned request_timeout_ms;
     unsigned drain_timeout_ms;
-    int watch_scripts; /* reload on file change; default on in development */
+    int watch_scripts;         /* reload on file change; default on in development */
+    size_t vm_memory_limit_mb; /* per script generation (each worker's VM); 0: none */
 
     /* PostgreSQL */
     int pg_pool_size;

@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "config.h"
 #include "crypto.h"
+#include "log.h"
 #include "embedded.h"
 
 #define SNAPSHOT_MAX_FILES 4096
@@ -37,6 +40,35 @@ typedef struct {
 } snapshot_t;
 
 static unsigned gen_seq;
+
+/* Every allocation of a generation's VM is counted against its budget (VM_MEMORY_LIMIT_MB):
+ * past it, allocations fail and scripts get "not enough memory" errors instead of the
+ * worker growing until the kernel kills it. */
+static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    vm_gen_t *g = ud;
+    if (nsize == 0) {
+        free(ptr);
+        g->mem_used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && g->mem_used + (nsize - osize) > g->mem_limit)
+        return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p)
+        g->mem_used = g->mem_used + nsize - osize;
+    return p;
+}
+
+/* An error outside any protected call (out of memory in a C callback): the worker cannot
+ * trust this VM any more. It exits; the master starts a fresh one. */
+static int vm_panic(lua_State *L)
+{
+    const char *msg = lua_tostring(L, -1);
+    log_error("Lua panic, the worker restarts: %s", msg ? msg : "(no message)");
+    log_flush();
+    abort();
+}
 
 static void snapshot_free(snapshot_t *s)
 {
@@ -258,7 +290,15 @@ int vm_gen_load(const char *dir, bind_host_t *host, vm_gen_t **out, char *err, s
     if (snapshot_take(&s, dir, hash, err, errlen) < 0)
         return -1;
     vm_gen_t *g = calloc(1, sizeof(*g));
-    lua_State *L = luaL_newstate();
+    lua_State *L = NULL;
+    if (g) {
+        const config_t *cfg = host->cfg;
+        g->mem_limit = cfg && cfg->vm_memory_limit_mb ? cfg->vm_memory_limit_mb << 20 : SIZE_MAX;
+        /* no budget: LuaJIT's own allocator, a little faster than counting through malloc */
+        L = g->mem_limit == SIZE_MAX ? luaL_newstate() : lua_newstate(vm_alloc, g);
+        if (L)
+            lua_atpanic(L, vm_panic);
+    }
     router_t *r = router_new();
     if (!g || !L || !r) {
         snprintf(err, errlen, "out of memory creating a script generation");
@@ -293,6 +333,12 @@ fail:
     free(g);
     snapshot_free(&s);
     return -1;
+}
+
+void vm_gen_reclaim(vm_gen_t *gen)
+{
+    if (gen->mem_used > gen->mem_limit / 4 * 3)
+        lua_gc(gen->L, LUA_GCCOLLECT, 0);
 }
 
 void vm_gen_pin(vm_gen_t *gen)

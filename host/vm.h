@@ -23,6 +23,7 @@ typedef struct vm_gen {
     int refs;
     int dispatch_ref; /* the runtime's dispatch(handler_index, req) */
     int nfiles;
+    size_t mem_used, mem_limit; /* bytes held by the VM, and its budget */
     uint64_t loaded_at_ms;
     struct vm_gen *next_draining; /* owner's list of retired generations */
 } vm_gen_t;
@@ -30,6 +31,10 @@ typedef struct vm_gen {
 /* Builds a generation from dir: snapshot, sandbox, run app.lua with I/O disabled, routes.
  * On failure returns -1 with "file:line: message" in err; nothing is left allocated. */
 int vm_gen_load(const char *dir, bind_host_t *host, vm_gen_t **out, char *err, size_t errlen);
+
+/* After a request: when the VM nears its memory budget, collect now, so the host's own
+ * (unprotected) allocations that follow don't meet a budget full of garbage. */
+void vm_gen_reclaim(vm_gen_t *gen);
 
 void vm_gen_pin(vm_gen_t *gen);
 /* Drops a reference; the generation is closed when none remain. Returns 1 if it closed. */

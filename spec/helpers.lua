@@ -650,6 +650,45 @@ function h.wrk(o)
   return h.wrk_start(o):wait(((o.duration_s or 5) + 30) * 1000)
 end
 
+-- A wrk script that tallies statuses, and for non-200 answers whether they are an error
+-- envelope and which code: one "STATUS <status> <code>=<n>" line per thread and key.
+local WRK_STATUS = [[
+local threads = {}
+function setup(thread) threads[#threads + 1] = thread end
+statuses = {}
+function response(status, _, body)
+  local key = tostring(status)
+  if status ~= 200 then
+    local enveloped = body:find('"success":false', 1, true) and body:find('"requestId":"', 1, true)
+    key = key .. " " .. (enveloped and body:match('"code":"([%u%d_]+)"') or "NO_ENVELOPE")
+  end
+  statuses[key] = (statuses[key] or 0) + 1
+end
+function done()
+  for _, t in ipairs(threads) do
+    for k, v in pairs(t:get("statuses")) do io.write("STATUS ", k, "=", v, "\n") end
+  end
+end
+]]
+
+-- Writes that script to a temp file and returns its path, for h.wrk_start{ script = ... }.
+-- o.method: the request method wrk sends (its default, GET, when not given).
+function h.wrk_status_script(o)
+  o = o or {}
+  local path = h.tmpdir("wrk-script") .. "/status.lua"
+  local method = o.method and ("wrk.method = %q\n"):format(o.method) or ""
+  h.write_file(path, method .. WRK_STATUS)
+  return path
+end
+
+-- What a run with h.wrk_status_script answered: count per "<status>" (200) or
+-- "<status> <CODE>" (otherwise; NO_ENVELOPE when the body was not an error envelope).
+function h.tally_statuses(r)
+  local t = {}
+  for k, v in r.output:gmatch("STATUS ([^=\n]+)=(%d+)") do t[k] = (t[k] or 0) + tonumber(v) end
+  return t
+end
+
 -- PostgreSQL / Redis from the harness --------------------------------------------------------
 
 -- The servers spec/run started (spec/tools/servers.sh), with controls to restart them.

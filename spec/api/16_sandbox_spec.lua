@@ -54,6 +54,20 @@ describe("sandbox", function()
     assert.equal(200, srv:request{ path = "/coroutine" }.status, "the worker kept serving")
   end)
 
+  it("stops a script that eats memory past VM_MEMORY_LIMIT_MB; the worker serves on", function()
+    local small = h.start{ scripts = "spec/fixtures/scripts/sandbox",
+                           env = { VM_MEMORY_LIMIT_MB = "64" } }
+    local pid = small:healthz().pid
+    local res = small:request{ path = "/hog", timeout_ms = 20000 }
+    assert.equal(500, res.status)
+    assert.equal("INTERNAL", res.json.error.code)
+    assert.truthy(small:logs():find("not enough memory", 1, true), small:log_tail())
+    local after = small:request{ path = "/coroutine" }
+    assert.equal(200, after.status)
+    assert.equal(pid, small:healthz().pid, "the same worker answered")
+    small:stop()
+  end)
+
   it("refuses to load a script that creates a global", function()
     local bad = h.start{ scripts = "spec/fixtures/scripts/sandbox_global", wait = false }
     local code = bad:wait_exit(5000)

@@ -45,39 +45,6 @@ local function wait_mark(srv, mark)
   end, 5000, 20)
 end
 
--- A wrk script that tallies statuses, and for non-200 answers whether they are an error
--- envelope and which code: one "STATUS <status> <code>=<n>" line per thread and key.
-local WRK_STATUS = [[
-local threads = {}
-function setup(thread) threads[#threads + 1] = thread end
-statuses = {}
-function response(status, _, body)
-  local key = tostring(status)
-  if status ~= 200 then
-    local enveloped = body:find('"success":false', 1, true) and body:find('"requestId":"', 1, true)
-    key = key .. " " .. (enveloped and body:match('"code":"([%u%d_]+)"') or "NO_ENVELOPE")
-  end
-  statuses[key] = (statuses[key] or 0) + 1
-end
-function done()
-  for _, t in ipairs(threads) do
-    for k, v in pairs(t:get("statuses")) do io.write("STATUS ", k, "=", v, "\n") end
-  end
-end
-]]
-
-local function wrk_script()
-  local path = h.tmpdir("wrk-script") .. "/status.lua"
-  h.write_file(path, WRK_STATUS)
-  return path
-end
-
-local function tally(r)
-  local t = {}
-  for k, v in r.output:gmatch("STATUS ([^=\n]+)=(%d+)") do t[k] = (t[k] or 0) + tonumber(v) end
-  return t
-end
-
 describe("pg over HTTP", function()
   local srv
 
@@ -237,7 +204,7 @@ describe("pg over HTTP", function()
   end)
 
   it("survives a PostgreSQL restart in the middle of a load run", function()
-    local script = wrk_script()
+    local script = h.wrk_status_script()
     local load = h.wrk_start{ port = srv.port, path = "/pg/ping", connections = 4,
       duration_s = 6, timeout_s = 5, script = script }
     local side = h.wrk_start{ port = srv.port, path = "/hello", connections = 2,
@@ -245,7 +212,7 @@ describe("pg over HTTP", function()
     h.sleep(1500)
     h.servers().restart_pg()
     local r, rs = load:wait(30000), side:wait(30000)
-    local t, ts = tally(r), tally(rs)
+    local t, ts = h.tally_statuses(r), h.tally_statuses(rs)
     assert.is_true(r.ok, r.output)
     assert.equal(0, r.errors, "socket errors (resets/timeouts) on the pg route:\n" .. r.output)
     for k in pairs(t) do

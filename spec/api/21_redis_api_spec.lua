@@ -20,34 +20,6 @@ local function eval(srv, k, by)
   return srv:request{ method = "POST", path = "/redis/eval/" .. k .. "?by=" .. by }
 end
 
--- A wrk script (POST requests) that tallies statuses, and for non-200 answers whether they
--- are an error envelope and which code: one "STATUS <status> <code>=<n>" line per key.
-local WRK_STATUS = [[
-wrk.method = "POST"
-local threads = {}
-function setup(thread) threads[#threads + 1] = thread end
-statuses = {}
-function response(status, _, body)
-  local key = tostring(status)
-  if status ~= 200 then
-    local enveloped = body:find('"success":false', 1, true) and body:find('"requestId":"', 1, true)
-    key = key .. " " .. (enveloped and body:match('"code":"([%u%d_]+)"') or "NO_ENVELOPE")
-  end
-  statuses[key] = (statuses[key] or 0) + 1
-end
-function done()
-  for _, t in ipairs(threads) do
-    for k, v in pairs(t:get("statuses")) do io.write("STATUS ", k, "=", v, "\n") end
-  end
-end
-]]
-
-local function tally(r)
-  local t = {}
-  for k, v in r.output:gmatch("STATUS ([^=\n]+)=(%d+)") do t[k] = (t[k] or 0) + tonumber(v) end
-  return t
-end
-
 local function wait_redis_back(srv)
   return h.eventually(function()
     return incr(srv, key("probe"), 5000).status == 200
@@ -126,8 +98,7 @@ describe("redis over HTTP", function()
   end)
 
   it("survives a Redis restart in the middle of a load run", function()
-    local script = h.tmpdir("wrk-script") .. "/status.lua"
-    h.write_file(script, WRK_STATUS)
+    local script = h.wrk_status_script{ method = "POST" }
     local load = h.wrk_start{ port = srv.port, path = "/redis/incr/" .. key("load"),
       connections = 4, duration_s = 6, timeout_s = 5, script = script }
     local side = h.wrk_start{ port = srv.port, path = "/pg/ping", connections = 2,
@@ -135,7 +106,7 @@ describe("redis over HTTP", function()
     h.sleep(1500)
     h.servers().restart_redis()
     local r, rs = load:wait(30000), side:wait(30000)
-    local t = tally(r)
+    local t = h.tally_statuses(r)
     assert.is_true(r.ok, r.output)
     assert.equal(0, r.errors, "socket errors (resets/timeouts) on the redis route:\n" .. r.output)
     for k in pairs(t) do

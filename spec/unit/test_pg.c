@@ -4,34 +4,14 @@
  * The harness passes the server in SPEEZY_TEST_DATABASE_URL; without it the run fails (a
  * database test that silently passes would hide a broken harness). Each test drives its own
  * pool on the default loop until its condition holds or a guard timer fires. */
-#include <lauxlib.h>
-#include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
-#include "bind/bind.h"
-#include "co.h"
 #include "embedded.h"
 #include "pg.h"
 #include "test.h"
-
-/* The coroutine pool of the tests that run Lua; closed before the loop is checked clean. */
-static co_pool_t *cos;
-
-static co_pool_t *cos_of(uv_loop_t *l)
-{
-    if (!cos)
-        cos = co_pool_new(l);
-    return cos;
-}
-
-static void cos_close(void)
-{
-    if (cos)
-        co_pool_close(cos);
-    cos = NULL;
-}
+#include "test_lua.h"
 
 int luaopen_cjson(lua_State *L);
 
@@ -542,8 +522,7 @@ static int load_embedded_pg(lua_State *L)
 
 static lua_State *lua_with_pg(bind_host_t *host)
 {
-    lua_State *L = luaL_newstate();
-    luaL_openlibs(L);
+    lua_State *L = test_lua_new(host);
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "preload");
     lua_pushcfunction(L, luaopen_cjson);
@@ -555,7 +534,6 @@ static lua_State *lua_with_pg(bind_host_t *host)
     lua_pushcfunction(L, load_embedded_pg);
     lua_setfield(L, -2, "speezy.pg");
     lua_pop(L, 2);
-    bind_set_host(L, host);
     return L;
 }
 
@@ -573,10 +551,8 @@ static void on_co_done(co_t *co, co_status_t status, int nresults, void *ud)
 static co_t *start_script(lua_State *L, const char *mode, int *st)
 {
     st[0] = st[1] = 0;
-    co_t *co = co_new(cos_of(loop), L, CO_KIND_TEST, on_co_done, st);
-    lua_State *T = co_thread(co);
-    luaL_loadstring(T, cancel_script);
-    lua_pushstring(T, mode);
+    co_t *co = test_co_load(loop, L, CO_KIND_TEST, cancel_script, on_co_done, st);
+    lua_pushstring(co_thread(co), mode);
     co_start(co, 1);
     return co;
 }
@@ -633,7 +609,7 @@ TEST(cancelled_request_rolls_back_its_transaction)
     CHECK(s.busy == 0 && s.idle == 1);
     lua_close(L);
     pool_shut(pool);
-    cos_close();
+    test_co_pool_close();
 }
 
 int main(void)

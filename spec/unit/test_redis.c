@@ -5,35 +5,13 @@
  * (speezy.redis.core) from a coroutine, for what Lua specs can't reach: cancellation. */
 #include "redis.h"
 #include "test.h"
-
-#include <lauxlib.h>
-#include <lualib.h>
-
-#include "bind/bind.h"
-#include "co.h"
+#include "test_lua.h"
 
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* The coroutine pool of the tests that run Lua; closed before the loop is checked clean. */
-static co_pool_t *cos;
-
-static co_pool_t *cos_of(uv_loop_t *l)
-{
-    if (!cos)
-        cos = co_pool_new(l);
-    return cos;
-}
-
-static void cos_close(void)
-{
-    if (cos)
-        co_pool_close(cos);
-    cos = NULL;
-}
 
 static uv_loop_t *loop;
 static const char *base_url;
@@ -590,9 +568,8 @@ static co_t *start_call(lua_State *L, int *state, const char *cmd, const char *k
     static const char src[] = "local op = assert(core.call(...)) core.wait(op) "
                               "return core.result(op)";
     *state = 0;
-    co_t *co = co_new(cos_of(loop), L, CO_KIND_REQUEST, on_co_done, state);
+    co_t *co = test_co_load(loop, L, CO_KIND_REQUEST, src, on_co_done, state);
     lua_State *T = co_thread(co);
-    luaL_loadstring(T, src);
     lua_pushstring(T, cmd);
     lua_pushstring(T, key);
     if (arg)
@@ -606,10 +583,8 @@ TEST(binding_resumes_and_cancels)
     redis_client_t *c = client_at(base_url, NULL);
     if (!c)
         return;
-    lua_State *L = luaL_newstate();
-    luaL_openlibs(L);
     bind_host_t host = {.loop = loop, .redis = c};
-    bind_set_host(L, &host);
+    lua_State *L = test_lua_new(&host);
     bind_open_all(L);
     if (luaL_dostring(L, "core = require 'speezy.redis.core'") != 0) {
         fprintf(stderr, "  %s\n", lua_tostring(L, -1));
@@ -644,7 +619,7 @@ TEST(binding_resumes_and_cancels)
     CHECK(state == 4);
     lua_close(L);
     capture_reset(&cap);
-    cos_close();
+    test_co_pool_close();
 }
 
 /* Every client closed all its handles: nothing leaks into the worker's loop. */
