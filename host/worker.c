@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "co.h"
+#include "crypto.h"
 #include "http.h"
 #include "log.h"
 #include "pg.h"
@@ -341,16 +342,108 @@ static void start_handler(worker_t *w, http_req_t *req, const router_match_t *m)
     co_start(co, nargs);
 }
 
+static int is_request(const http_req_t *req, const char *method, const char *path)
+{
+    size_t ml = strlen(method), pl = strlen(path);
+    int method_ok = (req->method_len == ml && memcmp(req->method, method, ml) == 0) ||
+                    (req->is_head && strcmp(method, "GET") == 0);
+    return method_ok && req->path_len == pl && memcmp(req->path, path, pl) == 0;
+}
+
+/* ---- operations: the /admin/ routes, behind ADMIN_TOKEN
+ * ------------------------------------------- */
+
+/* Bearer token, compared in constant time; no ADMIN_TOKEN configured means no admin API. */
+static int admin_authorized(const worker_t *w, const http_req_t *req)
+{
+    const char *want = w->cfg->admin_token;
+    const http_header_t *h = http_req_header(req, "authorization");
+    if (!want || !h || h->value_len < 7 || strncasecmp(h->value, "Bearer ", 7) != 0)
+        return 0;
+    size_t n = strlen(want);
+    return h->value_len - 7 == n && crypto_equal(h->value + 7, want, n);
+}
+
+/* Validates the scripts here (the reply can name file:line), then asks the master to
+ * reload every worker. */
+static void admin_reload(worker_t *w, http_req_t *req)
+{
+    vm_gen_t *next;
+    char err[1024], body[1400];
+    bind_host_t probe = w->host;
+    probe.loop = NULL; /* loading runs no I/O */
+    if (vm_gen_load(w->cfg->scripts_dir, &probe, &next, err, sizeof(err)) < 0) {
+        http_respond_error(req, 422, "RELOAD_REFUSED", err, NULL, 0);
+        return;
+    }
+    char hash[17];
+    memcpy(hash, next->short_hash, sizeof(hash));
+    vm_gen_unpin(next);
+    if (kill(getppid(), SIGHUP) < 0) {
+        http_respond_error(req, 500, "INTERNAL", "cannot signal the master", NULL, 0);
+        return;
+    }
+    int n =
+        snprintf(body, sizeof(body),
+                 "{\"success\":true,\"message\":\"reload requested\",\"generation\":\"%s\"}", hash);
+    respond_json(req, 202, body, (size_t)n);
+}
+
+static void admin_status(worker_t *w, http_req_t *req)
+{
+    char workers[4096] = "[]", body[8192], err[1100];
+    int consistent = 1;
+    if (w->slots)
+        workers_json(w, workers, sizeof(workers), &consistent);
+    log_json_str(err, sizeof(err), w->last_reload_error, strlen(w->last_reload_error));
+    pg_pool_stats_t pg = {0};
+    redis_stats_t rd = {0};
+    if (w->host.pg)
+        pg_pool_stats(w->host.pg, &pg);
+    if (w->host.redis)
+        redis_client_stats(w->host.redis, &rd);
+    int n =
+        snprintf(body, sizeof(body),
+                 "{\"success\":true,\"generation\":\"%s\",\"consistent\":%s,\"workers\":%s,"
+                 "\"lastReloadError\":%s,\"inflight\":%u,\"requests\":%llu,"
+                 "\"vmMemoryBytes\":%zu,\"postgres\":{\"size\":%d,\"idle\":%d,\"busy\":%d,"
+                 "\"waiting\":%d,\"connected\":%d},\"redis\":{\"connected\":%d,\"pending\":%zu}}",
+                 w->gen->short_hash, consistent ? "true" : "false", workers,
+                 w->last_reload_error[0] ? err : "null", w->ninflight,
+                 (unsigned long long)w->requests, w->gen->mem_used, pg.size, pg.idle, pg.busy,
+                 pg.waiting, pg.connected, rd.connected, rd.pending);
+    respond_json(req, 200, body, (size_t)n);
+}
+
+/* Returns 1 when the request was an /admin/ one (answered here). */
+static int serve_admin(worker_t *w, http_req_t *req)
+{
+    if (req->path_len < 7 || memcmp(req->path, "/admin/", 7) != 0)
+        return 0;
+    req->route = "/admin/*";
+    if (!w->cfg->admin_token)
+        http_respond_error(req, 404, "NOT_FOUND", "no route matches this path", NULL, 0);
+    else if (!admin_authorized(w, req))
+        http_respond_error(req, 401, "UNAUTHORIZED", "admin token required", NULL, 0);
+    else if (is_request(req, "POST", "/admin/reload"))
+        admin_reload(w, req);
+    else if (is_request(req, "GET", "/admin/status"))
+        admin_status(w, req);
+    else
+        http_respond_error(req, 404, "NOT_FOUND", "no such admin operation", NULL, 0);
+    return 1;
+}
+
 static void on_request(http_req_t *req, void *ud)
 {
     worker_t *w = ud;
-    if (req->path_len == 8 && memcmp(req->path, "/healthz", 8) == 0 &&
-        (req->method_len == 3 || req->is_head) &&
-        (req->is_head || memcmp(req->method, "GET", 3) == 0)) {
+    if (is_request(req, "GET", "/healthz")) {
         req->route = "/healthz";
         serve_healthz(w, req);
         return;
     }
+    if (serve_admin(w, req))
+        return;
     router_match_t m;
     int rc =
         router_match(w->gen->router, req->method, req->method_len, req->path, req->path_len, &m);
