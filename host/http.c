@@ -23,6 +23,9 @@
 #define READ_CHUNK 65536
 #define PIPELINE_BUFFER_MAX (256 * 1024) /* stop reading while this much waits unparsed */
 #define LINGER_MS 2000
+/* Responses queued for a client that doesn't read: past this, stop parsing its pipelined
+ * requests (and reading) until half of it has drained. */
+#define WRITE_BACKLOG_MAX (1024 * 1024)
 
 static llhttp_settings_t parser_settings;
 
@@ -427,9 +430,21 @@ static const char *limit_message(int status)
     }
 }
 
+static int write_backlog(const http_conn_t *c, size_t max)
+{
+    return !c->detached && uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > max;
+}
+
 static void parse_more(http_conn_t *c)
 {
     while (c->state <= ST_BODY && c->in_off < c->in.len) {
+        if (write_backlog(c, WRITE_BACKLOG_MAX)) {
+            c->write_blocked = 1;
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+            timer_arm(c, c->srv->limits.keepalive_timeout_ms); /* a client that never reads */
+            return;
+        }
         const char *start = c->in.p + c->in_off;
         size_t avail = c->in.len - c->in_off;
         c->req.headers = NULL;
@@ -470,6 +485,19 @@ static void parse_more(http_conn_t *c)
         timer_arm(c, c->srv->draining ? 1 : c->srv->limits.keepalive_timeout_ms);
     }
     read_start(c);
+}
+
+void http_conn_drained(http_conn_t *c)
+{
+    if (!c->write_blocked)
+        return;
+    if (write_backlog(c, WRITE_BACKLOG_MAX / 2)) {
+        timer_arm(c, c->srv->limits.keepalive_timeout_ms); /* it reads: give it time */
+        return;
+    }
+    c->write_blocked = 0;
+    if (c->state <= ST_BODY && !c->in_parse)
+        parse_more(c);
 }
 
 void http_conn_next(http_conn_t *c, int keep)

@@ -47,8 +47,9 @@ struct http_conn {
     int keep_alive; /* connection-level: cleared on drain or Connection: close */
     int peer_eof;
     int reading;
-    int in_parse; /* inside parse_more: a synchronous answer must not recurse into it */
-    int detached; /* fuzz mode: no socket */
+    int in_parse;      /* inside parse_more: a synchronous answer must not recurse into it */
+    int write_blocked; /* too many responses queued: parsing waits for the client to read */
+    int detached;      /* fuzz mode: no socket */
     http_req_t req;
     char ip[48];
     http_conn_t *prev, *next;
@@ -76,6 +77,8 @@ int http_buf_reserve(buf_t *b, size_t extra);
 void http_conn_close(http_conn_t *c);
 /* After a response: parse what is buffered (keep-alive), or shut down and linger. */
 void http_conn_next(http_conn_t *c, int keep);
+/* A queued write finished: parsing resumes if it waited for the backlog to drain. */
+void http_conn_drained(http_conn_t *c);
 /* Writes now when the socket takes it all; queues a copy of the rest otherwise. */
 void http_conn_write(http_conn_t *c, const char *data, size_t len);
 

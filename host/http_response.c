@@ -99,8 +99,12 @@ static void on_written(uv_write_t *w, int status)
     write_req_t *wr = (write_req_t *)w;
     http_conn_t *c = wr->conn;
     free(wr);
-    if (status < 0 && c->state != ST_CLOSING)
+    if (c->state == ST_CLOSING)
+        return;
+    if (status < 0)
         http_conn_close(c);
+    else
+        http_conn_drained(c);
 }
 
 /* Writes at once when the socket takes it all (nearly always): one write(2), no copy, no

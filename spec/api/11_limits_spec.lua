@@ -177,3 +177,30 @@ describe("limits from the environment", function()
     assert.is_true(after)
   end)
 end)
+
+-- A client that pipelines requests and never reads must not make the server queue responses
+-- without bound: past a backlog the server stops parsing (and reading) until it drains.
+describe("write backlog", function()
+  it("bounds the memory a non-reading pipelining client can pin, then serves it all", function()
+    local srv = h.start{ scripts = "spec/fixtures/scripts/basic", env = { LOG_LEVEL = "warn" } }
+    local worker = srv:workers()[1]
+    local conn = srv:connect()
+    local req = h.format_request{ path = "/hello" }
+    local all = req:rep(300000)
+    local off, deadline = 0, h.now_ms() + 3000
+    conn.sock:settimeout(0.05)
+    while off < #all and h.now_ms() < deadline do
+      local n, _, partial = conn.sock:send(all, off + 1, math.min(off + 65536, #all))
+      off = n or partial or off
+    end
+    local sent = math.floor(off / #req)
+    local status = h.read_file("/proc/" .. worker .. "/status")
+    local rss_kb = tonumber(status:match("VmRSS:%s+(%d+)"))
+    assert.truthy(sent > 20000, "only " .. sent .. " requests could be sent")
+    -- unbounded, the ~300k responses of ~200 bytes would pin 60 MB
+    assert.truthy(rss_kb < 16 * 1024, "worker RSS " .. rss_kb .. " kB with " .. sent .. " sent")
+    conn:close()
+    assert.equal(200, srv:request{ path = "/hello" }.status, "the worker serves on")
+    srv:stop()
+  end)
+end)
