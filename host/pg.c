@@ -108,6 +108,10 @@ int pg_sqlstate_error(const char *s)
         return PG_ETIMEOUT;
     if (strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0)
         return PG_ESERIALIZATION;
+    /* 08P01 is also what a statement given the wrong number of parameters gets: a script bug
+     * on a healthy session (a real protocol breakage ends the session: PG_ECONNLOST). */
+    if (strcmp(s, "08P01") == 0)
+        return PG_EDB;
     if (strncmp(s, "08", 2) == 0 || strncmp(s, "57P0", 4) == 0 || strcmp(s, "53300") == 0)
         return PG_EUNAVAILABLE;
     return PG_EDB;
@@ -263,6 +267,10 @@ static void idle_remove(pg_pool_t *pool, pg_conn_t *c)
     }
 }
 
+static int pool_down(const pg_pool_t *pool);
+
+/* Serves the queue from the loop: idle connections to waiters, and when the pool is down
+ * (a connect just failed, maybe inside a caller's pg_pool_release), the rest fail fast. */
 static void on_handoff(uv_idle_t *h)
 {
     pg_pool_t *pool = h->data;
@@ -274,7 +282,15 @@ static void on_handoff(uv_idle_t *h)
         free(w);
     }
     uv_idle_stop(h);
+    if (pool->whead && pool_down(pool))
+        fail_waiters(pool, PG_EUNAVAILABLE);
     waiters_rearm(pool);
+}
+
+static void handoff_soon(pg_pool_t *pool)
+{
+    if (pool->whead && !pool->closing)
+        uv_idle_start(pool->handoff, on_handoff);
 }
 
 static void conn_make_idle(pg_conn_t *c)
@@ -283,8 +299,7 @@ static void conn_make_idle(pg_conn_t *c)
     c->state = PGC_IDLE;
     c->next_idle = pool->idle;
     pool->idle = c;
-    if (pool->whead)
-        uv_idle_start(pool->handoff, on_handoff);
+    handoff_soon(pool);
 }
 
 /* A pool is down when no session is up and at least one connect attempt failed. */
@@ -371,8 +386,7 @@ static void conn_connect_failed(pg_conn_t *c, const char *why)
         c->backoff_ms = PG_BACKOFF_MAX_MS;
     c->state = PGC_DOWN;
     uv_timer_start(c->timer, on_backoff, c->backoff_ms, 0);
-    if (pool_down(pool))
-        fail_waiters(pool, PG_EUNAVAILABLE);
+    handoff_soon(pool); /* fails the waiters if the pool is down, from the loop */
 }
 
 static void conn_connected(pg_conn_t *c)

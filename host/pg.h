@@ -7,7 +7,9 @@
  *
  * One query runs on a connection at a time, so the connection itself is the query handle:
  * pg_conn_query() starts it, pg_conn_abandon() gives it up (the caller's coroutine was
- * cancelled). Callbacks run from the loop, never from inside the call that armed them.
+ * cancelled). Callbacks run from the loop, never from inside a call into the pool (so never
+ * from inside pg_pool_release, which a cancelled coroutine's cleanup calls), except that
+ * pg_pool_close fails everything outstanding at once.
  *
  * Callers must not hold a connection across pg_pool_close(): the pool stays allocated until
  * every acquired connection is released, but its sessions end at once. */
@@ -31,7 +33,8 @@ typedef struct pg_ping pg_ping_t;
  *                                      -> PG_EINPUT             "INVALID_INPUT"
  *   57014 (statement timeout, cancel)  -> PG_ETIMEOUT           "TIMEOUT"
  *   40001, 40P01                       -> PG_ESERIALIZATION     "SERIALIZATION_FAILURE"
- *   class 08, 57P01..57P03, 53300      -> PG_EUNAVAILABLE       "DB_UNAVAILABLE"
+ *   class 08 but 08P01, 57P0x, 53300   -> PG_EUNAVAILABLE       "DB_UNAVAILABLE"
+ *   08P01 (e.g. wrong parameter count) -> PG_EDB                "DB_ERROR"
  *   anything else                      -> PG_EDB                "DB_ERROR" */
 enum {
     PG_OK = 0,

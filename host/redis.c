@@ -3,7 +3,7 @@
  * Lifetimes follow hiredis: a context is one connection, and hiredis decides when it frees
  * one (EOF, error, failed connect, or our redisAsyncFree, deferred while inside one of its
  * callbacks). Before freeing it runs every pending callback with a NULL reply, then the event
- * adapter's cleanup hook. So a command struct is freed in its hiredis callback and a
+ * glue's cleanup hook. So a command struct is freed in its hiredis callback and a
  * connection struct in the cleanup hook: nothing is freed twice or under hiredis' feet.
  *
  * A connection marked CONN_DEAD is already being freed by someone (hiredis, or the code that
@@ -12,7 +12,6 @@
 #include "redis.h"
 
 #include <hiredis/async.h>
-#include <hiredis/adapters/libuv.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -48,7 +47,7 @@ struct redis_conn {
     redis_cmd_t *head, *tail;
     uint64_t started_ms;
     conn_state_t state;
-    int handshake_left; /* AUTH/SELECT replies still expected before the main one is ready */
+    int handshake_left; /* AUTH/SELECT/PING replies still expected before it is ready */
     int blocking;       /* a dedicated connection of the pool */
     int busy;           /* a blocking command runs on it */
     int must_free;      /* marked dead by redis_client_close, which frees it */
@@ -74,9 +73,9 @@ struct redis_client {
     unsigned backoff_ms;
     int refs; /* open handles, live connections and a pending resolve */
     int closing;
-    int reported_down; /* logged once per outage, not once per retry */
-    int reported_auth; /* AUTH/SELECT refusal, likewise */
-    int first_done;    /* the first connect attempt is over, whatever its outcome */
+    int reported_down;    /* logged once per outage, not once per retry */
+    int reported_refused; /* a handshake refusal (AUTH, SELECT, LOADING...), likewise */
+    int first_done;       /* the first connect attempt is over, whatever its outcome */
 };
 
 static void client_connect(redis_client_t *c);
@@ -215,12 +214,24 @@ static int word_in(const char *s, size_t n, const char *const *words)
     return 0;
 }
 
-/* XREAD [COUNT n] [BLOCK ms] STREAMS ...: only options before STREAMS count. */
+/* XREAD [COUNT n] [BLOCK ms] STREAMS ... and XREADGROUP GROUP g c [COUNT n] [BLOCK ms]
+ * [NOACK] STREAMS ...: options are walked with their values, so that a group named STREAMS
+ * or a consumer named BLOCK is not taken for an option. */
 static int stream_read_blocks(int argc, const char **argv, const size_t *len)
 {
-    for (int i = 1; i < argc && !word_is(argv[i], len[i], "STREAMS"); i++)
+    int i = 1;
+    while (i < argc) {
         if (word_is(argv[i], len[i], "BLOCK"))
             return 1;
+        if (word_is(argv[i], len[i], "GROUP"))
+            i += 3;
+        else if (word_is(argv[i], len[i], "COUNT"))
+            i += 2;
+        else if (word_is(argv[i], len[i], "NOACK"))
+            i += 1;
+        else
+            return 0; /* STREAMS, or a syntax error the server will report */
+    }
     return 0;
 }
 
@@ -254,23 +265,32 @@ redis_class_t redis_command_class(int argc, const char **argv, const size_t *len
     return REDIS_CLASS_PLAIN;
 }
 
-/* ---- event hooks ---------------------------------------------------------------------
- * Debian's hiredis 0.14 libuv adapter drops poll errors, and libuv stops the handle on one,
- * so a refused connect or a reset socket would hang forever. The adapter still allocates and
- * closes the poll handle; these hooks replace its four event functions with ones that let
- * hiredis read the socket error itself (as upstream hiredis does since 1.0). */
+/* ---- event glue ----------------------------------------------------------------------
+ * Our own libuv glue rather than hiredis 0.14's adapters/libuv.h: that adapter drops poll
+ * errors (libuv stops the handle on one, so a refused connect or a reset socket would hang
+ * forever), and its attach installs its cleanup hook before its malloc and uv_poll_init can
+ * fail, after which redisAsyncFree() calls the hook with NULL. Here hiredis reads the socket
+ * error itself (as upstream hiredis does since 1.0), and the hooks are installed only once
+ * the poll handle exists. The handle outlives its context: hiredis calls the cleanup hook
+ * exactly once per context, which closes the handle; libuv's close callback frees it. */
+
+typedef struct {
+    uv_poll_t handle;
+    redisAsyncContext *ac; /* NULL once hiredis is freeing the context */
+    int events;
+} conn_poll_t;
 
 static void conn_on_poll(uv_poll_t *handle, int status, int events)
 {
-    redisLibuvEvents *p = handle->data;
+    conn_poll_t *p = handle->data;
     int ev = status < 0 ? p->events : events;
-    if (p->context && (ev & UV_READABLE))
-        redisAsyncHandleRead(p->context);
-    if (p->context && (ev & UV_WRITABLE))
-        redisAsyncHandleWrite(p->context);
+    if (p->ac && (ev & UV_READABLE))
+        redisAsyncHandleRead(p->ac);
+    if (p->ac && (ev & UV_WRITABLE)) /* the read may have freed the context */
+        redisAsyncHandleWrite(p->ac);
 }
 
-static void conn_poll_set(redisLibuvEvents *p, int events)
+static void conn_poll_set(conn_poll_t *p, int events)
 {
     p->events = events;
     if (events)
@@ -281,26 +301,53 @@ static void conn_poll_set(redisLibuvEvents *p, int events)
 
 static void conn_add_read(void *data)
 {
-    redisLibuvEvents *p = data;
+    conn_poll_t *p = data;
     conn_poll_set(p, p->events | UV_READABLE);
 }
 
 static void conn_del_read(void *data)
 {
-    redisLibuvEvents *p = data;
+    conn_poll_t *p = data;
     conn_poll_set(p, p->events & ~UV_READABLE);
 }
 
 static void conn_add_write(void *data)
 {
-    redisLibuvEvents *p = data;
+    conn_poll_t *p = data;
     conn_poll_set(p, p->events | UV_WRITABLE);
 }
 
 static void conn_del_write(void *data)
 {
-    redisLibuvEvents *p = data;
+    conn_poll_t *p = data;
     conn_poll_set(p, p->events & ~UV_WRITABLE);
+}
+
+static void conn_on_poll_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void conn_on_cleanup(void *data);
+
+static int conn_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    conn_poll_t *p = calloc(1, sizeof(*p));
+    if (!p)
+        return REDIS_ENOMEM;
+    if (uv_poll_init(loop, &p->handle, ac->c.fd) < 0) { /* nothing to close then */
+        free(p);
+        return REDIS_EUNAVAILABLE;
+    }
+    p->handle.data = p;
+    p->ac = ac;
+    ac->ev.data = p;
+    ac->ev.addRead = conn_add_read;
+    ac->ev.delRead = conn_del_read;
+    ac->ev.addWrite = conn_add_write;
+    ac->ev.delWrite = conn_del_write;
+    ac->ev.cleanup = conn_on_cleanup;
+    return 0;
 }
 
 /* ---- connections -------------------------------------------------------------------- */
@@ -351,6 +398,9 @@ static void conn_lost(redis_conn_t *conn)
     if (was_ready && !c->closing && !c->reported_down) {
         c->reported_down = 1;
         log_warn("redis: connection to %s:%d lost; reconnecting", c->url.host, c->url.port);
+    } else if (!was_ready) {
+        client_report_down(c, conn->ac->c.errstr[0] ? conn->ac->c.errstr
+                                                    : "closed during the handshake");
     }
     client_schedule_retry(c);
 }
@@ -369,12 +419,13 @@ static void conn_release(redis_conn_t *conn)
     client_unref(c);
 }
 
-/* The adapter's cleanup runs once per context, after hiredis ran every pending callback. */
+/* Runs once per context, after hiredis ran every pending callback. */
 static void conn_on_cleanup(void *data)
 {
-    redisLibuvEvents *p = data;
-    redis_conn_t *conn = p->context->data;
-    redisLibuvCleanup(data);
+    conn_poll_t *p = data;
+    redis_conn_t *conn = p->ac->data;
+    p->ac = NULL;
+    uv_close((uv_handle_t *)&p->handle, conn_on_poll_closed);
     conn_release(conn);
 }
 
@@ -466,20 +517,24 @@ static void conn_ready(redis_conn_t *conn)
     c->backoff_ms = REDIS_BACKOFF_MIN_MS;
     c->first_done = 1;
     c->reported_down = 0;
-    c->reported_auth = 0;
+    c->reported_refused = 0;
     log_info("redis: connected to %s:%d", c->url.host, c->url.port);
 }
 
 static void conn_on_handshake(const redisReply *r, int err, void *ud)
 {
     redis_conn_t *conn = ud;
+    redis_client_t *c = conn->client;
     if (conn->state == CONN_DEAD) /* lost or failed: already handled */
         return;
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        if (!conn->client->reported_auth)
-            log_error("redis: AUTH/SELECT refused by %s:%d: %s", conn->client->url.host,
-                      conn->client->url.port, r ? r->str : redis_strerror(err));
-        conn->client->reported_auth = 1;
+        if (!c->reported_refused && !c->closing)
+            log_error("redis: %s:%d refused the connection (AUTH/SELECT/PING): %s; retrying with "
+                      "backoff",
+                      c->url.host, c->url.port, r ? r->str : redis_strerror(err));
+        c->reported_refused = 1;
+        if (conn == c->main)
+            c->reported_down = 1; /* that was this outage's line */
         conn_close(conn);
         return;
     }
@@ -487,9 +542,14 @@ static void conn_on_handshake(const redisReply *r, int err, void *ud)
         conn_ready(conn);
 }
 
-/* AUTH and SELECT are queued before the connect completes; hiredis sends them first. */
+/* AUTH, SELECT and PING are queued before the connect completes; hiredis sends them first.
+ * An accepted TCP connection proves nothing: a server at maxclients, one still loading its
+ * data set or a proxy without a backend accepts, then fails or drops it. Only the PONG makes
+ * the connection ready, and only then does the reconnect backoff start over. */
 static int conn_handshake(redis_conn_t *conn)
 {
+    static const char *ping[] = {"PING"};
+    static const size_t ping_len[] = {4};
     const redis_url_t *u = &conn->client->url;
     if (u->password[0]) {
         const char *argv[3] = {"AUTH"};
@@ -513,6 +573,9 @@ static int conn_handshake(redis_conn_t *conn)
             return REDIS_ENOMEM;
         conn->handshake_left++;
     }
+    if (!conn_send(conn, 1, ping, ping_len, conn_on_handshake, conn))
+        return REDIS_ENOMEM;
+    conn->handshake_left++;
     return 0;
 }
 
@@ -520,17 +583,16 @@ static void conn_on_connect(const redisAsyncContext *ac, int status)
 {
     redis_conn_t *conn = ac->data;
     if (status != REDIS_OK) {
-        client_report_down(conn->client, conn->ac->c.errstr);
-        conn_lost(conn); /* hiredis frees the context right after */
+        conn_lost(conn); /* logs it (main connection only); hiredis frees the context next */
         return;
     }
     if (conn->state != CONN_CONNECTING)
         return;
     redisEnableKeepAlive(&conn->ac->c); /* notice a vanished peer on idle connections */
+    /* A dedicated connection's command already waits behind the handshake in the same pipe;
+     * until the PONG it is bounded by connect_timeout_ms like the main one, after it by
+     * nothing (blocking is what it is for). */
     conn->state = CONN_HANDSHAKE;
-    /* A dedicated connection's command follows its AUTH/SELECT in the same pipe. */
-    if (conn->blocking || conn->handshake_left == 0)
-        conn_ready(conn);
     client_arm_timer(conn->client);
 }
 
@@ -545,16 +607,11 @@ static redis_conn_t *conn_open(redis_client_t *c, int blocking)
         return NULL;
     }
     redis_conn_t *conn = calloc(1, sizeof(*conn));
-    if (!conn || redisLibuvAttach(ac, c->loop) != REDIS_OK) {
+    if (!conn || conn_attach(ac, c->loop) < 0) {
         free(conn);
-        redisAsyncFree(ac);
+        redisAsyncFree(ac); /* no hooks installed: nothing of ours runs */
         return NULL;
     }
-    ac->ev.addRead = conn_add_read;
-    ac->ev.delRead = conn_del_read;
-    ac->ev.addWrite = conn_add_write;
-    ac->ev.delWrite = conn_del_write;
-    ac->ev.cleanup = conn_on_cleanup;
     ac->data = conn;
     conn->ac = ac;
     conn->client = c;
@@ -690,7 +747,8 @@ static void client_on_timer(uv_timer_t *t)
                      c->url.host, c->url.port, c->timeout_ms);
             conn_fail(conn, REDIS_ETIMEOUT);
         } else {
-            client_report_down(c, "connect timeout");
+            if (conn == c->main) /* a dedicated one just fails its command */
+                client_report_down(c, "connect timeout");
             conn_fail(conn, REDIS_EUNAVAILABLE);
         }
     }

@@ -29,7 +29,7 @@ enum {
 
 typedef struct redis_opts {
     unsigned timeout_ms;         /* per ordinary command; 0: 2000 */
-    unsigned connect_timeout_ms; /* connect + AUTH/SELECT; 0: 2000 */
+    unsigned connect_timeout_ms; /* connect + AUTH/SELECT/PING, on every connection; 0: 2000 */
     int blocking_pool;           /* dedicated connections for blocking commands; 0: 4 */
 } redis_opts_t;
 
@@ -42,7 +42,7 @@ typedef struct redis_url {
 } redis_url_t;
 
 typedef struct redis_stats {
-    int connected;  /* the main connection is ready */
+    int connected;  /* the main connection is ready: AUTH/SELECT done and PING answered */
     size_t pending; /* commands sent whose reply has not come yet */
     int blocking_open;
     int blocking_busy;

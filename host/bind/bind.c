@@ -30,6 +30,10 @@ co_t *bind_check_yieldable(lua_State *L, const char *fname)
                    "%s: I/O is not allowed here (script top level or a non-request context); "
                    "call it from a handler",
                    fname);
+    /* Inside table.sort's comparator, a gsub callback or a C metamethod the coroutine can't
+     * yield: refuse before any I/O starts, or its completion would resume someone else. */
+    if (!lua_isyieldable(L))
+        luaL_error(L, "%s: cannot wait here (inside a C call such as table.sort or gsub)", fname);
     return co;
 }
 

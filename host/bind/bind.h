@@ -32,8 +32,9 @@ typedef struct bind_host {
 void bind_set_host(lua_State *L, bind_host_t *host);
 bind_host_t *bind_host(lua_State *L);
 
-/* For bindings that yield: the caller's coroutine, or a luaL_error naming fname and the
- * context ("not allowed at script top level (init context)") when there is none. */
+/* For bindings that yield: the caller's coroutine, or a luaL_error naming fname when there is
+ * none (script top level) or it can't yield from here (inside table.sort, gsub...). Call it
+ * before starting any I/O. */
 co_t *bind_check_yieldable(lua_State *L, const char *fname);
 
 /* Pushes nil and an error table; returns 2 so a binding can `return bind_fail(...)`. */

@@ -102,11 +102,27 @@ typedef struct {
     int err;
     const char *message; /* OUT_ERROR without a result */
     pgb_pin_t *pin;
+    int collect; /* collect garbage first: a conversion ran out of memory */
 } pgb_out_t;
 
 static pgb_state_t *state(lua_State *L)
 {
     return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* The caller's coroutine, checked before anything is sent or queued: where lua_yield would
+ * raise (a table.sort comparator or a gsub callback between the handler and us), the statement
+ * would run anyway and its result later resume the coroutine wherever it waits by then, or a
+ * request that reuses its co once it is gone. */
+static co_t *check_can_wait(lua_State *L, const char *fname)
+{
+    co_t *co = bind_check_yieldable(L, fname);
+    if (!lua_isyieldable(L))
+        luaL_error(L,
+                   "%s: cannot wait for PostgreSQL here: a C function (table.sort comparator, "
+                   "string.gsub callback, ...) is between the handler and this call",
+                   fname);
+    return co;
 }
 
 /* ---- errors ----------------------------------------------------------------------------- */
@@ -357,6 +373,8 @@ static int out_push(lua_State *S)
 {
     pgb_out_t *o = lua_touserdata(S, 1);
     lua_settop(S, 0);
+    if (o->collect)
+        lua_gc(S, LUA_GCCOLLECT, 0); /* finalizers may raise: only inside this pcall */
     if (o->kind == OUT_ROWS)
         return push_rows(S, o->st, o->res);
     if (o->kind == OUT_PIN) {
@@ -378,15 +396,22 @@ static int run_out(pgb_out_t *o)
 }
 
 /* Builds the outcome on the scratch thread and moves it onto the coroutine; returns how many
- * values it pushed there. A conversion that fails becomes `nil, {code = "DB_ERROR"}`. */
+ * values it pushed there. A conversion that fails becomes `nil, {code = "DB_ERROR"}`: out of
+ * the VM's budget, the half-built rows are garbage that LuaJIT would not collect by itself
+ * before the error table needs memory, so they are collected first. */
 static int deliver(pgb_out_t *o, co_t *co)
 {
     lua_State *S = o->st->scratch, *T = co_thread(co);
-    if (run_out(o) != 0) {
+    int rc = run_out(o);
+    if (rc != 0) {
         char why[256];
         snprintf(why, sizeof(why), "cannot convert the result: %s",
-                 lua_tostring(S, -1) ? lua_tostring(S, -1) : "?");
-        *o = (pgb_out_t){.kind = OUT_ERROR, .st = o->st, .err = PG_EDB, .message = why};
+                 lua_type(S, -1) == LUA_TSTRING ? lua_tostring(S, -1) : "?");
+        *o = (pgb_out_t){.kind = OUT_ERROR,
+                         .st = o->st,
+                         .err = PG_EDB,
+                         .message = why,
+                         .collect = rc == LUA_ERRMEM};
         if (run_out(o) != 0) {
             lua_pushnil(T);
             lua_xmove(S, T, 1);
@@ -501,7 +526,9 @@ static void param_store(lua_State *L, pgb_op_t *op, int i, int slot, char **curs
 static pgb_op_t *op_build(lua_State *L, pgb_state_t *st, int first)
 {
     size_t sqllen;
-    luaL_checklstring(L, first, &sqllen);
+    const char *sql = luaL_checklstring(L, first, &sqllen);
+    if (memchr(sql, '\0', sqllen))
+        luaL_argerror(L, first, "the SQL text holds a NUL byte (pass data as a $n parameter)");
     luaL_checkstack(L, 4, "pg"); /* room for the results deliver() pushes on resume */
     int n = lua_gettop(L) - first;
     if (n > MAX_PARAMS)
@@ -520,7 +547,7 @@ static pgb_op_t *op_build(lua_State *L, pgb_state_t *st, int first)
     op->formats = op->lengths + n;
     char *cursor = (char *)(op->formats + n);
     op->sql = cursor;
-    memcpy(cursor, lua_tostring(L, first), sqllen + 1);
+    memcpy(cursor, sql, sqllen + 1);
     cursor += sqllen + 1;
     for (int i = 0; i < n; i++)
         param_store(L, op, i, first + 1 + i, &cursor);
@@ -592,7 +619,7 @@ static int op_start(lua_State *L, pgb_op_t *op)
 
 static int l_query(lua_State *L)
 {
-    co_t *co = bind_check_yieldable(L, "pg.query");
+    co_t *co = check_can_wait(L, "pg.query");
     pg_pool_t *pool = bind_host(L)->pg;
     if (!pool)
         return bind_fail(L, "DB_UNAVAILABLE", "no database configured (DATABASE_URL is not set)");
@@ -696,7 +723,7 @@ static void pin_cancel_wait(void *ud)
 static int l_acquire(lua_State *L)
 {
     pgb_state_t *st = state(L);
-    co_t *co = bind_check_yieldable(L, "pg.tx");
+    co_t *co = check_can_wait(L, "pg.tx");
     pg_pool_t *pool = bind_host(L)->pg;
     if (!pool)
         return bind_fail(L, "DB_UNAVAILABLE", "no database configured (DATABASE_URL is not set)");
@@ -717,11 +744,12 @@ static int l_acquire(lua_State *L)
     return 1;
 }
 
-/* The pin of a connection userdata, checked to belong to the calling coroutine. */
-static pgb_pin_t *check_pin(lua_State *L, const char *fname)
+/* The pin of a connection userdata, checked to belong to the calling coroutine (and that it
+ * can wait, for a statement). */
+static pgb_pin_t *check_pin(lua_State *L, const char *fname, int will_wait)
 {
     pgb_pin_t *pin = *(pgb_pin_t **)luaL_checkudata(L, 1, CONN_MT);
-    co_t *co = bind_check_yieldable(L, fname);
+    co_t *co = will_wait ? check_can_wait(L, fname) : bind_check_yieldable(L, fname);
     if (!pin || !pin->held)
         luaL_error(L, "%s: the transaction has already ended", fname);
     if (pin->co != co)
@@ -731,7 +759,7 @@ static pgb_pin_t *check_pin(lua_State *L, const char *fname)
 
 static int l_conn_query(lua_State *L)
 {
-    pgb_pin_t *pin = check_pin(L, "tx:query");
+    pgb_pin_t *pin = check_pin(L, "tx:query", 1);
     pgb_op_t *op = op_build(L, state(L), 2);
     op->co = pin->co;
     op->pool = pin->pool;
@@ -742,7 +770,7 @@ static int l_conn_query(lua_State *L)
 
 static int l_release(lua_State *L)
 {
-    pgb_pin_t *pin = check_pin(L, "pg.tx");
+    pgb_pin_t *pin = check_pin(L, "pg.tx", 0);
     if (pin->hook)
         co_exit_hook_remove(pin->co, pin->hook);
     pin->hook = NULL;

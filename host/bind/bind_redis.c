@@ -9,6 +9,7 @@
 #include "bind.h"
 #include "redis.h"
 
+#include <limits.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -77,6 +78,18 @@ static void arg_number(lua_State *L, int idx, const char *fname, int cmdno, int 
     lua_replace(L, idx);
 }
 
+/* The value at (absolute) idx as an argument, a number converted to a string in place. */
+static const char *arg_string(lua_State *L, int idx, const char *fname, int cmdno, int argno,
+                              size_t *len)
+{
+    int t = lua_type(L, idx);
+    if (t == LUA_TNUMBER)
+        arg_number(L, idx, fname, cmdno, argno);
+    else if (t != LUA_TSTRING)
+        arg_error(L, fname, cmdno, argno, "must be a string or a number");
+    return lua_tolstring(L, idx, len);
+}
+
 /* Points argv at the n values from stack index first on, converting numbers in place; the
  * strings stay valid while they are on the stack. */
 static void args_collect(lua_State *L, int first, int n, const char *fname, int cmdno, args_t *a)
@@ -89,14 +102,8 @@ static void args_collect(lua_State *L, int first, int n, const char *fname, int 
         a->argv = (const char **)buf;
         a->len = (size_t *)(buf + (size_t)n * sizeof(char *));
     }
-    for (int i = 0; i < n; i++) {
-        int idx = first + i, t = lua_type(L, idx);
-        if (t == LUA_TNUMBER)
-            arg_number(L, idx, fname, cmdno, i + 1);
-        else if (t != LUA_TSTRING)
-            arg_error(L, fname, cmdno, i + 1, "must be a string or a number");
-        a->argv[i] = lua_tolstring(L, idx, &a->len[i]);
-    }
+    for (int i = 0; i < n; i++)
+        a->argv[i] = arg_string(L, first + i, fname, cmdno, i + 1, &a->len[i]);
     if (n == 0)
         arg_error(L, fname, cmdno, 1, "is missing: no command name");
 }
@@ -112,10 +119,11 @@ static void args_from_table(lua_State *L, int t, const char *fname, int cmdno, a
     args_collect(L, first, n, fname, cmdno, a);
 }
 
-static void check_class(lua_State *L, const args_t *a, const char *fname, int in_pipeline)
+static redis_class_t check_class(lua_State *L, int argc, const char **argv, const size_t *len,
+                                 const char *fname, int in_pipeline)
 {
-    redis_class_t cls = redis_command_class(a->argc, a->argv, a->len);
-    const char *cmd = a->argv[0];
+    redis_class_t cls = redis_command_class(argc, argv, len);
+    const char *cmd = argv[0];
     if (cls == REDIS_CLASS_FORBIDDEN)
         luaL_error(L,
                    "%s: %s is not supported: it would change the connection shared by every "
@@ -129,6 +137,75 @@ static void check_class(lua_State *L, const args_t *a, const char *fname, int in
     if (cls == REDIS_CLASS_BLOCKING && in_pipeline)
         luaL_error(L, "%s: blocking command %s is not allowed in a pipeline; use redis.call", fname,
                    cmd);
+    return cls;
+}
+
+/* A pipeline's commands, every argument converted before the first one is sent: a Lua
+ * allocation can fail (the VM's memory budget), and failing half-way would leave earlier
+ * commands executed, or the shared connection inside a MULTI whose EXEC was never sent. */
+typedef struct {
+    int *argc;         /* per command */
+    const char **argv; /* every command's arguments, one command after the other */
+    size_t *len;
+} batch_t;
+
+static size_t batch_count(lua_State *L, int n)
+{
+    size_t total = 0;
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "redis.pipeline: command #%d must be an array of arguments", i);
+        total += lua_objlen(L, -1);
+        lua_pop(L, 1);
+    }
+    return total;
+}
+
+/* Reads command i (the table on top) into b from argument k on; returns the next k. The
+ * strings are anchored in the table at index keep. */
+static size_t batch_command(lua_State *L, int i, int keep, size_t k, size_t total, batch_t *b)
+{
+    int t = lua_gettop(L), argc = (int)lua_objlen(L, t);
+    if (argc == 0)
+        arg_error(L, "redis.pipeline", i, 1, "is missing: no command name");
+    if (k + (size_t)argc > total) /* a __gc finalizer grew it since it was counted */
+        luaL_error(L, "redis.pipeline: command #%d changed while being read", i);
+    for (int j = 1; j <= argc; j++) {
+        lua_rawgeti(L, t, j);
+        b->argv[k] = arg_string(L, lua_gettop(L), "redis.pipeline", i, j, &b->len[k]);
+        lua_rawseti(L, keep, (int)++k);
+    }
+    b->argc[i - 1] = argc;
+    return k;
+}
+
+/* Pushes the batch's memory and the table anchoring its strings; raises on any bad command
+ * or a MULTI without its EXEC (it would queue the commands of every other request). */
+static void batch_build(lua_State *L, int n, batch_t *b)
+{
+    size_t total = batch_count(L, n), k = 0;
+    if (total > INT_MAX)
+        luaL_error(L, "redis.pipeline: too many arguments");
+    char *mem =
+        lua_newuserdata(L, total * (sizeof(char *) + sizeof(size_t)) + (size_t)n * sizeof(int));
+    b->argv = (const char **)mem;
+    b->len = (size_t *)(mem + total * sizeof(char *));
+    b->argc = (int *)(mem + total * (sizeof(char *) + sizeof(size_t)));
+    lua_createtable(L, (int)total, 0);
+    int keep = lua_gettop(L), in_multi = 0;
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        size_t first = k;
+        k = batch_command(L, i, keep, k, total, b);
+        lua_pop(L, 1);
+        const char **argv = b->argv + first;
+        const size_t *len = b->len + first;
+        if (check_class(L, b->argc[i - 1], argv, len, "redis.pipeline", 1) == REDIS_CLASS_TX)
+            in_multi = len[0] == 5 && strncasecmp(argv[0], "MULTI", 5) == 0;
+    }
+    if (in_multi)
+        luaL_error(L, "redis.pipeline: MULTI without EXEC or DISCARD");
 }
 
 /* ---- errors and replies -------------------------------------------------------------- */
@@ -261,10 +338,12 @@ static redis_client_t *host_client(lua_State *L)
     return host ? host->redis : NULL;
 }
 
-static int op_send(lua_State *L, redis_client_t *client, op_t *op, int i, const args_t *a)
+/* No Lua allocation from here: see batch_t. */
+static int op_send(redis_client_t *client, op_t *op, int i, int argc, const char **argv,
+                   const size_t *len)
 {
     op_slot_t *s = &op->slot[i];
-    int rc = redis_command(client, a->argc, a->argv, a->len, op_on_reply, s, &s->cmd);
+    int rc = redis_command(client, argc, argv, len, op_on_reply, s, &s->cmd);
     if (rc < 0)
         s->err = rc;
     else
@@ -285,33 +364,13 @@ static int rb_call(lua_State *L)
         args_from_table(L, 1, fname, 0, &a);
     else
         args_collect(L, 1, lua_gettop(L), fname, 0, &a);
-    check_class(L, &a, fname, 0);
+    check_class(L, a.argc, a.argv, a.len, fname, 0);
     redis_client_t *client = host_client(L);
     if (!client)
         return bind_fail(L, "REDIS_UNAVAILABLE", "Redis is not configured (REDIS_URL)");
     op_t *op = op_push(L, co, 1, 0);
-    int rc = op_send(L, client, op, 0, &a);
+    int rc = op_send(client, op, 0, a.argc, a.argv, a.len);
     return rc < 0 ? fail_err(L, rc) : 1;
-}
-
-/* Every MULTI must be closed in the same batch: a connection left inside MULTI would queue
- * the commands of every other request. */
-static void pipeline_validate(lua_State *L, int n)
-{
-    int base = lua_gettop(L), in_multi = 0;
-    for (int i = 1; i <= n; i++) {
-        lua_rawgeti(L, 1, i);
-        if (!lua_istable(L, -1))
-            luaL_error(L, "redis.pipeline: command #%d must be an array of arguments", i);
-        args_t a;
-        args_from_table(L, lua_gettop(L), "redis.pipeline", i, &a);
-        check_class(L, &a, "redis.pipeline", 1);
-        if (redis_command_class(a.argc, a.argv, a.len) == REDIS_CLASS_TX)
-            in_multi = a.len[0] == 5 && strncasecmp(a.argv[0], "MULTI", 5) == 0;
-        lua_settop(L, base);
-    }
-    if (in_multi)
-        luaL_error(L, "redis.pipeline: MULTI without EXEC or DISCARD");
 }
 
 /* pipeline({{cmd, ...}, ...}) -> op | nil, err; every command is checked before any is sent */
@@ -322,18 +381,16 @@ static int rb_pipeline(lua_State *L)
     lua_settop(L, 1);
     int n = (int)lua_objlen(L, 1);
     luaL_argcheck(L, n > 0, 1, "empty pipeline");
-    pipeline_validate(L, n);
+    batch_t b;
+    batch_build(L, n, &b);
     redis_client_t *client = host_client(L);
     if (!client)
         return bind_fail(L, "REDIS_UNAVAILABLE", "Redis is not configured (REDIS_URL)");
     op_t *op = op_push(L, co, n, 1);
-    int base = lua_gettop(L);
+    size_t k = 0;
     for (int i = 0; i < n; i++) {
-        args_t a;
-        lua_rawgeti(L, 1, i + 1);
-        args_from_table(L, lua_gettop(L), "redis.pipeline", i + 1, &a);
-        op_send(L, client, op, i, &a);
-        lua_settop(L, base);
+        op_send(client, op, i, b.argc[i], b.argv + k, b.len + k);
+        k += (size_t)b.argc[i];
     }
     return op->pending ? 1 : fail_err(L, op->slot[0].err);
 }
@@ -372,6 +429,7 @@ static int result_pipeline(lua_State *L, op_t *op)
     if (!replied)
         return fail_err(L, op->slot[0].err);
     lua_createtable(L, op->n, 0);
+    bind_mark_array(L, -1);
     for (int i = 0; i < op->n; i++) {
         op_slot_t *s = &op->slot[i];
         if (s->reply)

@@ -210,6 +210,13 @@ describe("speezy.pg", function()
       assert.equal(0, one("SELECT count(*)::int AS n FROM spec_pg_parent").n)
     end)
 
+    it("raises on SQL text holding a NUL byte instead of running a truncated statement", function()
+      assert.has_error(function() pg.query("SELECT 1 AS a\0 WHERE false") end, "NUL")
+      assert.has_error(function()
+        pg.tx(function(tx) return tx:query("SELECT 1\0; SELECT 2") end)
+      end, "NUL")
+    end)
+
     it("raises on a value that can't be a parameter", function()
       assert.has_error(function() pg.query("SELECT $1", function() end) end)
       assert.has_error(function() pg.query("SELECT $1", pg.query) end)
@@ -267,7 +274,43 @@ describe("speezy.pg", function()
       assert.equal("DB_ERROR", err.code)
       _, err = pg.query("SELECT 1; SELECT 2")
       assert.equal("DB_ERROR", err.code)
+      -- too many or too few parameters is a script bug (08P01), not an unavailable database
+      _, err = pg.query("SELECT $1::text", "x", "extra")
+      assert.equal("DB_ERROR", err.code)
+      assert.equal("08P01", err.sqlstate)
+      _, err = pg.query("SELECT $1::text, $2::text", "x")
+      assert.equal("DB_ERROR", err.code)
       assert.equal(1, one("SELECT 1 AS ok").ok) -- the connection is still good
+    end)
+  end)
+
+  describe("where the coroutine cannot wait", function()
+    -- A C function (sort comparator, gsub callback) between the handler and the binding makes
+    -- lua_yield raise: nothing may be left in flight to resume this coroutine later.
+    local function stray(fn)
+      local ok, err = pcall(table.sort, { 3, 1, 2 }, function(a, b)
+        fn()
+        return a < b
+      end)
+      assert.is_false(ok)
+      assert.matches("cannot wait", tostring(err))
+    end
+
+    it("refuses pg.query, pg.tx and tx:query before sending anything", function()
+      stray(function() pg.query("SELECT 'stray' AS v") end)
+      stray(function() pg.tx(function() end) end)
+      local ok, err = pcall(string.gsub, "x", "x", function() return pg.query("SELECT 1") end)
+      assert.is_false(ok)
+      assert.matches("cannot wait", tostring(err))
+      assert.is_nil(pg.tx(function(tx)
+        stray(function() tx:query("SELECT 'stray' AS v") end)
+        return nil, "rolled back"
+      end))
+      -- the next wait gets its own answer, and nothing is held
+      local rows = assert(pg.query("SELECT pg_sleep(0.2)::text AS s, 'mine' AS v"))
+      assert.equal("mine", rows[1].v)
+      assert.equal(0, pg.stats().busy)
+      assert.is_nil(pg.query("SAVEPOINT outside"), "a transaction was left open")
     end)
   end)
 

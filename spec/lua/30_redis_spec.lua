@@ -1,5 +1,6 @@
 -- speezy.redis inside the host (`speezy test`), against the harness' Redis (REDIS_URL):
 -- the Lua mapping of replies, pipelines, eval with its EVALSHA cache, and errors.
+local json = require "speezy.json"
 local redis = require "speezy.redis"
 
 local P = "spec:redis:"
@@ -99,6 +100,20 @@ describe("speezy.redis", function()
       local co = coroutine.wrap(function() return redis.call("PING") end)
       assert.has_error(co, "redis.call")
     end)
+
+    it("raises where it can't yield, and its reply never resumes the request later", function()
+      redis.call("SET", P .. "s", "x")
+      local get = function() return redis.call("GET", P .. "s") end
+      local ok, err = pcall(string.gsub, "k", "k", get)
+      assert.is_false(ok)
+      assert.matches("cannot wait", err)
+      ok, err = pcall(table.sort, { 2, 1 }, function(a, b) return redis.call("PING") and a < b end)
+      assert.is_false(ok)
+      assert.matches("cannot wait", err)
+      -- the GET and PING replies come while this waits: they must not wake it early
+      assert.is_nil(redis.call("BLPOP", P .. "l", 0.2))
+      assert.equal("x", redis.call("GET", P .. "s"))
+    end)
   end)
 
   describe("pipeline", function()
@@ -150,6 +165,14 @@ describe("speezy.redis", function()
 
     it("returns an empty array for an empty pipeline", function()
       assert.same({}, redis.pipeline {})
+    end)
+
+    it("returns results that stay arrays in JSON, even empty", function()
+      assert.equal("[]", json.encode(redis.pipeline {}))
+      assert.equal('[[],"OK"]', json.encode(redis.pipeline {
+        { "LRANGE", P .. "missing", 0, -1 }, { "SET", P .. "s", "v" },
+      }))
+      assert.equal("[]", json.encode(redis.call("LRANGE", P .. "missing", 0, -1)))
     end)
   end)
 

@@ -6,6 +6,8 @@
  * pool on the default loop until its condition holds or a guard timer fires. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "embedded.h"
@@ -219,6 +221,7 @@ TEST(sqlstate_mapping)
     CHECK(pg_sqlstate_error("40P01") == PG_ESERIALIZATION);
     CHECK(pg_sqlstate_error("08006") == PG_EUNAVAILABLE);
     CHECK(pg_sqlstate_error("57P01") == PG_EUNAVAILABLE);
+    CHECK(pg_sqlstate_error("08P01") == PG_EDB); /* wrong parameter count: a script bug */
     CHECK(pg_sqlstate_error("42601") == PG_EDB);
     CHECK(pg_sqlstate_error(NULL) == PG_EDB);
     CHECK_STR(pg_error_name(PG_ECONFLICT), "CONFLICT");
@@ -459,6 +462,70 @@ TEST(fails_fast_when_server_is_down)
     pool_shut(pool);
 }
 
+/* ---- callbacks only from the loop ------------------------------------------------------- */
+
+static int in_release;
+
+typedef struct {
+    int done, err, during_release;
+} probe_t;
+
+static void probe_acquired(pg_conn_t *conn, int err, void *ud)
+{
+    probe_t *p = ud;
+    p->done = 1;
+    p->err = err;
+    p->during_release = in_release;
+}
+
+/* Makes every new descriptor fail (EMFILE) until restored: a reconnect then fails inside
+ * PQconnectStartParams, synchronously. */
+static int fds_exhaust(struct rlimit *saved)
+{
+    int fd = dup(0);
+    if (fd < 0 || getrlimit(RLIMIT_NOFILE, saved) < 0)
+        return -1;
+    close(fd);
+    struct rlimit low = {(rlim_t)fd, saved->rlim_max};
+    return setrlimit(RLIMIT_NOFILE, &low);
+}
+
+/* Releasing a broken connection reconnects; when that fails at once and the pool is down,
+ * the queued waiters fail from the loop, not inside pg_pool_release (the caller may be a
+ * cancelled coroutine's exit hook, or the worker walking its requests). */
+TEST(release_never_calls_back_waiters)
+{
+    pg_pool_t *pool = pool_open(db_url, 1, 3000, 0);
+    pg_pool_t *killer = pool_open(db_url, 1, 5000, 0);
+    CHECK(pool && killer && wait_connected(pool, 1, 5000));
+    hold_t a;
+    CHECK(hold(pool, &a, 5000) == 0);
+    CHECK(hold_exec(&a, "SELECT pg_backend_pid()") == 0);
+    job_t j;
+    CHECK(exec1(killer, "SELECT pg_terminate_backend($1::int)", a.value, &j) == 0);
+    CHECK(hold_exec(&a, "SELECT 1") == PG_ECONNLOST); /* the holder learns it broke */
+
+    probe_t p = {0};
+    pg_conn_t *conn;
+    pg_waiter_t *w;
+    CHECK(pg_pool_acquire(pool, probe_acquired, &p, &conn, &w) == PG_WAIT);
+    struct rlimit saved;
+    CHECK(fds_exhaust(&saved) == 0);
+    in_release = 1;
+    pg_pool_release(pool, a.conn);
+    in_release = 0;
+    setrlimit(RLIMIT_NOFILE, &saved);
+    CHECK(!p.done);
+    CHECK(run_until(&p.done, 2000) && p.err == PG_EUNAVAILABLE && !p.during_release);
+
+    /* And the pool comes back by itself. */
+    CHECK(wait_connected(pool, 1, 5000));
+    CHECK(exec1(pool, "SELECT 'back'", NULL, &j) == 0);
+    CHECK_STR(j.value, "back");
+    pool_shut(killer);
+    pool_shut(pool);
+}
+
 static void on_ping(int err, void *ud)
 {
     int *r = ud;
@@ -503,6 +570,11 @@ static const char cancel_script[] =
     "  end)\n"
     "elseif mode == 'wait' then\n"
     "  pg.tx(function() end)\n"
+    "elseif mode == 'stray' then\n" /* lua_yield raises inside the comparator: the script dies */
+    "  table.sort({2, 1}, function(a, b) pg.query('SELECT pg_sleep(0.2)') return a < b end)\n"
+    "elseif mode == 'mine' then\n"
+    "  local rows = assert(pg.query(\"SELECT pg_sleep(0.5)::text AS s, 'mine' AS v\"))\n"
+    "  assert(rows[1].v == 'mine', 'resumed with a result that is not its own')\n"
     "else\n"
     "  pg.query('SELECT pg_sleep(0.6)')\n"
     "end\n";
@@ -520,9 +592,9 @@ static int load_embedded_pg(lua_State *L)
     return luaL_error(L, "speezy.pg is not embedded");
 }
 
-static lua_State *lua_with_pg(bind_host_t *host)
+/* Registers speezy.pg (and what it needs) on L. */
+static lua_State *add_pg(lua_State *L)
 {
-    lua_State *L = test_lua_new(host);
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "preload");
     lua_pushcfunction(L, luaopen_cjson);
@@ -537,6 +609,40 @@ static lua_State *lua_with_pg(bind_host_t *host)
     return L;
 }
 
+static lua_State *lua_with_pg(bind_host_t *host)
+{
+    return add_pg(test_lua_new(host));
+}
+
+/* A VM with a memory budget, as vm.c makes them (VM_MEMORY_LIMIT_MB). */
+typedef struct {
+    size_t used, limit;
+} budget_t;
+
+static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    budget_t *b = ud;
+    if (nsize == 0) {
+        free(ptr);
+        b->used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && b->used + (nsize - osize) > b->limit)
+        return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p)
+        b->used = b->used + nsize - osize;
+    return p;
+}
+
+static lua_State *lua_with_pg_budget(bind_host_t *host, budget_t *b)
+{
+    lua_State *L = lua_newstate(budget_alloc, b);
+    luaL_openlibs(L);
+    bind_set_host(L, host);
+    return add_pg(L);
+}
+
 static void on_co_done(co_t *co, co_status_t status, int nresults, void *ud)
 {
     int *st = ud;
@@ -548,6 +654,22 @@ static void on_co_done(co_t *co, co_status_t status, int nresults, void *ud)
 }
 
 /* Starts the script in a new coroutine; st gets {done, status}. */
+static co_t *start_script(lua_State *L, const char *mode, int *st);
+
+static void check_no_stray_result(lua_State *L, pg_pool_t *pool)
+{
+    int st[2], st2[2];
+    start_script(L, "stray", st);
+    CHECK(st[0] == 1 && st[1] == CO_ERROR);
+    /* The next request reuses that co_t: only its own statement may resume it. */
+    start_script(L, "mine", st2);
+    CHECK(run_until(&st2[0], 3000) && st2[1] == CO_OK);
+    sleep_loop(100);
+    pg_pool_stats_t s;
+    pg_pool_stats(pool, &s);
+    CHECK(s.busy == 0 && s.waiting == 0);
+}
+
 static co_t *start_script(lua_State *L, const char *mode, int *st)
 {
     st[0] = st[1] = 0;
@@ -602,11 +724,133 @@ TEST(cancelled_request_rolls_back_its_transaction)
     co_cancel(co);
     CHECK(st[1] == CO_CANCELLED);
 
+    check_no_stray_result(L, pool);
+
     /* Nothing leaked: the one connection serves again and no transaction is left open. */
     CHECK(expect_error(pool, "SAVEPOINT s") == PG_EDB);
     CHECK(exec1(pool, "DROP TABLE t_pg_cancel", NULL, &j) == 0);
     pg_pool_stats(pool, &s);
     CHECK(s.busy == 0 && s.idle == 1);
+    lua_close(L);
+    pool_shut(pool);
+    test_co_pool_close();
+}
+
+/* A result too big for the VM's budget is `nil, err` with the usual error table (scripts read
+ * err.code), and the VM goes on serving. */
+static const char oom_script[] =
+    "local pg = require 'speezy.pg'\n"
+    "local rows, err = pg.query([[SELECT g, repeat('y', 100) AS s, '[1, 2]'::jsonb AS j\n"
+    "  FROM generate_series(1, 300000) g]])\n"
+    "assert(rows == nil, 'the result fit')\n"
+    "assert(type(err) == 'table', 'err is a ' .. type(err) .. ': ' .. tostring(err))\n"
+    "assert(err.code == 'DB_ERROR', err.code)\n"
+    "assert(err.message:find('memory'), err.message)\n"
+    "rows = assert(pg.query('SELECT 1 AS one'))\n"
+    "assert(rows[1].one == 1)\n";
+
+TEST(result_beyond_memory_budget)
+{
+    pg_pool_t *pool = pool_open(db_url, 1, 5000, 0);
+    CHECK(pool != NULL);
+    bind_host_t host = {.loop = loop, .pg = pool};
+    budget_t b = {0, 24u << 20};
+    lua_State *L = lua_with_pg_budget(&host, &b);
+    int st[2] = {0, 0};
+    co_t *co = test_co_load(loop, L, CO_KIND_TEST, oom_script, on_co_done, st);
+    co_start(co, 0);
+    CHECK(run_until(&st[0], 10000) && st[1] == CO_OK);
+    lua_close(L);
+    pool_shut(pool);
+    test_co_pool_close();
+}
+
+/* ---- cancellation at random moments ------------------------------------------------------ */
+
+static const char churn_script[] =
+    "local pg = require 'speezy.pg'\n"
+    "local n = ...\n"
+    "if n % 3 == 0 then\n"
+    "  pg.query('SELECT pg_sleep($1)', (n % 7) / 1000)\n"
+    "else\n"
+    "  pg.tx(function(tx)\n"
+    "    assert(tx:query(\"INSERT INTO t_pg_churn VALUES ($1)\", n))\n"
+    "    pg.tx(function() return pg.query('SELECT pg_sleep($1)', (n % 5) / 1000) end)\n"
+    "    tx:query('SELECT $1::jsonb AS j, ARRAY[1, NULL] AS a', {n = n})\n"
+    "    if n % 4 == 0 then error('raised') end\n"
+    "  end)\n"
+    "end\n";
+
+typedef struct {
+    co_t *co;
+    uv_timer_t timer;
+    int st[2];
+} churn_t;
+
+static void churn_cancel(uv_timer_t *t)
+{
+    churn_t *c = t->data;
+    if (!c->st[0])
+        co_cancel(c->co);
+}
+
+/* Requests cancelled (client gone) or timed out at every stage of their statements: while
+ * waiting for a connection, mid-query, between statements of a transaction, as results
+ * arrive. Under ASan: no stale co or op is touched, nothing leaks, every connection returns
+ * rolled back. */
+TEST(cancel_at_random_moments)
+{
+    enum { N = 200 };
+    pg_pool_t *pool = pool_open(db_url, 2, 5000, 0);
+    CHECK(pool != NULL && wait_connected(pool, 2, 5000));
+    job_t j;
+    CHECK(exec1(pool, "CREATE TABLE IF NOT EXISTS t_pg_churn (n int)", NULL, &j) == 0);
+    CHECK(exec1(pool, "TRUNCATE t_pg_churn", NULL, &j) == 0);
+    bind_host_t host = {.loop = loop, .pg = pool};
+    lua_State *L = lua_with_pg(&host);
+    static churn_t c[N];
+    srand(42);
+    for (int i = 0; i < N; i++) {
+        c[i].st[0] = c[i].st[1] = 0;
+        c[i].co = test_co_load(loop, L, CO_KIND_TEST, churn_script, on_co_done, c[i].st);
+        uv_timer_init(loop, &c[i].timer);
+        c[i].timer.data = &c[i];
+        unsigned at = (unsigned)(rand() % 40);
+        if (i % 2)
+            co_set_deadline(c[i].co, at);
+        else
+            uv_timer_start(&c[i].timer, churn_cancel, at, 0);
+        lua_pushinteger(co_thread(c[i].co), i);
+        co_start(c[i].co, 1);
+    }
+    int all = 0;
+    uint64_t end = uv_now(loop) + 10000;
+    while (!all && uv_now(loop) < end) {
+        sleep_loop(10);
+        all = 1;
+        for (int i = 0; i < N; i++)
+            all &= c[i].st[0];
+    }
+    CHECK(all);
+    int by_status[4] = {0};
+    for (int i = 0; i < N; i++) {
+        by_status[-c[i].st[1]]++;
+        uv_close((uv_handle_t *)&c[i].timer, NULL);
+    }
+    /* indexed by -status: every outcome happened */
+    CHECK(by_status[-CO_OK] && by_status[-CO_TIMEOUT] && by_status[-CO_CANCELLED]);
+    sleep_loop(100); /* abandoned statements finish, their connections roll back */
+    pg_pool_stats_t s;
+    pg_pool_stats(pool, &s);
+    CHECK(s.busy == 0 && s.waiting == 0 && s.idle == 2);
+    /* Only transactions that reached COMMIT kept their row: none raised, each row once. */
+    CHECK(exec1(pool, "SELECT count(*) FROM t_pg_churn WHERE n % 4 = 0 OR n % 3 = 0", NULL, &j) ==
+          0);
+    CHECK_STR(j.value, "0");
+    CHECK(exec1(pool, "SELECT count(*) - count(DISTINCT n) FROM t_pg_churn", NULL, &j) == 0);
+    CHECK_STR(j.value, "0");
+    CHECK(expect_error(pool, "SAVEPOINT s") == PG_EDB);
+    CHECK(exec1(pool, "DROP TABLE t_pg_churn", NULL, &j) == 0);
     lua_close(L);
     pool_shut(pool);
     test_co_pool_close();
@@ -627,8 +871,11 @@ int main(void)
         RUN(release_rolls_back_open_transaction);
         RUN(reconnects_after_terminate_backend);
         RUN(fails_fast_when_server_is_down);
+        RUN(release_never_calls_back_waiters);
         RUN(ping_and_close_with_work_in_flight);
         RUN(cancelled_request_rolls_back_its_transaction);
+        RUN(cancel_at_random_moments);
+        RUN(result_beyond_memory_budget);
     }
     return test_summary();
 }

@@ -1,8 +1,10 @@
 /* test_redis.c — the Redis core (host/redis.c) against a real redis-server.
  *
  * The harness passes the server in SPEEZY_TEST_REDIS_URL (a throwaway instance: the tests
- * kill its clients, pause it and add an ACL user). The last tests drive the binding
- * (speezy.redis.core) from a coroutine, for what Lua specs can't reach: cancellation. */
+ * kill its clients, pause it and add an ACL user); a few fake servers on loopback play the
+ * ones that accept and hang up. The last tests drive the binding (speezy.redis.core) from
+ * coroutines, for what Lua specs can't reach: cancellation, pooled cos reused by the next
+ * request, a memory budget, a disconnect under many waiters. */
 #include "redis.h"
 #include "test.h"
 #include "test_lua.h"
@@ -200,7 +202,7 @@ TEST(command_classes)
 {
     struct {
         int argc;
-        const char *argv[6];
+        const char *argv[9];
         redis_class_t cls;
     } cases[] = {
         {2, {"get", "k"}, REDIS_CLASS_PLAIN},
@@ -214,11 +216,23 @@ TEST(command_classes)
         {2, {"WATCH", "k"}, REDIS_CLASS_FORBIDDEN},
         {3, {"CLIENT", "REPLY", "OFF"}, REDIS_CLASS_FORBIDDEN},
         {3, {"CLIENT", "SETNAME", "x"}, REDIS_CLASS_PLAIN},
+        /* option values are not options: a group named STREAMS, a consumer named BLOCK */
+        {9,
+         {"XREADGROUP", "GROUP", "STREAMS", "c", "BLOCK", "0", "STREAMS", "s", ">"},
+         REDIS_CLASS_BLOCKING},
+        {7, {"XREADGROUP", "GROUP", "g", "BLOCK", "STREAMS", "s", ">"}, REDIS_CLASS_PLAIN},
+        {8,
+         {"XREADGROUP", "GROUP", "g", "c", "NOACK", "BLOCK", "5", "STREAMS"},
+         REDIS_CLASS_BLOCKING},
+        {6, {"XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS"}, REDIS_CLASS_BLOCKING},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        size_t len[6];
+        size_t len[9];
         for (int j = 0; j < cases[i].argc; j++)
             len[j] = strlen(cases[i].argv[j]);
+        if (redis_command_class(cases[i].argc, cases[i].argv, len) != cases[i].cls)
+            fprintf(stderr, "  case %zu (%s %s ...) misclassified\n", i, cases[i].argv[0],
+                    cases[i].argv[1]);
         CHECK(redis_command_class(cases[i].argc, cases[i].argv, len) == cases[i].cls);
     }
 }
@@ -416,6 +430,86 @@ TEST(fail_fast_while_unreachable)
     client_done(c);
 }
 
+/* A TCP server that accepts, optionally sends a canned greeting, and hangs up: what a Redis
+ * at maxclients, a proxy whose backend is down, or a port taken by something else looks like. */
+typedef struct {
+    uv_tcp_t server;
+    int accepts;
+    const char *greeting;
+} hangup_t;
+
+static void hangup_on_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void hangup_on_conn(uv_stream_t *s, int status)
+{
+    hangup_t *f = s->data;
+    uv_tcp_t *conn = malloc(sizeof(*conn));
+    uv_tcp_init(loop, conn);
+    if (status == 0 && uv_accept(s, (uv_stream_t *)conn) == 0) {
+        f->accepts++;
+        if (f->greeting) {
+            uv_buf_t b = uv_buf_init((char *)f->greeting, (unsigned)strlen(f->greeting));
+            uv_try_write((uv_stream_t *)conn, &b, 1);
+        }
+    }
+    uv_close((uv_handle_t *)conn, hangup_on_closed);
+}
+
+static int hangup_start(hangup_t *f, const char *greeting)
+{
+    struct sockaddr_in a;
+    int alen = sizeof(a);
+    memset(f, 0, sizeof(*f));
+    f->greeting = greeting;
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    uv_tcp_init(loop, &f->server);
+    f->server.data = f;
+    if (uv_tcp_bind(&f->server, (struct sockaddr *)&a, 0) < 0 ||
+        uv_listen((uv_stream_t *)&f->server, 16, hangup_on_conn) < 0 ||
+        uv_tcp_getsockname(&f->server, (struct sockaddr *)&a, &alen) < 0)
+        return 0;
+    return ntohs(a.sin_port);
+}
+
+static void hangup_stop(hangup_t *f)
+{
+    uv_close((uv_handle_t *)&f->server, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* A connection the server drops before answering anything is a failed attempt: the client
+ * backs off (attempts at 0, 100, 300, 700 ms...) instead of reconnecting every 100 ms. */
+TEST(backoff_when_the_server_hangs_up)
+{
+    const char *greetings[] = {NULL, "-ERR max number of clients reached\r\n"};
+    for (int i = 0; i < 2; i++) {
+        hangup_t f;
+        int port = hangup_start(&f, greetings[i]);
+        CHECK(port > 0);
+        char url[64];
+        snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
+        redis_client_t *c = NULL;
+        CHECK(redis_client_new(loop, url, NULL, &c) == 0 && c);
+        int ever_connected = 0;
+        uint64_t end = uv_now(loop) + 1000;
+        while (c && uv_now(loop) < end) {
+            run_until(never, NULL, 10);
+            ever_connected |= is_connected(c);
+        }
+        CHECK(!ever_connected);
+        CHECK(f.accepts >= 2 && f.accepts <= 5);
+        if (f.accepts > 5)
+            fprintf(stderr, "  %d connections in 1 s\n", f.accepts);
+        capture_t cap = {0};
+        CHECK(send_cmd(c, &cap, NULL, "GET", "k", NULL) == REDIS_EUNAVAILABLE);
+        client_done(c);
+        hangup_stop(&f);
+    }
+}
+
 TEST(first_connect_waits_for_handshake)
 {
     char url[300];
@@ -499,6 +593,33 @@ TEST(timeout_resets_connection)
     client_done(admin);
 }
 
+/* A dedicated connection's handshake is bounded by connect_timeout_ms like the main one's:
+ * opened while the server answers nobody, its blocking command fails at that bound instead
+ * of waiting for the server (here the pause, elsewhere forever). */
+TEST(blocking_connection_handshake_times_out)
+{
+    redis_opts_t opts = {.connect_timeout_ms = 200};
+    redis_client_t *c = client_at(base_url, &opts), *admin = client_at(base_url, NULL);
+    if (!c || !admin)
+        return;
+    capture_t cap = {0}, acap = {0};
+    CHECK(cmd(admin, &acap, "CLIENT", "PAUSE", "600", "ALL", NULL) == 0);
+    uint64_t t0 = uv_now(loop);
+    CHECK(send_cmd(c, &cap, NULL, "BLPOP", "t:never", "0.1", NULL) == 0);
+    CHECK(run_until(flag_set, &cap.done, 2000) && cap.err == REDIS_EUNAVAILABLE && !cap.reply);
+    uint64_t took = uv_now(loop) - t0;
+    CHECK(took >= 190 && took < 580); /* not after the pause (600 ms) */
+    if (took >= 580)
+        fprintf(stderr, "  the blocking command took %llu ms\n", (unsigned long long)took);
+    sleep_loop(600); /* the pause ends */
+    CHECK(cmd(c, &cap, "BLPOP", "t:never", "0.1", NULL) == 0 && cap.reply &&
+          cap.reply->type == REDIS_REPLY_NIL);
+    capture_reset(&cap);
+    capture_reset(&acap);
+    client_done(c);
+    client_done(admin);
+}
+
 TEST(auth_and_select)
 {
     redis_client_t *admin = client_at(base_url, NULL);
@@ -547,6 +668,20 @@ TEST(close_fails_everything_outstanding)
     CHECK(get.done == 1 && blpop.done == 1 && ping.done == 1);
 }
 
+/* A Lua state whose speezy.redis.core (global core) reaches host. */
+static lua_State *binding_state(bind_host_t *host)
+{
+    lua_State *L = test_lua_new(host);
+    bind_open_all(L);
+    if (luaL_dostring(L, "core = require 'speezy.redis.core'") != 0) {
+        fprintf(stderr, "  %s\n", lua_tostring(L, -1));
+        CHECK(!"speezy.redis.core is registered");
+        lua_close(L);
+        return NULL;
+    }
+    return L;
+}
+
 static void on_co_done(co_t *co, co_status_t status, int nresults, void *ud)
 {
     int *state = ud;
@@ -584,12 +719,8 @@ TEST(binding_resumes_and_cancels)
     if (!c)
         return;
     bind_host_t host = {.loop = loop, .redis = c};
-    lua_State *L = test_lua_new(&host);
-    bind_open_all(L);
-    if (luaL_dostring(L, "core = require 'speezy.redis.core'") != 0) {
-        fprintf(stderr, "  %s\n", lua_tostring(L, -1));
-        CHECK(!"speezy.redis.core is registered");
-        lua_close(L);
+    lua_State *L = binding_state(&host);
+    if (!L) {
         client_done(c);
         return;
     }
@@ -622,6 +753,210 @@ TEST(binding_resumes_and_cancels)
     test_co_pool_close();
 }
 
+typedef struct {
+    int done;
+    co_status_t status;
+    char result[128]; /* the first result, or the error message */
+} outcome_t;
+
+static void on_outcome(co_t *co, co_status_t status, int nresults, void *ud)
+{
+    outcome_t *o = ud;
+    lua_State *T = co_thread(co);
+    const char *s = nresults >= 1 ? lua_tostring(T, 1) : NULL;
+    snprintf(o->result, sizeof(o->result), "%s", s ? s : "(none)");
+    o->status = status;
+    o->done = 1;
+    co_free(co);
+}
+
+static co_t *start_chunk(lua_State *L, outcome_t *o, const char *src)
+{
+    memset(o, 0, sizeof(*o));
+    co_t *co = test_co_load(loop, L, CO_KIND_REQUEST, src, on_outcome, o);
+    co_start(co, 0);
+    return co;
+}
+
+/* A request that called Redis where it can't yield (a gsub callback) died; the next request
+ * reuses its pooled co. The dead one's reply must not resume the new one. */
+TEST(binding_reply_never_resumes_a_reused_co)
+{
+    redis_client_t *c = client_at(base_url, NULL);
+    if (!c)
+        return;
+    bind_host_t host = {.loop = loop, .redis = c};
+    lua_State *L = binding_state(&host);
+    if (!L) {
+        client_done(c);
+        return;
+    }
+    outcome_t a, b;
+    co_t *first = start_chunk(L, &a,
+                              "return (string.gsub('k', 'k', function() "
+                              "local op = core.call('GET', 't:co') core.wait(op) end))");
+    CHECK(a.done && a.status == CO_ERROR && strstr(a.result, "cannot wait"));
+    co_t *second = start_chunk(L, &b,
+                               "local op = core.call('BLPOP', 't:never', '0.3') core.wait(op) "
+                               "return core.result(op) == nil and 'timed out' or 'popped'");
+    CHECK(second == first); /* the pool handed out the same co_t */
+    CHECK(run_until(flag_set, &b.done, 2000) && b.status == CO_OK);
+    CHECK_STR(b.result, "timed out");
+    lua_close(L);
+    client_done(c);
+    test_co_pool_close();
+}
+
+/* The connection dies under 60 waiting requests, a third of them cancelled first: hiredis
+ * fails every pending command from inside its own free, and the resumed requests send
+ * again meanwhile. Each request ends exactly once, with replies or REDIS_UNAVAILABLE. */
+TEST(binding_disconnect_under_many_waiters)
+{
+    redis_client_t *c = client_at(base_url, NULL), *killer = client_at(base_url, NULL);
+    if (!c || !killer)
+        return;
+    bind_host_t host = {.loop = loop, .redis = c};
+    lua_State *L = binding_state(&host);
+    if (!L) {
+        client_done(c);
+        client_done(killer);
+        return;
+    }
+    static const char src[] = "local cmds = {}\n"
+                              "for i = 1, 100 do cmds[i] = {'INCR', 't:many'} end\n"
+                              "for round = 1, 3 do\n"
+                              "  local op, err = core.pipeline(cmds)\n"
+                              "  if not op then return err.code end\n"
+                              "  core.wait(op)\n"
+                              "  local res, rerr = core.result(op)\n"
+                              "  if not res then return rerr.code end\n"
+                              "  collectgarbage('step')\n"
+                              "end\n"
+                              "return 'done'\n";
+    enum { N = 60 };
+    outcome_t o[N];
+    co_t *cos[N];
+    for (int i = 0; i < N; i++)
+        cos[i] = start_chunk(L, &o[i], src);
+    for (int i = 0; i < N; i += 3)
+        co_cancel(cos[i]);
+    capture_t kcap = {0};
+    CHECK(send_cmd(killer, &kcap, NULL, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes",
+                   NULL) == 0);
+    int all = 0;
+    for (uint64_t end = uv_now(loop) + 5000; !all && uv_now(loop) < end;) {
+        run_until(never, NULL, 10);
+        all = 1;
+        for (int i = 0; i < N; i++)
+            all &= o[i].done;
+    }
+    CHECK(all);
+    for (int i = 0; i < N; i++) {
+        int ok = i % 3 == 0 ? o[i].status == CO_CANCELLED
+                            : o[i].status == CO_OK && (!strcmp(o[i].result, "done") ||
+                                                       !strcmp(o[i].result, "REDIS_UNAVAILABLE"));
+        if (!ok)
+            fprintf(stderr, "  request %d: status %d, %s\n", i, o[i].status, o[i].result);
+        CHECK(ok);
+    }
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    CHECK(run_until(no_pending, c, 2000));
+    lua_close(L);
+    capture_reset(&kcap);
+    client_done(c);
+    client_done(killer);
+    test_co_pool_close();
+}
+
+/* A Lua allocator with a budget the chunk moves with limit(extra) / limit(), like a
+ * generation's VM_MEMORY_LIMIT_MB. */
+typedef struct {
+    size_t used, limit;
+} budget_t;
+
+static budget_t budget;
+
+static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    budget_t *b = ud;
+    if (nsize == 0) {
+        free(ptr);
+        b->used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && b->used + (nsize - osize) > b->limit)
+        return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p)
+        b->used = b->used + nsize - osize;
+    return p;
+}
+
+static int budget_limit(lua_State *L)
+{
+    budget.limit = lua_isnoneornil(L, 1) ? SIZE_MAX : budget.used + (size_t)lua_tointeger(L, 1);
+    return 0;
+}
+
+/* Out of memory in the middle of redis.pipeline{MULTI, ..., EXEC}: whatever was sent before
+ * the error, the shared connection must never be left inside MULTI (every later command of
+ * every request would be QUEUED). The budget is raised step by step until the pipeline fits,
+ * so one step fails wherever the binding allocates. */
+TEST(binding_pipeline_out_of_memory_sends_nothing)
+{
+    redis_client_t *c = client_at(base_url, NULL);
+    if (!c)
+        return;
+    bind_host_t host = {.loop = loop, .redis = c};
+    budget = (budget_t){0, SIZE_MAX};
+    lua_State *L = lua_newstate(budget_alloc, &budget);
+    CHECK(L != NULL);
+    if (!L) {
+        client_done(c);
+        return;
+    }
+    luaL_openlibs(L);
+    bind_set_host(L, &host);
+    bind_open_all(L);
+    lua_register(L, "limit", budget_limit);
+    CHECK(luaL_dostring(L, "core = require 'speezy.redis.core'") == 0);
+    static const char src[] =
+        "local function call(...) local op = core.call(...) core.wait(op) "
+        "  return core.result(op) end\n"
+        "call('DEL', 't:multi')\n"
+        "local cmds = {{'MULTI'}}\n"
+        "for i = 1, 30 do\n"
+        "  local c = {'RPUSH', 't:multi'}\n"
+        "  for j = 1, 20 do c[#c + 1] = j + 0.5 end\n"
+        "  cmds[#cmds + 1] = c\n"
+        "end\n"
+        "cmds[#cmds + 1] = {'EXEC'}\n"
+        "for extra = 0, 200000, 64 do\n"
+        "  collectgarbage()\n"
+        "  limit(extra)\n"
+        "  local ok, op = pcall(core.pipeline, cmds)\n"
+        "  limit()\n"
+        "  local pong = call('PING')\n"
+        "  if pong ~= 'PONG' then return 'left inside MULTI at +' .. extra .. ': ' .. "
+        "    tostring(pong) end\n"
+        "  if ok then\n"
+        "    core.wait(op)\n"
+        "    local n = call('LLEN', 't:multi')\n"
+        "    return n == 600 and 'ok' or 'partly sent: ' .. n .. ' items'\n"
+        "  end\n"
+        "  local n = call('LLEN', 't:multi')\n"
+        "  if n ~= 0 then return 'a failed pipeline ran: ' .. n .. ' items at +' .. extra end\n"
+        "end\n"
+        "return 'the pipeline never fit'\n";
+    outcome_t o;
+    start_chunk(L, &o, src);
+    CHECK(run_until(flag_set, &o.done, 20000) && o.status == CO_OK);
+    CHECK_STR(o.result, "ok");
+    lua_close(L);
+    client_done(c);
+    test_co_pool_close();
+}
+
 /* Every client closed all its handles: nothing leaks into the worker's loop. */
 TEST(loop_left_clean)
 {
@@ -648,13 +983,18 @@ int main(void)
     RUN(blocking_pool_is_bounded);
     RUN(abandon);
     RUN(fail_fast_while_unreachable);
+    RUN(backoff_when_the_server_hangs_up);
     RUN(first_connect_waits_for_handshake);
     RUN(resolves_host_names);
     RUN(reconnect_after_client_kill);
     RUN(timeout_resets_connection);
+    RUN(blocking_connection_handshake_times_out);
     RUN(auth_and_select);
     RUN(close_fails_everything_outstanding);
     RUN(binding_resumes_and_cancels);
+    RUN(binding_reply_never_resumes_a_reused_co);
+    RUN(binding_pipeline_out_of_memory_sends_nothing);
+    RUN(binding_disconnect_under_many_waiters);
     RUN(loop_left_clean);
     return test_summary();
 }

@@ -16,6 +16,9 @@
 -- SERIALIZATION_FAILURE (40001, 40P01), DB_UNAVAILABLE (no connection within the pool's wait
 -- bound, server down or restarting, connection lost, no DATABASE_URL), DB_ERROR (the rest).
 --
+-- Programming errors raise: a parameter that can't be sent, SQL text holding a NUL byte, and
+-- any call where the request can't wait (a table.sort comparator, a string.gsub callback).
+--
 -- Parameters are `$1..$n` only, never SQL built from strings:
 --   nil, pg.null -> NULL          boolean -> true/false        number -> integers without
 --   exponent, others in the fewest digits that read back exactly    string -> text (a string

@@ -14,6 +14,7 @@
 -- Commands that would change the shared connection (SELECT, SUBSCRIBE, WATCH...) raise;
 -- MULTI/EXEC only work inside one pipeline.
 local core = require "speezy.redis.core"
+local json = require "speezy.json"
 
 local M = { null = core.null }
 
@@ -30,7 +31,7 @@ function M.pipeline(cmds)
   if type(cmds) ~= "table" then
     error("redis.pipeline: expected an array of commands, got " .. type(cmds), 2)
   end
-  if #cmds == 0 then return {} end
+  if #cmds == 0 then return json.array() end -- [] in JSON, like every array from Redis
   local op, err = core.pipeline(cmds)
   if not op then return nil, err end
   core.wait(op)
