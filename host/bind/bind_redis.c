@@ -224,6 +224,17 @@ static const char *err_code(int err)
     }
 }
 
+/* Error replies that mean "this server can't serve now" (a long script running, loading its
+ * data, a replica without master): retryable, so REDIS_UNAVAILABLE (503), not REDIS_ERROR. */
+static const char *reply_error_code(const char *msg)
+{
+    static const char *const transient[] = {"BUSY ", "LOADING ", "MASTERDOWN ", "TRYAGAIN ", NULL};
+    for (int i = 0; transient[i]; i++)
+        if (strncmp(msg, transient[i], strlen(transient[i])) == 0)
+            return "REDIS_UNAVAILABLE";
+    return "REDIS_ERROR";
+}
+
 static int fail_err(lua_State *L, int err)
 {
     return bind_fail(L, err_code(err), "%s", redis_strerror(err));
@@ -261,7 +272,7 @@ static void push_reply(lua_State *L, const redisReply *r, int nested)
         }
         break;
     case REDIS_REPLY_ERROR:
-        bind_push_error(L, "REDIS_ERROR", r->str);
+        bind_push_error(L, reply_error_code(r->str), r->str);
         break;
     default:
         if (nested)
@@ -414,7 +425,7 @@ static int result_single(lua_State *L, op_slot_t *s)
     if (!r)
         return fail_err(L, s->err);
     if (r->type == REDIS_REPLY_ERROR)
-        return bind_fail(L, "REDIS_ERROR", "%s", r->str);
+        return bind_fail(L, reply_error_code(r->str), "%s", r->str);
     push_reply(L, r, 0);
     slot_clear(s);
     return 1;

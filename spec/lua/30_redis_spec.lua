@@ -207,5 +207,15 @@ describe("speezy.redis", function()
       assert.has_error(function() redis.eval(42) end, "script must be a string")
       assert.has_error(function() redis.eval("return 1", "k") end, "keys must be an array")
     end)
+
+    it("maps retryable error replies to REDIS_UNAVAILABLE, others to REDIS_ERROR", function()
+      for _, msg in ipairs { "LOADING fake", "BUSY fake", "MASTERDOWN fake" } do
+        local v, err = redis.eval("return redis.error_reply(ARGV[1])", {}, { msg })
+        assert.is_nil(v)
+        assert.equal("REDIS_UNAVAILABLE", err.code, msg)
+      end
+      local _, err = redis.eval("return redis.error_reply('ERR plain')", {}, {})
+      assert.equal("REDIS_ERROR", err.code)
+    end)
   end)
 end)

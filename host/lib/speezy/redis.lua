@@ -9,7 +9,8 @@
 -- Arguments are strings (binary safe) or numbers (integers are sent without exponent).
 -- Replies: nil -> nil (redis.null inside arrays), integer -> number (a string beyond 2^53),
 -- bulk/status -> string, array -> array. Failures are err tables with a code:
--- REDIS_ERROR (the server's error reply, err.message is its text), REDIS_UNAVAILABLE,
+-- REDIS_ERROR (the server's error reply, err.message is its text), REDIS_UNAVAILABLE (also
+-- for the retryable replies BUSY, LOADING, MASTERDOWN, TRYAGAIN),
 -- REDIS_TIMEOUT, REDIS_BUSY (every connection for blocking commands is in use).
 -- Commands that would change the shared connection (SELECT, SUBSCRIBE, WATCH...) raise;
 -- MULTI/EXEC only work inside one pipeline.
