@@ -33,7 +33,6 @@ struct co_s {
     co_cancel_fn op_cancel;
     void *op;
     co_exit_hook_t *hooks;
-    uint64_t id;
     int running; /* inside lua_resume */
     int finished;
     int returned; /* the function returned: the thread can be reused */
@@ -82,7 +81,6 @@ void co_pool_close(co_pool_t *p)
         free(p);
 }
 
-static uint64_t co_next_id = 1;
 static char pool_key;
 
 /* Pushes a thread from the pool of L, or a new one. */
@@ -146,7 +144,6 @@ co_t *co_new(co_pool_t *pool, lua_State *L, co_kind_t kind, co_done_cb done, voi
     co->kind = kind;
     co->done = done;
     co->ud = ud;
-    co->id = co_next_id++;
     co->co = thread_get(L);
     lua_pushlightuserdata(L, co);
     lua_rawset(L, LUA_REGISTRYINDEX);
@@ -161,16 +158,6 @@ lua_State *co_thread(co_t *co)
 co_kind_t co_kind(const co_t *co)
 {
     return co->kind;
-}
-
-void *co_owner(const co_t *co)
-{
-    return co->ud;
-}
-
-uint64_t co_id(const co_t *co)
-{
-    return co->id;
 }
 
 co_t *co_current(lua_State *L)

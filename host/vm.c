@@ -14,7 +14,6 @@
 #include <string.h>
 #include <stdint.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "config.h"
 #include "crypto.h"
@@ -320,9 +319,6 @@ int vm_gen_load(const char *dir, bind_host_t *host, vm_gen_t **out, char *err, s
     g->seq = ++gen_seq;
     g->refs = 1;
     g->nfiles = s.n;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    g->loaded_at_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     snapshot_free(&s);
     *out = g;
     return 0;

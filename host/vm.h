@@ -24,8 +24,7 @@ typedef struct vm_gen {
     int dispatch_ref; /* the runtime's dispatch(handler_index, req) */
     int nfiles;
     size_t mem_used, mem_limit; /* bytes held by the VM, and its budget */
-    uint64_t loaded_at_ms;
-    struct vm_gen *next_draining; /* owner's list of retired generations */
+    uint64_t retired_at_ms;     /* owner's loop time when a newer generation replaced it */
 } vm_gen_t;
 
 /* Builds a generation from dir: snapshot, sandbox, run app.lua with I/O disabled, routes.

@@ -532,7 +532,7 @@ static void reload(worker_t *w)
     publish_generation(w);
     log_info("reloaded: generation %s -> %s (%d files, %zu routes)", old->short_hash,
              next->short_hash, next->nfiles, router_count(next->router));
-    old->loaded_at_ms = uv_now(w->loop); /* from now on: when it was retired */
+    old->retired_at_ms = uv_now(w->loop);
     vm_gen_unpin(old);
 }
 
@@ -557,7 +557,7 @@ static void on_sweep(uv_timer_t *t)
         int too_many = !seen && nretired == MAX_RETIRED_GENS;
         if (!seen && !too_many)
             retired[nretired++] = r->gen;
-        if (too_many || now - r->gen->loaded_at_ms > GEN_DRAIN_MS) {
+        if (too_many || now - r->gen->retired_at_ms > GEN_DRAIN_MS) {
             log_warn("cancelling request %s still running on retired generation %s", r->req->id,
                      r->gen->short_hash);
             co_cancel(r->co);
