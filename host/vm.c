@@ -43,19 +43,19 @@ static unsigned gen_seq;
 /* Every allocation of a generation's VM is counted against its budget (VM_MEMORY_LIMIT_MB):
  * past it, allocations fail and scripts get "not enough memory" errors instead of the
  * worker growing until the kernel kills it. */
-static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+void *vm_budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-    vm_gen_t *g = ud;
+    vm_budget_t *b = ud;
     if (nsize == 0) {
         free(ptr);
-        g->mem_used -= osize;
+        b->used -= osize;
         return NULL;
     }
-    if (nsize > osize && g->mem_used + (nsize - osize) > g->mem_limit)
+    if (nsize > osize && b->used + (nsize - osize) > b->limit)
         return NULL;
     void *p = realloc(ptr, nsize);
     if (p)
-        g->mem_used = g->mem_used + nsize - osize;
+        b->used = b->used + nsize - osize;
     return p;
 }
 
@@ -292,9 +292,9 @@ int vm_gen_load(const char *dir, bind_host_t *host, vm_gen_t **out, char *err, s
     lua_State *L = NULL;
     if (g) {
         const config_t *cfg = host->cfg;
-        g->mem_limit = cfg && cfg->vm_memory_limit_mb ? cfg->vm_memory_limit_mb << 20 : SIZE_MAX;
+        g->mem.limit = cfg && cfg->vm_memory_limit_mb ? cfg->vm_memory_limit_mb << 20 : SIZE_MAX;
         /* no budget: LuaJIT's own allocator, a little faster than counting through malloc */
-        L = g->mem_limit == SIZE_MAX ? luaL_newstate() : lua_newstate(vm_alloc, g);
+        L = g->mem.limit == SIZE_MAX ? luaL_newstate() : lua_newstate(vm_budget_alloc, &g->mem);
         if (L)
             lua_atpanic(L, vm_panic);
     }
@@ -333,7 +333,7 @@ fail:
 
 void vm_gen_reclaim(vm_gen_t *gen)
 {
-    if (gen->mem_used > gen->mem_limit / 4 * 3)
+    if (gen->mem.used > gen->mem.limit / 4 * 3)
         lua_gc(gen->L, LUA_GCCOLLECT, 0);
 }
 

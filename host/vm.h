@@ -14,6 +14,14 @@
 #include "bind/bind.h"
 #include "router.h"
 
+/* A VM's memory budget: allocations past limit fail ("not enough memory"). */
+typedef struct {
+    size_t used, limit; /* bytes held by the VM, and its budget */
+} vm_budget_t;
+
+/* The lua_Alloc of budgeted VMs; ud is a vm_budget_t (tests use it for budgeted states). */
+void *vm_budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+
 typedef struct vm_gen {
     lua_State *L;
     router_t *router;
@@ -23,8 +31,8 @@ typedef struct vm_gen {
     int refs;
     int dispatch_ref; /* the runtime's dispatch(handler_index, req) */
     int nfiles;
-    size_t mem_used, mem_limit; /* bytes held by the VM, and its budget */
-    uint64_t retired_at_ms;     /* owner's loop time when a newer generation replaced it */
+    vm_budget_t mem;
+    uint64_t retired_at_ms; /* owner's loop time when a newer generation replaced it */
 } vm_gen_t;
 
 /* Builds a generation from dir: snapshot, sandbox, run app.lua with I/O disabled, routes.

@@ -410,7 +410,7 @@ static void admin_status(worker_t *w, http_req_t *req)
                  "\"waiting\":%d,\"connected\":%d},\"redis\":{\"connected\":%d,\"pending\":%zu}}",
                  w->gen->short_hash, consistent ? "true" : "false", workers,
                  w->last_reload_error[0] ? err : "null", w->ninflight,
-                 (unsigned long long)w->requests, w->gen->mem_used, pg.size, pg.idle, pg.busy,
+                 (unsigned long long)w->requests, w->gen->mem.used, pg.size, pg.idle, pg.busy,
                  pg.waiting, pg.connected, rd.connected, rd.pending);
     respond_json(req, 200, body, (size_t)n);
 }

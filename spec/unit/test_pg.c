@@ -13,6 +13,7 @@
 #include "embedded.h"
 #include "pg.h"
 #include "test.h"
+#include "vm.h"
 #include "test_lua.h"
 
 int luaopen_cjson(lua_State *L);
@@ -615,29 +616,9 @@ static lua_State *lua_with_pg(bind_host_t *host)
 }
 
 /* A VM with a memory budget, as vm.c makes them (VM_MEMORY_LIMIT_MB). */
-typedef struct {
-    size_t used, limit;
-} budget_t;
-
-static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+static lua_State *lua_with_pg_budget(bind_host_t *host, vm_budget_t *b)
 {
-    budget_t *b = ud;
-    if (nsize == 0) {
-        free(ptr);
-        b->used -= osize;
-        return NULL;
-    }
-    if (nsize > osize && b->used + (nsize - osize) > b->limit)
-        return NULL;
-    void *p = realloc(ptr, nsize);
-    if (p)
-        b->used = b->used + nsize - osize;
-    return p;
-}
-
-static lua_State *lua_with_pg_budget(bind_host_t *host, budget_t *b)
-{
-    lua_State *L = lua_newstate(budget_alloc, b);
+    lua_State *L = lua_newstate(vm_budget_alloc, b);
     luaL_openlibs(L);
     bind_set_host(L, host);
     return add_pg(L);
@@ -754,7 +735,7 @@ TEST(result_beyond_memory_budget)
     pg_pool_t *pool = pool_open(db_url, 1, 5000, 0);
     CHECK(pool != NULL);
     bind_host_t host = {.loop = loop, .pg = pool};
-    budget_t b = {0, 24u << 20};
+    vm_budget_t b = {0, 24u << 20};
     lua_State *L = lua_with_pg_budget(&host, &b);
     int st[2] = {0, 0};
     co_t *co = test_co_load(loop, L, CO_KIND_TEST, oom_script, on_co_done, st);

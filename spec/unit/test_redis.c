@@ -7,6 +7,7 @@
  * request, a memory budget, a disconnect under many waiters. */
 #include "redis.h"
 #include "test.h"
+#include "vm.h"
 #include "test_lua.h"
 
 #include <netinet/in.h>
@@ -868,29 +869,9 @@ TEST(binding_disconnect_under_many_waiters)
     test_co_pool_close();
 }
 
-/* A Lua allocator with a budget the chunk moves with limit(extra) / limit(), like a
+/* The VM allocator's budget, which the chunk moves with limit(extra) / limit(), like a
  * generation's VM_MEMORY_LIMIT_MB. */
-typedef struct {
-    size_t used, limit;
-} budget_t;
-
-static budget_t budget;
-
-static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-    budget_t *b = ud;
-    if (nsize == 0) {
-        free(ptr);
-        b->used -= osize;
-        return NULL;
-    }
-    if (nsize > osize && b->used + (nsize - osize) > b->limit)
-        return NULL;
-    void *p = realloc(ptr, nsize);
-    if (p)
-        b->used = b->used + nsize - osize;
-    return p;
-}
+static vm_budget_t budget;
 
 static int budget_limit(lua_State *L)
 {
@@ -908,8 +889,8 @@ TEST(binding_pipeline_out_of_memory_sends_nothing)
     if (!c)
         return;
     bind_host_t host = {.loop = loop, .redis = c};
-    budget = (budget_t){0, SIZE_MAX};
-    lua_State *L = lua_newstate(budget_alloc, &budget);
+    budget = (vm_budget_t){0, SIZE_MAX};
+    lua_State *L = lua_newstate(vm_budget_alloc, &budget);
     CHECK(L != NULL);
     if (!L) {
         client_done(c);
