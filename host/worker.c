@@ -214,9 +214,8 @@ static void on_co_done(co_t *co, co_status_t status, int nresults, void *ud)
     }
     (void)nresults;
     wreq_unlink(w, r);
-    lua_settop(L, 0);
-    vm_gen_reclaim(r->gen);
     co_free(co);
+    vm_gen_reclaim(r->gen);
     vm_gen_unpin(r->gen);
     r->next = w->spare;
     w->spare = r;
