@@ -42,6 +42,7 @@ typedef struct config {
     unsigned pg_pool_wait_ms;
     unsigned pg_statement_timeout_ms;
     unsigned pg_connect_timeout_ms;
+    int pg_pipeline_depth;
 
     /* Redis */
     unsigned redis_timeout_ms;

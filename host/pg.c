@@ -6,16 +6,23 @@
  * change (or be reopened under the same number) while connecting, so every connect step
  * re-registers the poll; the poll is stopped before PQfinish so libuv never watches a closed
  * descriptor that another connection may reuse; sends flush until PQflush returns 0 and
- * results are drained until PQgetResult returns NULL. PQcancel blocks, so an abandoned query
- * is left to finish (statement_timeout bounds it) and its connection rolled back afterwards. */
+ * results are drained while PQisBusy says they are complete. PQcancel blocks, so an abandoned
+ * query is left to finish (statement_timeout bounds it) and its connection rolled back
+ * afterwards. Pool statements (pg_pool_query) run in pipeline mode: a connection's batch is
+ * a FIFO of statements, each ended by its sync. */
 #include "pg.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 
 #include "log.h"
 
@@ -28,10 +35,25 @@ typedef enum {
     PGC_RESOLVING,  /* uv_getaddrinfo in flight */
     PGC_CONNECTING, /* PQconnectPoll in progress */
     PGC_IDLE,       /* in the idle list */
+    PGC_SHARED,     /* running a batch of pool statements in pipeline mode */
     PGC_BUSY,       /* held by a caller (its session may have broken meanwhile) */
     PGC_RESETTING,  /* released: finishing an abandoned query and/or a ROLLBACK */
     PGC_CLOSED
 } pg_conn_state_t;
+
+/* One statement: a connection's own (the exclusive holder's) or a pool statement. */
+struct pg_query {
+    pg_waiter_t *waiter; /* a pool statement waiting for a connection */
+    const char *sql;
+    int nparams;
+    const char *const *values;
+    const int *lengths;
+    const int *formats;
+    pg_query_cb cb; /* NULL when abandoned: the result is dropped on arrival */
+    void *ud;
+    PGresult *res; /* kept until the statement completes */
+    pg_query_t *next;
+};
 
 struct pg_conn {
     pg_pool_t *pool;
@@ -43,19 +65,20 @@ struct pg_conn {
     uv_getaddrinfo_t *gai;
     pg_conn_state_t state;
     unsigned backoff_ms;
-    int failed;     /* the last connect attempt failed: feeds the pool's fail-fast */
-    int querying;   /* a query is in flight */
-    int flushing;   /* PQflush has more to send */
-    pg_query_cb cb; /* NULL when abandoned */
-    void *ud;
-    PGresult *res; /* the running query's result, kept until it completes */
+    int failed;                /* the last connect attempt failed: feeds the pool's fail-fast */
+    int flushing;              /* PQflush has more to send */
+    int piped;                 /* in pipeline mode (PGC_SHARED) */
+    pg_query_t own;            /* the exclusive holder's statement */
+    pg_query_t *qhead, *qtail; /* statements sent, in the order their results come */
     pg_conn_t *next_idle;
 };
 
+/* A caller of pg_pool_acquire, or a pool statement (query set), queued for a connection. */
 struct pg_waiter {
     pg_pool_t *pool;
     pg_acquire_cb cb;
     void *ud;
+    pg_query_t *query;
     uint64_t deadline;
     pg_waiter_t *prev, *next;
 };
@@ -84,6 +107,7 @@ struct pg_pool {
     int open_handles; /* pool-level handles still closing */
     int held;         /* connections acquired before close and not yet released */
     int outage;       /* a connection failed and none has come back since: logged once */
+    unsigned long batches, batched;
 };
 
 static void conn_connect(pg_conn_t *c);
@@ -209,6 +233,21 @@ static void waiters_rearm(pg_pool_t *pool)
     uv_timer_start(pool->wait_timer, on_wait_timeout, at > now ? at - now : 0, 0);
 }
 
+/* Tells a queued caller it gets no connection. */
+static void waiter_fail(pg_waiter_t *w, int err)
+{
+    pg_query_t *q = w->query;
+    pg_acquire_cb acquired = w->cb;
+    void *ud = q ? q->ud : w->ud;
+    pg_query_cb cb = q ? q->cb : NULL;
+    free(w);
+    free(q);
+    if (cb)
+        cb(NULL, NULL, err, ud);
+    else
+        acquired(NULL, err, ud);
+}
+
 static void on_wait_timeout(uv_timer_t *t)
 {
     pg_pool_t *pool = t->data;
@@ -216,8 +255,7 @@ static void on_wait_timeout(uv_timer_t *t)
     while (pool->whead && pool->whead->deadline <= now) {
         pg_waiter_t *w = pool->whead;
         waiter_unlink(pool, w);
-        w->cb(NULL, PG_EUNAVAILABLE, w->ud);
-        free(w);
+        waiter_fail(w, PG_EUNAVAILABLE);
     }
     waiters_rearm(pool);
 }
@@ -231,8 +269,7 @@ static void fail_waiters(pg_pool_t *pool, int err)
     waiters_rearm(pool);
     while (w) {
         pg_waiter_t *next = w->next;
-        w->cb(NULL, err, w->ud);
-        free(w);
+        waiter_fail(w, err);
         w = next;
     }
 }
@@ -268,16 +305,22 @@ static void idle_remove(pg_pool_t *pool, pg_conn_t *c)
 }
 
 static int pool_down(const pg_pool_t *pool);
+static void conn_run_batch(pg_conn_t *c);
 
-/* Serves the queue from the loop: idle connections to waiters, and when the pool is down
- * (a connect just failed, maybe inside a caller's pg_pool_release), the rest fail fast. */
+/* Serves the queue from the loop: idle connections to waiters (a batch of statements, or
+ * one exclusive holder), and when the pool is down (a connect just failed, maybe inside a
+ * caller's pg_pool_release), the rest fail fast. */
 static void on_handoff(uv_idle_t *h)
 {
     pg_pool_t *pool = h->data;
     while (pool->idle && pool->whead) {
         pg_waiter_t *w = pool->whead;
-        waiter_unlink(pool, w);
         pg_conn_t *c = idle_pop(pool);
+        if (w->query) {
+            conn_run_batch(c);
+            continue;
+        }
+        waiter_unlink(pool, w);
         w->cb(c, 0, w->ud);
         free(w);
     }
@@ -364,6 +407,7 @@ static void conn_drop(pg_conn_t *c)
         PQfinish(c->pq);
     c->pq = NULL;
     c->flushing = 0;
+    c->piped = 0;
 }
 
 /* ---- connecting ------------------------------------------------------------------------- */
@@ -531,95 +575,166 @@ static void conn_connect(pg_conn_t *c)
 
 /* ---- queries ---------------------------------------------------------------------------- */
 
-/* An established session broke (I/O error or EOF) with no result to report. */
+static void queue_push(pg_conn_t *c, pg_query_t *q)
+{
+    q->next = NULL;
+    if (c->qtail)
+        c->qtail->next = q;
+    else
+        c->qhead = q;
+    c->qtail = q;
+}
+
+static pg_query_t *queue_pop(pg_conn_t *c)
+{
+    pg_query_t *q = c->qhead;
+    c->qhead = q->next;
+    if (!c->qhead)
+        c->qtail = NULL;
+    return q;
+}
+
+static void query_set(pg_query_t *q, const char *sql, int nparams, const char *const *values,
+                      const int *lengths, const int *formats, pg_query_cb cb, void *ud)
+{
+    *q = (pg_query_t){.sql = sql,
+                      .nparams = nparams,
+                      .values = values,
+                      .lengths = lengths,
+                      .formats = formats,
+                      .cb = cb,
+                      .ud = ud};
+}
+
+/* Hands a statement's outcome to its callback (unless abandoned) and frees a pool one. */
+static void query_finish(pg_conn_t *c, pg_query_t *q, PGresult *res, int err)
+{
+    pg_query_cb cb = q->cb;
+    void *ud = q->ud;
+    pg_conn_t *holder = q == &c->own ? c : NULL;
+    q->cb = NULL;
+    q->res = NULL;
+    if (!holder)
+        free(q);
+    if (cb)
+        cb(holder, res, err, ud);
+    PQclear(res);
+}
+
+/* An established session broke (I/O error or EOF, or a statement it can't run): every
+ * statement on it fails, the first with err, the ones sent after it with PG_ECONNLOST. */
 static void conn_broken(pg_conn_t *c, int err)
 {
-    pg_query_cb cb = c->querying ? c->cb : NULL;
-    void *ud = c->ud;
+    pg_query_t *q = c->qhead;
+    c->qhead = c->qtail = NULL;
     conn_log(LOG_WARN, c, "connection lost");
-    c->querying = 0;
-    c->cb = NULL;
-    PQclear(c->res);
-    c->res = NULL;
     conn_drop(c);
     if (c->state == PGC_IDLE)
         idle_remove(c->pool, c);
-    if (c->state == PGC_IDLE || c->state == PGC_RESETTING)
+    if (c->state == PGC_IDLE || c->state == PGC_SHARED || c->state == PGC_RESETTING)
         conn_connect(c);
     /* PGC_BUSY: the holder gets the error; release reconnects. */
-    if (cb)
-        cb(c, NULL, err, ud);
+    while (q) {
+        pg_query_t *next = q->next;
+        PQclear(q->res);
+        query_finish(c, q, NULL, err);
+        err = PG_ECONNLOST;
+        q = next;
+    }
+}
+
+/* The batch is over: back to one statement at a time, and to the idle list. A session left
+ * inside a transaction block would swallow the next batch, so it is not kept. */
+static void conn_pipe_end(pg_conn_t *c)
+{
+    c->piped = 0;
+    if (!PQexitPipelineMode(c->pq) || PQtransactionStatus(c->pq) != PQTRANS_IDLE) {
+        conn_log(LOG_ERROR, c, "a statement batch did not end cleanly; reconnecting");
+        conn_drop(c);
+        conn_connect(c);
+        return;
+    }
+    conn_make_idle(c);
 }
 
 static void conn_query_done(pg_conn_t *c)
 {
-    PGresult *res = c->res;
-    pg_query_cb cb = c->cb;
-    void *ud = c->ud;
-    c->res = NULL;
-    c->cb = NULL;
-    c->querying = 0;
+    pg_query_t *q = queue_pop(c);
+    PGresult *res = q->res;
     int err = res ? pg_result_error(res) : PG_EDB;
     if (PQstatus(c->pq) == CONNECTION_BAD) {
-        conn_log(LOG_WARN, c, "connection lost");
         err = PG_ECONNLOST;
-        conn_drop(c);
-        if (c->state == PGC_RESETTING)
-            conn_connect(c);
-    } else if (!cb && c->state == PGC_RESETTING) {
+        conn_broken(c, PG_ECONNLOST);
+    } else if (c->piped && !c->qhead) {
+        conn_pipe_end(c);
+    } else if (!q->cb && c->state == PGC_RESETTING) {
         conn_reset(c); /* the abandoned query is over: now roll back */
     }
-    if (cb)
-        cb(c, res, err, ud);
-    PQclear(res);
+    query_finish(c, q, res, err);
 }
 
-/* Keeps the first result, or the first error when several arrive. */
-static void conn_keep_result(pg_conn_t *c, PGresult *r)
+/* Keeps the first result, or the first error when several arrive (a deferred constraint
+ * fails at the commit that follows the statement's own result). */
+static void query_keep_result(pg_query_t *q, PGresult *r)
 {
-    if (!c->res) {
-        c->res = r;
-    } else if (pg_result_error(c->res) == 0 && pg_result_error(r) != 0) {
-        PQclear(c->res);
-        c->res = r;
+    if (!q->res) {
+        q->res = r;
+    } else if (pg_result_error(q->res) == 0 && pg_result_error(r) != 0) {
+        PQclear(q->res);
+        q->res = r;
     } else {
         PQclear(r);
     }
 }
 
+/* Takes the complete results. A statement ends at the NULL after its results; in pipeline
+ * mode at its sync, when its implicit transaction has committed (NULLs only separate). */
 static void conn_collect(pg_conn_t *c)
 {
-    while (!PQisBusy(c->pq)) {
+    int nulls = 0;
+    while (c->qhead && c->pq && !PQisBusy(c->pq)) {
         PGresult *r = PQgetResult(c->pq);
         if (!r) {
-            conn_query_done(c);
-            return;
+            if (!c->piped)
+                conn_query_done(c);
+            else if (++nulls > 1)
+                break; /* nothing more until the server sends it */
+            continue;
         }
+        nulls = 0;
         ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            conn_query_done(c);
+        } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
             PQclear(r); /* COPY is not supported: the session is dropped and re-made */
             conn_broken(c, PG_EINVAL);
             return;
+        } else {
+            query_keep_result(c->qhead, r);
         }
-        conn_keep_result(c, r);
     }
-    if (PQstatus(c->pq) == CONNECTION_BAD)
+    if (c->pq && c->state != PGC_CONNECTING && PQstatus(c->pq) == CONNECTION_BAD)
         conn_broken(c, PG_ECONNLOST);
 }
 
-static int conn_flush(pg_conn_t *c)
+/* Sends what libpq holds; what the socket can't take now goes when it is writable. */
+static int conn_push(pg_conn_t *c)
 {
     int r = PQflush(c->pq);
-    if (r < 0) {
-        conn_broken(c, PG_ECONNLOST);
-        return -1;
-    }
+    if (r < 0 || conn_watch(c, r ? UV_READABLE | UV_WRITABLE : UV_READABLE) < 0)
+        return PG_ECONNLOST;
     c->flushing = r;
-    if (conn_watch(c, r ? UV_READABLE | UV_WRITABLE : UV_READABLE) < 0) {
-        conn_broken(c, PG_ECONNLOST);
-        return -1;
-    }
     return 0;
+}
+
+/* conn_push from the loop: a failure ends the session and fails its statements. */
+static int conn_flush(pg_conn_t *c)
+{
+    if (conn_push(c) == 0)
+        return 0;
+    conn_broken(c, PG_ECONNLOST);
+    return -1;
 }
 
 static void conn_io(pg_conn_t *c, int events)
@@ -637,7 +752,7 @@ static void conn_io(pg_conn_t *c, int events)
     PGnotify *n;
     while ((n = PQnotifies(c->pq)))
         PQfreemem(n);
-    if (c->querying)
+    if (c->qhead)
         conn_collect(c);
     else if (PQstatus(c->pq) == CONNECTION_BAD)
         conn_broken(c, PG_ECONNLOST);
@@ -654,37 +769,217 @@ static void on_poll(uv_poll_t *h, int status, int events)
         conn_io(c, events);
 }
 
+/* Writes one statement into libpq's buffer; in pipeline mode with its own sync, so that it
+ * commits or fails alone. PG_ECONNLOST means the session can't be trusted any more. */
+static int conn_write(pg_conn_t *c, const pg_query_t *q)
+{
+    if (!PQsendQueryParams(c->pq, q->sql, q->nparams, NULL, q->values, q->lengths, q->formats, 0))
+        return PQstatus(c->pq) == CONNECTION_BAD ? PG_ECONNLOST : PG_EINVAL;
+    if (c->piped && !PQpipelineSync(c->pq))
+        return PG_ECONNLOST; /* half a statement is queued */
+    return 0;
+}
+
 int pg_conn_query(pg_conn_t *c, const char *sql, int nparams, const char *const *values,
                   const int *lengths, const int *formats, pg_query_cb cb, void *ud)
 {
     if (!c->pq)
         return c->pool->closing ? PG_ECLOSED : PG_ECONNLOST;
-    if (c->querying)
+    if (c->qhead)
         return PG_EBUSY;
-    if (!PQsendQueryParams(c->pq, sql, nparams, NULL, values, lengths, formats, 0)) {
-        if (PQstatus(c->pq) != CONNECTION_BAD)
-            return PG_EINVAL;
+    query_set(&c->own, sql, nparams, values, lengths, formats, cb, ud);
+    int err = conn_write(c, &c->own);
+    if (err == PG_EINVAL)
+        return err;
+    if (err == 0)
+        err = conn_push(c);
+    if (err < 0) {
         conn_drop(c);
-        return PG_ECONNLOST;
+        return err;
     }
-    int r = PQflush(c->pq);
-    if (r < 0 || conn_watch(c, r ? UV_READABLE | UV_WRITABLE : UV_READABLE) < 0) {
-        conn_drop(c);
-        return PG_ECONNLOST;
-    }
-    c->flushing = r;
-    c->querying = 1;
-    c->cb = cb;
-    c->ud = ud;
+    queue_push(c, &c->own);
     return 0;
 }
 
 void pg_conn_abandon(pg_conn_t *c)
 {
-    c->cb = NULL;
+    c->own.cb = NULL;
+}
+
+/* ---- pool statements -------------------------------------------------------------------- */
+
+/* How many queued statements a freed connection takes: an even share of the queue over the
+ * pool, so the batches spread over every connection instead of piling onto the first. */
+static int batch_share(const pg_pool_t *pool)
+{
+    int share = getenv("GREEDY") ? pool->nwaiting
+                                 : (pool->nwaiting + pool->opts.size - 1) / pool->opts.size;
+    if (share > pool->opts.pipeline_depth)
+        share = pool->opts.pipeline_depth;
+    return share < 1 ? 1 : share;
+}
+
+/* libpq 15 flushes at every PQpipelineSync, and each segment would wake the server's
+ * backend: corked, a batch leaves in one. (Not TCP, e.g. a Unix socket: nothing to do.) */
+static void conn_cork(const pg_conn_t *c, int on)
+{
+    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
+static int conn_enter_pipeline(pg_conn_t *c)
+{
+    c->state = PGC_SHARED;
+    c->piped = PQenterPipelineMode(c->pq);
+    return c->piped ? 0 : PG_ECONNLOST;
+}
+
+/* Gives a connection just taken from the idle list the statements at the head of the queue
+ * (a fair share) and sends them as one batch. Runs from the loop. */
+static void conn_run_batch(pg_conn_t *c)
+{
+    pg_pool_t *pool = c->pool;
+    int n = batch_share(pool), err = conn_enter_pipeline(c);
+    if (n > 1)
+        conn_cork(c, 1);
+    pool->batches++;
+    for (int i = 0; i < n && pool->whead && pool->whead->query; i++) {
+        pool->batched++;
+        pg_waiter_t *w = pool->whead;
+        pg_query_t *q = w->query;
+        waiter_unlink(pool, w);
+        free(w);
+        q->waiter = NULL;
+        queue_push(c, q); /* even when unsent: conn_broken then fails it with the rest */
+        if (!err && (err = conn_write(c, q)) < 0)
+            break;
+    }
+    if (n > 1)
+        conn_cork(c, 0);
+    if (err < 0)
+        conn_broken(c, PG_ECONNLOST);
+    else
+        conn_flush(c);
+}
+
+/* One statement on a connection just taken from the idle list, from the caller's stack: a
+ * failure is returned, never called back. */
+static int conn_run_one(pg_conn_t *c, pg_query_t *q)
+{
+    int err = conn_enter_pipeline(c);
+    if (!err)
+        err = conn_write(c, q);
+    if (!err)
+        err = conn_push(c);
+    if (!err) {
+        queue_push(c, q);
+        return 0;
+    }
+    conn_drop(c); /* whatever reached libpq's queue is lost with the session */
+    conn_connect(c);
+    return err;
+}
+
+static int pool_wait(pg_pool_t *pool, pg_acquire_cb cb, void *ud, pg_query_t *q, pg_waiter_t **out);
+
+int pg_pool_query(pg_pool_t *pool, const char *sql, int nparams, const char *const *values,
+                  const int *lengths, const int *formats, pg_query_cb cb, void *ud,
+                  pg_query_t **out)
+{
+    *out = NULL;
+    if (pool->closing)
+        return PG_ECLOSED;
+    if (!sql || nparams < 0 || nparams > 65535 || pg_sql_opens_transaction(sql))
+        return PG_EINVAL;
+    pg_query_t *q = malloc(sizeof(*q));
+    if (!q)
+        return PG_ENOMEM;
+    query_set(q, sql, nparams, values, lengths, formats, cb, ud);
+    int rc = pool->idle && !pool->whead ? conn_run_one(idle_pop(pool), q)
+                                        : pool_wait(pool, NULL, NULL, q, &q->waiter);
+    if (rc < 0) {
+        free(q);
+        return rc;
+    }
+    *out = q;
+    return 0;
+}
+
+void pg_query_cancel(pg_query_t *q)
+{
+    if (!q->waiter) {
+        q->cb = NULL; /* sent: dropped when its result comes */
+        return;
+    }
+    pg_waiter_cancel(q->waiter);
+    free(q);
+}
+
+/* Skips blanks, ';' and comments (block comments nest in PostgreSQL). */
+static const char *sql_skip_noise(const char *p)
+{
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == ';')
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+        } else if (p[0] == '/' && p[1] == '*') {
+            int depth = 0;
+            do {
+                if (p[0] == '/' && p[1] == '*')
+                    depth++, p += 2;
+                else if (p[0] == '*' && p[1] == '/')
+                    depth--, p += 2;
+                else
+                    p++;
+            } while (depth > 0 && *p);
+        } else {
+            return p;
+        }
+    }
+}
+
+static int sql_is_word(const char *p, const char *word)
+{
+    size_t n = strlen(word);
+    if (strncasecmp(p, word, n) != 0)
+        return 0;
+    unsigned char next = (unsigned char)p[n];
+    return !(isalnum(next) || next == '_' || next == '$' || next >= 0x80);
+}
+
+int pg_sql_opens_transaction(const char *sql)
+{
+    const char *p = sql_skip_noise(sql);
+    return sql_is_word(p, "begin") || sql_is_word(p, "start");
 }
 
 /* ---- acquire / release ------------------------------------------------------------------ */
+
+/* Queues a caller of pg_pool_acquire (cb) or a pool statement (q) for the next connection. */
+static int pool_wait(pg_pool_t *pool, pg_acquire_cb cb, void *ud, pg_query_t *q, pg_waiter_t **out)
+{
+    if (pool->opts.wait_ms == 0 || pool_down(pool))
+        return PG_EUNAVAILABLE;
+    pg_waiter_t *w = calloc(1, sizeof(*w));
+    if (!w)
+        return PG_ENOMEM;
+    w->pool = pool;
+    w->cb = cb;
+    w->ud = ud;
+    w->query = q;
+    w->deadline = uv_now(pool->loop) + pool->opts.wait_ms;
+    w->prev = pool->wtail;
+    if (pool->wtail)
+        pool->wtail->next = w;
+    else
+        pool->whead = w;
+    pool->wtail = w;
+    pool->nwaiting++;
+    if (w == pool->whead)
+        waiters_rearm(pool);
+    *out = w;
+    return PG_WAIT;
+}
 
 int pg_pool_acquire(pg_pool_t *pool, pg_acquire_cb cb, void *ud, pg_conn_t **conn,
                     pg_waiter_t **waiter)
@@ -697,26 +992,7 @@ int pg_pool_acquire(pg_pool_t *pool, pg_acquire_cb cb, void *ud, pg_conn_t **con
         *conn = idle_pop(pool);
         return PG_OK;
     }
-    if (pool->opts.wait_ms == 0 || pool_down(pool))
-        return PG_EUNAVAILABLE;
-    pg_waiter_t *w = calloc(1, sizeof(*w));
-    if (!w)
-        return PG_ENOMEM;
-    w->pool = pool;
-    w->cb = cb;
-    w->ud = ud;
-    w->deadline = uv_now(pool->loop) + pool->opts.wait_ms;
-    w->prev = pool->wtail;
-    if (pool->wtail)
-        pool->wtail->next = w;
-    else
-        pool->whead = w;
-    pool->wtail = w;
-    pool->nwaiting++;
-    if (w == pool->whead)
-        waiters_rearm(pool);
-    *waiter = w;
-    return PG_WAIT;
+    return pool_wait(pool, cb, ud, NULL, waiter);
 }
 
 static void on_rollback(pg_conn_t *c, const PGresult *res, int err, void *ud)
@@ -766,8 +1042,8 @@ void pg_pool_release(pg_pool_t *pool, pg_conn_t *c)
     c->state = PGC_RESETTING;
     if (!c->pq)
         conn_connect(c);
-    else if (c->querying)
-        c->cb = NULL; /* wait for it; conn_query_done resets */
+    else if (c->qhead)
+        c->own.cb = NULL; /* wait for it; conn_query_done resets */
     else
         conn_reset(c);
 }
@@ -844,10 +1120,12 @@ void pg_pool_stats(const pg_pool_t *pool, pg_pool_stats_t *s)
     memset(s, 0, sizeof(*s));
     s->size = pool->opts.size;
     s->waiting = pool->nwaiting;
+    s->batches = pool->batches;
+    s->batched = pool->batched;
     for (int i = 0; i < pool->opts.size; i++) {
         const pg_conn_t *c = &pool->conns[i];
         s->idle += c->state == PGC_IDLE;
-        s->busy += c->state == PGC_BUSY || c->state == PGC_RESETTING;
+        s->busy += c->state >= PGC_SHARED && c->state <= PGC_RESETTING;
         s->connected += c->pq && c->state >= PGC_IDLE && c->state <= PGC_RESETTING;
     }
 }
@@ -945,6 +1223,8 @@ int pg_pool_new(uv_loop_t *loop, const char *url, const pg_pool_opts_t *opts, pg
         pool->opts.size = 4;
     if (!pool->opts.connect_timeout_ms)
         pool->opts.connect_timeout_ms = 5000;
+    if (pool->opts.pipeline_depth <= 0)
+        pool->opts.pipeline_depth = 16;
     pool->conns = calloc((size_t)pool->opts.size, sizeof(pg_conn_t));
     int rc = pool->conns ? pool_parse_url(pool, url) : PG_ENOMEM;
     if (rc == 0)
@@ -962,12 +1242,8 @@ int pg_pool_new(uv_loop_t *loop, const char *url, const pg_pool_opts_t *opts, pg
 /* Ends one connection's session now; a held one stays allocated until released. */
 static void conn_close(pg_conn_t *c)
 {
-    pg_query_cb cb = c->querying ? c->cb : NULL;
-    void *ud = c->ud;
-    c->querying = 0;
-    c->cb = NULL;
-    PQclear(c->res);
-    c->res = NULL;
+    pg_query_t *q = c->qhead;
+    c->qhead = c->qtail = NULL;
     if (c->gai) {
         c->gai->data = NULL;
         uv_cancel((uv_req_t *)c->gai);
@@ -981,8 +1257,12 @@ static void conn_close(pg_conn_t *c)
         c->pool->held++;
     else
         c->state = PGC_CLOSED;
-    if (cb)
-        cb(c, NULL, PG_ECLOSED, ud);
+    while (q) {
+        pg_query_t *next = q->next;
+        PQclear(q->res);
+        query_finish(c, q, NULL, PG_ECLOSED);
+        q = next;
+    }
 }
 
 void pg_pool_close(pg_pool_t *pool)

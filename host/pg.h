@@ -5,11 +5,19 @@
  * or PostgreSQL restarts. Every session runs with TimeZone=UTC, DateStyle=ISO, the configured
  * statement_timeout and application_name=speezy.
  *
- * One query runs on a connection at a time, so the connection itself is the query handle:
- * pg_conn_query() starts it, pg_conn_abandon() gives it up (the caller's coroutine was
- * cancelled). Callbacks run from the loop, never from inside a call into the pool (so never
- * from inside pg_pool_release, which a cancelled coroutine's cleanup calls), except that
- * pg_pool_close fails everything outstanding at once.
+ Two ways to run a statement:
+ *   - pg_pool_query(): any free connection, for a statement that stands alone (it commits or
+ *     fails by itself). While every connection is busy, such statements queue; a connection
+ *     that frees up takes its fair share of the queue (at most pipeline_depth) and sends them
+ *     in one write in libpq's pipeline mode, each with its own sync so each still commits or
+ *     fails alone. Under load this turns one send and one server wake-up per statement into
+ *     one per batch: the dominant cost of a small query on loopback.
+ *   - pg_pool_acquire() + pg_conn_query(): a connection held exclusively (a transaction), one
+ *     statement at a time, so the connection itself is the query handle; pg_conn_abandon()
+ *     gives the running one up (the caller's coroutine was cancelled).
+ * Callbacks run from the loop, never from inside a call into the pool (so never from inside
+ * pg_pool_release, which a cancelled coroutine's cleanup calls), except that pg_pool_close
+ * fails everything outstanding at once.
  *
  * Callers must not hold a connection across pg_pool_close(): the pool stays allocated until
  * every acquired connection is released, but its sessions end at once. */
@@ -23,6 +31,7 @@ typedef struct pg_pool pg_pool_t;
 typedef struct pg_conn pg_conn_t;
 typedef struct pg_waiter pg_waiter_t;
 typedef struct pg_ping pg_ping_t;
+typedef struct pg_query pg_query_t;
 
 /* Return and error codes. The SQLSTATE mapping (pg_sqlstate_error):
  *   23505                              -> PG_ECONFLICT          "CONFLICT"
@@ -40,7 +49,8 @@ enum {
     PG_OK = 0,
     PG_WAIT = 1, /* pg_pool_acquire: queued; the callback comes later */
     PG_ENOMEM = -1,
-    PG_EINVAL = -2,       /* bad argument, or a statement the pool can't run (COPY) */
+    PG_EINVAL = -2,       /* bad argument, or a statement the pool can't run (COPY; BEGIN
+                           * through pg_pool_query, which has no connection to keep it on) */
     PG_EUNAVAILABLE = -3, /* no connection within wait_ms, or the server is known down */
     PG_ECONNLOST = -4,    /* the connection broke while a query ran */
     PG_ECLOSED = -5,      /* the pool is closing */
@@ -59,21 +69,25 @@ typedef struct {
     unsigned wait_ms;              /* bound on waiting for a free connection; 0: never wait */
     unsigned statement_timeout_ms; /* 0: server default */
     unsigned connect_timeout_ms;   /* default 5000 */
+    int pipeline_depth;            /* most queued statements one connection takes at once;
+                                    * 0 means 16, 1 turns batching off */
 } pg_pool_opts_t;
 
 typedef struct {
     int size;
-    int idle;      /* connected and free */
-    int busy;      /* held by a caller, or finishing a rollback after release */
-    int waiting;   /* callers queued in pg_pool_acquire */
-    int connected; /* sessions currently established */
+    int idle;                       /* connected and free */
+    int busy;                       /* held by a caller, or finishing a rollback after release */
+    int waiting;                    /* callers queued in pg_pool_acquire */
+    int connected;                  /* sessions currently established */
+    unsigned long batches, batched; /* queued pool statements sent: in how many writes */
 } pg_pool_stats_t;
 
 /* conn is NULL when err < 0. */
 typedef void (*pg_acquire_cb)(pg_conn_t *conn, int err, void *ud);
-/* res is the query's result (NULL when the connection broke: err PG_ECONNLOST or PG_ECLOSED);
- * err is 0 or the mapped code of a server error, whose fields res still carries. The pool
- * frees res when the callback returns. */
+/* res is the query's result (NULL when the connection broke: err PG_ECONNLOST or PG_ECLOSED,
+ * or when a pg_pool_query waited past wait_ms: PG_EUNAVAILABLE); err is 0 or the mapped code
+ * of a server error, whose fields res still carries. The pool frees res when the callback
+ * returns. conn is NULL for pg_pool_query statements. */
 typedef void (*pg_query_cb)(pg_conn_t *conn, const PGresult *res, int err, void *ud);
 typedef void (*pg_ping_cb)(int err, void *ud);
 
@@ -101,6 +115,21 @@ int pg_conn_query(pg_conn_t *conn, const char *sql, int nparams, const char *con
                   const int *lengths, const int *formats, pg_query_cb cb, void *ud);
 /* The running query's callback will never be called; its result is discarded on arrival. */
 void pg_conn_abandon(pg_conn_t *conn);
+
+/* Runs one stand-alone statement on whichever connection is free (see the top of this file).
+ * sql, values, lengths and formats must stay valid until cb runs or pg_query_cancel; formats
+ * as for pg_conn_query. Returns 0 with *out set (cb will run exactly once, unless cancelled)
+ * or a negative code at once: PG_EINVAL for a statement that opens a transaction block
+ * (pg_sql_opens_transaction), PG_EUNAVAILABLE when nothing is free and the pool can't wait. */
+int pg_pool_query(pg_pool_t *pool, const char *sql, int nparams, const char *const *values,
+                  const int *lengths, const int *formats, pg_query_cb cb, void *ud,
+                  pg_query_t **out);
+/* cb will never be called: a queued statement is dropped, a sent one's result discarded. */
+void pg_query_cancel(pg_query_t *q);
+
+/* Whether sql starts (after blanks and comments) with BEGIN or START: a transaction block
+ * that would outlive the statement and swallow whatever runs next on its connection. */
+int pg_sql_opens_transaction(const char *sql);
 
 void pg_pool_stats(const pg_pool_t *pool, pg_pool_stats_t *stats);
 

@@ -43,20 +43,35 @@ static unsigned gen_seq;
 /* Every allocation of a generation's VM is counted against its budget (VM_MEMORY_LIMIT_MB):
  * past it, allocations fail and scripts get "not enough memory" errors instead of the
  * worker growing until the kernel kills it. */
-void *vm_budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     vm_budget_t *b = ud;
-    if (nsize == 0) {
-        free(ptr);
-        b->used -= osize;
-        return NULL;
-    }
     if (nsize > osize && b->used + (nsize - osize) > b->limit)
         return NULL;
-    void *p = realloc(ptr, nsize);
-    if (p)
+    void *p = b->inner(b->inner_ud, ptr, osize, nsize);
+    if (p || nsize == 0)
         b->used = b->used + nsize - osize;
     return p;
+}
+
+/* The counting sits in front of LuaJIT's own allocator, several times faster than malloc for
+ * the VM's many small objects; it starts from what the new state already holds. */
+lua_State *vm_budget_newstate(vm_budget_t *b)
+{
+    lua_State *L = luaL_newstate();
+    if (!L)
+        return NULL;
+    b->inner = lua_getallocf(L, &b->inner_ud);
+    b->used = ((size_t)lua_gc(L, LUA_GCCOUNT, 0) << 10) + (size_t)lua_gc(L, LUA_GCCOUNTB, 0);
+    lua_setallocf(L, budget_alloc, b);
+    return L;
+}
+
+/* With its own allocator back, LuaJIT releases its arenas whole at close. */
+void vm_budget_close(lua_State *L, vm_budget_t *b)
+{
+    lua_setallocf(L, b->inner, b->inner_ud);
+    lua_close(L);
 }
 
 /* An error outside any protected call (out of memory in a C callback): the worker cannot
@@ -293,8 +308,7 @@ int vm_gen_load(const char *dir, bind_host_t *host, vm_gen_t **out, char *err, s
     if (g) {
         const config_t *cfg = host->cfg;
         g->mem.limit = cfg && cfg->vm_memory_limit_mb ? cfg->vm_memory_limit_mb << 20 : SIZE_MAX;
-        /* no budget: LuaJIT's own allocator, a little faster than counting through malloc */
-        L = g->mem.limit == SIZE_MAX ? luaL_newstate() : lua_newstate(vm_budget_alloc, &g->mem);
+        L = vm_budget_newstate(&g->mem);
         if (L)
             lua_atpanic(L, vm_panic);
     }
@@ -324,7 +338,7 @@ int vm_gen_load(const char *dir, bind_host_t *host, vm_gen_t **out, char *err, s
     return 0;
 fail:
     if (L)
-        lua_close(L);
+        vm_budget_close(L, &g->mem);
     router_free(r);
     free(g);
     snapshot_free(&s);
@@ -346,7 +360,7 @@ int vm_gen_unpin(vm_gen_t *gen)
 {
     if (--gen->refs > 0)
         return 0;
-    lua_close(gen->L);
+    vm_budget_close(gen->L, &gen->mem);
     router_free(gen->router);
     free(gen);
     return 1;

@@ -16,11 +16,15 @@
 
 /* A VM's memory budget: allocations past limit fail ("not enough memory"). */
 typedef struct {
-    size_t used, limit; /* bytes held by the VM, and its budget */
+    size_t used, limit; /* bytes held by the VM, and its budget (SIZE_MAX: none) */
+    lua_Alloc inner;    /* LuaJIT's own allocator, which does the work */
+    void *inner_ud;
 } vm_budget_t;
 
-/* The lua_Alloc of budgeted VMs; ud is a vm_budget_t (tests use it for budgeted states). */
-void *vm_budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+/* A new VM counting its memory in b (limit set by the caller); NULL when out of memory.
+ * Close it with vm_budget_close. Tests use it for budgeted states too. */
+lua_State *vm_budget_newstate(vm_budget_t *b);
+void vm_budget_close(lua_State *L, vm_budget_t *b);
 
 typedef struct vm_gen {
     lua_State *L;

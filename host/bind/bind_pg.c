@@ -78,14 +78,14 @@ typedef struct pgb_pin {
     struct pgb_pin *prev, *next;
 } pgb_pin_t;
 
-/* One statement in flight; owns copies of the SQL and parameters. */
+/* One statement in flight, on a pinned connection (conn) or the pool's (query); owns copies
+ * of the SQL and parameters. */
 typedef struct {
     pgb_state_t *st;
     co_t *co;
     pg_pool_t *pool;
     pg_conn_t *conn;
-    pg_waiter_t *waiter;
-    int pinned; /* the connection belongs to a pin: don't release it */
+    pg_query_t *query;
     int nparams;
     const char **values;
     int *lengths;
@@ -423,12 +423,6 @@ static int deliver(pgb_out_t *o, co_t *co)
     return n;
 }
 
-static void resume_with_error(pgb_state_t *st, co_t *co, int err)
-{
-    pgb_out_t o = {.kind = OUT_ERROR, .st = st, .err = err};
-    co_resume(co, deliver(&o, co));
-}
-
 /* ---- parameters ------------------------------------------------------------------------- */
 
 static int is_param_object(lua_State *L, int i)
@@ -556,62 +550,35 @@ static pgb_op_t *op_build(lua_State *L, pgb_state_t *st, int first)
 
 /* ---- statements ------------------------------------------------------------------------- */
 
-static void op_end(pgb_op_t *op)
-{
-    if (op->conn && !op->pinned)
-        pg_pool_release(op->pool, op->conn);
-    free(op);
-}
-
 static void op_result(pg_conn_t *conn, const PGresult *res, int err, void *ud)
 {
     pgb_op_t *op = ud;
     co_t *co = op->co;
     pgb_out_t o = {.kind = err ? OUT_ERROR : OUT_ROWS, .st = op->st, .res = res, .err = err};
     int n = deliver(&o, co);
-    op_end(op);
+    free(op);
     co_resume(co, n);
-}
-
-static int op_send(pgb_op_t *op)
-{
-    return pg_conn_query(op->conn, op->sql, op->nparams, op->values, op->lengths, op->formats,
-                         op_result, op);
-}
-
-static void op_acquired(pg_conn_t *conn, int err, void *ud)
-{
-    pgb_op_t *op = ud;
-    co_t *co = op->co;
-    op->waiter = NULL;
-    op->conn = conn;
-    if (err == 0 && (err = op_send(op)) == 0)
-        return;
-    pgb_state_t *st = op->st;
-    op_end(op);
-    resume_with_error(st, co, err);
 }
 
 /* The coroutine was cancelled: its result must never arrive. */
 static void op_cancel(void *ud)
 {
     pgb_op_t *op = ud;
-    if (op->waiter)
-        pg_waiter_cancel(op->waiter);
+    if (op->query)
+        pg_query_cancel(op->query);
     else
         pg_conn_abandon(op->conn);
-    op_end(op);
+    free(op);
 }
 
 static int op_start(lua_State *L, pgb_op_t *op)
 {
-    int rc = PG_OK;
-    if (!op->conn)
-        rc = pg_pool_acquire(op->pool, op_acquired, op, &op->conn, &op->waiter);
-    if (rc == PG_OK)
-        rc = op_send(op);
+    int rc = op->conn ? pg_conn_query(op->conn, op->sql, op->nparams, op->values, op->lengths,
+                                      op->formats, op_result, op)
+                      : pg_pool_query(op->pool, op->sql, op->nparams, op->values, op->lengths,
+                                      op->formats, op_result, op, &op->query);
     if (rc < 0) {
-        op_end(op);
+        free(op);
         return fail_code(L, rc);
     }
     return co_yield_op(L, op->co, op_cancel, op);
@@ -623,6 +590,8 @@ static int l_query(lua_State *L)
     pg_pool_t *pool = bind_host(L)->pg;
     if (!pool)
         return bind_fail(L, "DB_UNAVAILABLE", "no database configured (DATABASE_URL is not set)");
+    if (pg_sql_opens_transaction(luaL_checkstring(L, 1)))
+        luaL_error(L, "pg.query: a transaction block outlives its statement; use pg.tx(fn)");
     pgb_op_t *op = op_build(L, state(L), 1);
     op->co = co;
     op->pool = pool;
@@ -764,7 +733,6 @@ static int l_conn_query(lua_State *L)
     op->co = pin->co;
     op->pool = pin->pool;
     op->conn = pin->conn;
-    op->pinned = 1;
     return op_start(L, op);
 }
 
@@ -836,17 +804,19 @@ static int l_stats(lua_State *L)
     }
     pg_pool_stats_t s;
     pg_pool_stats(pool, &s);
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 7);
     const struct {
         const char *name;
-        int value;
+        lua_Number value;
     } f[] = {{"size", s.size},
              {"idle", s.idle},
              {"busy", s.busy},
              {"waiting", s.waiting},
-             {"connected", s.connected}};
+             {"connected", s.connected},
+             {"batches", (lua_Number)s.batches},
+             {"batched", (lua_Number)s.batched}};
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-        lua_pushinteger(L, f[i].value);
+        lua_pushnumber(L, f[i].value);
         lua_setfield(L, -2, f[i].name);
     }
     return 1;

@@ -304,13 +304,13 @@ describe("pg pool of four under 500 concurrent requests", function()
     if srv then srv:stop() end
   end)
 
-  it("answers all 500 with 200 through at most 4 connections", function()
+  it("answers all 500 with 200 through at most 4 connections, each its own result", function()
     local conns = {}
     for i = 1, 500 do
       conns[i] = srv:connect(5000)
-      assert(conns[i]:send(h.format_request{ path = "/pg/slow" }))
+      assert(conns[i]:send(h.format_request{ path = "/pg/slow?n=" .. i }))
     end
-    local statuses, pids, npids = {}, {}, 0
+    local statuses, pids, npids, mixed = {}, {}, 0, 0
     for i = 1, 500 do
       local res, err = conns[i]:read_response{ timeout_ms = 30000 }
       conns[i]:close()
@@ -318,12 +318,16 @@ describe("pg pool of four under 500 concurrent requests", function()
       statuses[key] = (statuses[key] or 0) + 1
       local pid = res and res.json and res.json.pid
       if pid and not pids[pid] then pids[pid], npids = true, npids + 1 end
+      if res and res.json and res.json.echo ~= i then mixed = mixed + 1 end
     end
     assert.same({ ["200"] = 500 }, statuses)
+    assert.equal(0, mixed)
     assert.is_true(npids >= 1 and npids <= 4, npids .. " backends served the requests")
     local s = stats(srv)
     assert.equal(4, s.size)
     assert.equal(0, s.busy)
     assert.equal(0, s.waiting)
+    -- the statements that queued left several to a write (pipeline mode)
+    assert.is_true(s.batched > s.batches, s.batched .. " statements in " .. s.batches .. " writes")
   end)
 end)

@@ -889,8 +889,8 @@ TEST(binding_pipeline_out_of_memory_sends_nothing)
     if (!c)
         return;
     bind_host_t host = {.loop = loop, .redis = c};
-    budget = (vm_budget_t){0, SIZE_MAX};
-    lua_State *L = lua_newstate(vm_budget_alloc, &budget);
+    budget = (vm_budget_t){.limit = SIZE_MAX};
+    lua_State *L = vm_budget_newstate(&budget);
     CHECK(L != NULL);
     if (!L) {
         client_done(c);
@@ -933,7 +933,7 @@ TEST(binding_pipeline_out_of_memory_sends_nothing)
     start_chunk(L, &o, src);
     CHECK(run_until(flag_set, &o.done, 20000) && o.status == CO_OK);
     CHECK_STR(o.result, "ok");
-    lua_close(L);
+    vm_budget_close(L, &budget);
     client_done(c);
     test_co_pool_close();
 }

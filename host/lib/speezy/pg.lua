@@ -16,8 +16,10 @@
 -- SERIALIZATION_FAILURE (40001, 40P01), DB_UNAVAILABLE (no connection within the pool's wait
 -- bound, server down or restarting, connection lost, no DATABASE_URL), DB_ERROR (the rest).
 --
--- Programming errors raise: a parameter that can't be sent, SQL text holding a NUL byte, and
--- any call where the request can't wait (a table.sort comparator, a string.gsub callback).
+-- Programming errors raise: a parameter that can't be sent, SQL text holding a NUL byte,
+-- pg.query("BEGIN" or "START TRANSACTION") outside pg.tx (statements queued behind it on a
+-- busy pool's connection would join its transaction), and any call where the request can't
+-- wait (a table.sort comparator, a string.gsub callback).
 --
 -- Parameters are `$1..$n` only, never SQL built from strings:
 --   nil, pg.null -> NULL          boolean -> true/false        number -> integers without
@@ -199,7 +201,9 @@ function pg.bytea(s)
   return core.param(s, true)
 end
 
--- Pool counters for metrics: size, idle, busy, waiting, connected; nil without a database.
+-- Pool counters for metrics: size, idle, busy, waiting, connected, and batches / batched
+-- (statements that queued while every connection was busy, and how many writes sent them);
+-- nil without a database.
 pg.stats = core.stats
 
 return pg

@@ -1,0 +1,324 @@
+/* test_pg_batch.c — pool statements (pg_pool_query) against a real PostgreSQL: statements
+ * that queue while every connection is busy leave in batches (pipeline mode), yet each one
+ * still commits or fails alone, is cancelled alone, and fails cleanly with its session. */
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "pg.h"
+#include "test.h"
+#include "test_pg.h"
+
+typedef struct {
+    int done, err, calls, with_conn;
+    char value[64];
+} stmt_t;
+
+static void stmt_result(pg_conn_t *conn, const PGresult *res, int err, void *ud)
+{
+    stmt_t *s = ud;
+    s->err = err;
+    s->calls++;
+    s->with_conn |= conn != NULL;
+    if (res && err == 0 && PQntuples(res) > 0 && PQnfields(res) > 0)
+        snprintf(s->value, sizeof(s->value), "%s", PQgetvalue(res, 0, 0));
+    s->done = 1;
+}
+
+/* Starts sql with one optional text parameter; returns pg_pool_query's code. */
+static int stmt_start(pg_pool_t *pool, stmt_t *s, const char *sql, const char *const *param,
+                      pg_query_t **q)
+{
+    memset(s, 0, sizeof(*s));
+    pg_query_t *unused;
+    return pg_pool_query(pool, sql, param ? 1 : 0, param, NULL, NULL, stmt_result, s,
+                         q ? q : &unused);
+}
+
+static int all_done(const stmt_t *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!s[i].done)
+            return 0;
+    return 1;
+}
+
+static int wait_all(const stmt_t *s, int n, unsigned ms)
+{
+    uint64_t end = uv_now(loop) + ms;
+    while (!all_done(s, n) && uv_now(loop) < end)
+        sleep_loop(5);
+    return all_done(s, n);
+}
+
+static pg_pool_t *pool_ready(int size, unsigned wait_ms)
+{
+    pg_pool_t *pool = pool_open(db_url, size, wait_ms, 0);
+    if (pool && !wait_connected(pool, size, 5000)) {
+        pool_shut(pool);
+        return NULL;
+    }
+    return pool;
+}
+
+TEST(transaction_blocks_are_refused)
+{
+    CHECK(pg_sql_opens_transaction("BEGIN"));
+    CHECK(pg_sql_opens_transaction("  begin;"));
+    CHECK(pg_sql_opens_transaction("start transaction isolation level serializable"));
+    CHECK(pg_sql_opens_transaction("-- a comment\n\tBegin"));
+    CHECK(pg_sql_opens_transaction("/* a /* nested */ comment */ BEGIN"));
+    CHECK(pg_sql_opens_transaction(";;BEGIN"));
+    CHECK(!pg_sql_opens_transaction("SELECT 'BEGIN'"));
+    CHECK(!pg_sql_opens_transaction("beginning"));
+    CHECK(!pg_sql_opens_transaction("begin_at"));
+    CHECK(!pg_sql_opens_transaction("COMMIT"));
+    CHECK(!pg_sql_opens_transaction("/* unterminated"));
+    CHECK(!pg_sql_opens_transaction("-- only a comment"));
+    CHECK(!pg_sql_opens_transaction(""));
+
+    pg_pool_t *pool = pool_ready(1, 1000);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    stmt_t s;
+    CHECK(stmt_start(pool, &s, "/* x */ begin", NULL, NULL) == PG_EINVAL);
+    CHECK(stmt_start(pool, &s, "SELECT 1", NULL, NULL) == 0);
+    CHECK(wait_all(&s, 1, 5000) && s.err == 0 && strcmp(s.value, "1") == 0 && !s.with_conn);
+    pool_shut(pool);
+}
+
+/* 400 statements on a pool of 2: most queue, then leave in batches. Every fourth inserts a
+ * row, every fourth a duplicate of the seed row (CONFLICT), every fourth divides by zero
+ * (INVALID_INPUT), the rest compute: each gets its own outcome and the inserts commit
+ * whatever their neighbours in the batch did. */
+TEST(batched_statements_commit_or_fail_alone)
+{
+    enum { N = 400 };
+    pg_pool_t *pool = pool_ready(2, 10000);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    job_t j;
+    exec1(pool, "DROP TABLE IF EXISTS t_batch", NULL, &j); /* left by a crashed run */
+    CHECK(exec1(pool, "CREATE TABLE t_batch (n int PRIMARY KEY)", NULL, &j) == 0);
+    CHECK(exec1(pool, "INSERT INTO t_batch VALUES (-1)", NULL, &j) == 0);
+    static stmt_t s[N];
+    static char params[N][16];
+    static const char *values[N]; /* pg_pool_query keeps the pointers until it sends */
+    static const char *const sql[4] = {"INSERT INTO t_batch VALUES ($1::int)",
+                                       "INSERT INTO t_batch SELECT -1 WHERE $1::int > 0",
+                                       "SELECT 1 / ($1::int - $1::int)", "SELECT $1::int * 2"};
+    int started = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(params[i], sizeof(params[i]), "%d", i);
+        values[i] = params[i];
+        started += stmt_start(pool, &s[i], sql[i % 4], &values[i], NULL) == 0;
+    }
+    CHECK(started == N);
+    CHECK(wait_all(s, N, 20000));
+    int good = 0;
+    for (int i = 0; i < N; i++) {
+        char twice[16];
+        snprintf(twice, sizeof(twice), "%d", i * 2);
+        static const int want[4] = {0, PG_ECONFLICT, PG_EINPUT, 0};
+        int ok = s[i].calls == 1 && s[i].err == want[i % 4] &&
+                 (i % 4 != 3 || strcmp(s[i].value, twice) == 0);
+        if (!ok)
+            fprintf(stderr, "  statement %d: err %d, %d calls, value '%s'\n", i, s[i].err,
+                    s[i].calls, s[i].value);
+        good += ok;
+    }
+    CHECK(good == N);
+    CHECK(exec1(pool, "SELECT count(*) FROM t_batch", NULL, &j) == 0);
+    CHECK_STR(j.value, "101");
+    pg_pool_stats_t st;
+    pg_pool_stats(pool, &st);
+    CHECK(st.batches > 0 && st.batched > st.batches); /* several statements per write */
+    CHECK(st.waiting == 0 && st.busy == 0 && st.idle == 2);
+    CHECK(exec1(pool, "DROP TABLE t_batch", NULL, &j) == 0);
+    pool_shut(pool);
+}
+
+/* A deferred constraint fails at the commit after the statement's own result: the statement
+ * must get the error (its sync), not the success that came first. */
+TEST(deferred_failure_reaches_its_statement)
+{
+    pg_pool_t *pool = pool_ready(1, 10000);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    job_t j;
+    exec1(pool, "DROP TABLE IF EXISTS t_deferred", NULL, &j); /* left by a crashed run */
+    CHECK(exec1(pool,
+                "CREATE TABLE t_deferred (n int, "
+                "CONSTRAINT t_deferred_n UNIQUE (n) DEFERRABLE INITIALLY DEFERRED)",
+                NULL, &j) == 0);
+    hold_t h;
+    CHECK(hold(pool, &h, 1000) == 0); /* the only connection: what follows queues */
+    stmt_t s[4];
+    CHECK(stmt_start(pool, &s[0], "INSERT INTO t_deferred VALUES (1)", NULL, NULL) == 0);
+    CHECK(stmt_start(pool, &s[1], "INSERT INTO t_deferred SELECT 2 FROM generate_series(1, 2)",
+                     NULL, NULL) == 0);
+    CHECK(stmt_start(pool, &s[2], "INSERT INTO t_deferred VALUES (3)", NULL, NULL) == 0);
+    CHECK(stmt_start(pool, &s[3], "SELECT count(*) FROM t_deferred", NULL, NULL) == 0);
+    pg_pool_release(pool, h.conn);
+    CHECK(wait_all(s, 4, 5000));
+    CHECK(s[0].err == 0 && s[2].err == 0);
+    CHECK(s[1].err == PG_ECONFLICT);
+    CHECK_STR(s[3].value, "2");
+    pg_pool_stats_t st;
+    pg_pool_stats(pool, &st);
+    CHECK(st.batches == 1 && st.batched == 4);
+    CHECK(exec1(pool, "DROP TABLE t_deferred", NULL, &j) == 0);
+    pool_shut(pool);
+}
+
+/* Cancelled while queued: never sent. Cancelled once sent: runs, but never calls back. The
+ * others of the batch are answered and the connection serves again. */
+TEST(cancel_queued_and_sent_statements)
+{
+    enum { N = 12 };
+    pg_pool_t *pool = pool_ready(1, 10000);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    job_t j;
+    exec1(pool, "DROP TABLE IF EXISTS t_cancel", NULL, &j); /* left by a crashed run */
+    CHECK(exec1(pool, "CREATE TABLE t_cancel (n int)", NULL, &j) == 0);
+    hold_t h;
+    CHECK(hold(pool, &h, 1000) == 0);
+    stmt_t s[N];
+    pg_query_t *q[N];
+    static char params[N][8];
+    static const char *values[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(params[i], sizeof(params[i]), "%d", i);
+        values[i] = params[i];
+        CHECK(stmt_start(pool, &s[i], "INSERT INTO t_cancel SELECT $1::int FROM pg_sleep(0.05)",
+                         &values[i], &q[i]) == 0);
+    }
+    for (int i = 0; i < N; i += 3)
+        pg_query_cancel(q[i]); /* queued */
+    pg_pool_release(pool, h.conn);
+    sleep_loop(20); /* the batch is sent; its first statement sleeps for 50 ms */
+    int unanswered = 0;
+    for (int i = 1; i < N; i += 3) {
+        unanswered += !s[i].done;
+        if (!s[i].done) /* one that has called back is gone */
+            pg_query_cancel(q[i]);
+    }
+    CHECK(unanswered == N / 3);
+    uint64_t end = uv_now(loop) + 5000;
+    int answered = 0;
+    while (uv_now(loop) < end) {
+        answered = 0;
+        for (int i = 2; i < N; i += 3)
+            answered += s[i].done;
+        pg_pool_stats_t st;
+        pg_pool_stats(pool, &st);
+        if (answered == N / 3 && st.idle == 1)
+            break;
+        sleep_loop(10);
+    }
+    CHECK(answered == N / 3);
+    int stray = 0;
+    for (int i = 0; i < N; i++)
+        stray += i % 3 != 2 && s[i].calls != 0;
+    CHECK(stray == 0);
+    /* queued-and-cancelled rows never ran; sent-and-cancelled ones did */
+    CHECK(exec1(pool, "SELECT count(*) FROM t_cancel WHERE n % 3 = 0", NULL, &j) == 0);
+    CHECK_STR(j.value, "0");
+    CHECK(exec1(pool, "SELECT count(*) FROM t_cancel WHERE n % 3 = 1", NULL, &j) == 0);
+    CHECK_STR(j.value, "4");
+    CHECK(exec1(pool, "DROP TABLE t_cancel", NULL, &j) == 0);
+    pool_shut(pool);
+}
+
+/* The session dies in the middle of a batch: every statement of it is answered (the dead one
+ * and all after it as unavailable), and the pool reconnects and serves again. */
+TEST(batch_fails_together_when_its_session_dies)
+{
+    enum { N = 6 };
+    pg_pool_t *pool = pool_ready(1, 10000);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    hold_t h;
+    CHECK(hold(pool, &h, 1000) == 0);
+    stmt_t s[N];
+    CHECK(stmt_start(pool, &s[0], "SELECT 1", NULL, NULL) == 0);
+    CHECK(stmt_start(pool, &s[1], "SELECT pg_terminate_backend(pg_backend_pid())", NULL, NULL) ==
+          0);
+    for (int i = 2; i < N; i++)
+        CHECK(stmt_start(pool, &s[i], "SELECT 2", NULL, NULL) == 0);
+    pg_pool_release(pool, h.conn);
+    CHECK(wait_all(s, N, 5000));
+    CHECK(s[0].err == 0 && strcmp(s[0].value, "1") == 0);
+    int unavailable = 0;
+    for (int i = 1; i < N; i++)
+        unavailable += s[i].calls == 1 && (s[i].err == PG_EUNAVAILABLE || s[i].err == PG_ECONNLOST);
+    CHECK(unavailable == N - 1);
+    CHECK(wait_connected(pool, 1, 5000));
+    stmt_t again;
+    CHECK(stmt_start(pool, &again, "SELECT 3", NULL, NULL) == 0);
+    CHECK(wait_all(&again, 1, 5000) && again.err == 0 && strcmp(again.value, "3") == 0);
+    pool_shut(pool);
+}
+
+/* Queued past the pool's wait bound: DB_UNAVAILABLE, and the queue moves on. */
+TEST(queued_statement_times_out)
+{
+    pg_pool_t *pool = pool_ready(1, 100);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    hold_t h;
+    CHECK(hold(pool, &h, 1000) == 0);
+    stmt_t s;
+    CHECK(stmt_start(pool, &s, "SELECT 1", NULL, NULL) == 0);
+    CHECK(wait_all(&s, 1, 5000) && s.calls == 1 && s.err == PG_EUNAVAILABLE);
+    pg_pool_release(pool, h.conn);
+    CHECK(stmt_start(pool, &s, "SELECT 4", NULL, NULL) == 0);
+    CHECK(wait_all(&s, 1, 5000) && s.err == 0 && strcmp(s.value, "4") == 0);
+    pool_shut(pool);
+}
+
+/* With batching off, every queued statement takes a write of its own. */
+TEST(depth_one_sends_one_by_one)
+{
+    enum { N = 20 };
+    pg_pool_opts_t o = {.size = 1, .wait_ms = 5000, .pipeline_depth = 1};
+    pg_pool_t *pool = NULL;
+    CHECK(pg_pool_new(loop, db_url, &o, &pool) == 0 && wait_connected(pool, 1, 5000));
+    if (!pool)
+        return;
+    hold_t h;
+    CHECK(hold(pool, &h, 1000) == 0);
+    stmt_t s[N];
+    for (int i = 0; i < N; i++)
+        CHECK(stmt_start(pool, &s[i], "SELECT 5", NULL, NULL) == 0);
+    pg_pool_release(pool, h.conn);
+    CHECK(wait_all(s, N, 5000));
+    pg_pool_stats_t st;
+    pg_pool_stats(pool, &st);
+    CHECK(st.batches == N && st.batched == N);
+    pool_shut(pool);
+}
+
+int main(void)
+{
+    loop = uv_default_loop();
+    db_url = getenv("SPEEZY_TEST_DATABASE_URL");
+    RUN(database_url_is_set);
+    if (db_url) {
+        RUN(transaction_blocks_are_refused);
+        RUN(batched_statements_commit_or_fail_alone);
+        RUN(deferred_failure_reaches_its_statement);
+        RUN(cancel_queued_and_sent_statements);
+        RUN(batch_fails_together_when_its_session_dies);
+        RUN(queued_statement_times_out);
+        RUN(depth_one_sends_one_by_one);
+    }
+    return test_summary();
+}
