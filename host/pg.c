@@ -7,8 +7,8 @@
  * re-registers the poll; the poll is stopped before PQfinish so libuv never watches a closed
  * descriptor that another connection may reuse; sends flush until PQflush returns 0 and
  * results are drained while PQisBusy says they are complete. PQcancel blocks, so an abandoned
- * query is left to finish (statement_timeout bounds it) and its connection rolled back
- * afterwards. Pool statements (pg_pool_query) run in pipeline mode: a connection's batch is
+ * query of a released connection is cancelled from the threadpool, then awaited, and its
+ * connection rolled back afterwards. Pool statements (pg_pool_query) run in pipeline mode: a connection's batch is
  * a FIFO of statements, each ended by its sync. */
 #include "pg.h"
 
@@ -65,10 +65,12 @@ struct pg_conn {
     uv_getaddrinfo_t *gai;
     pg_conn_state_t state;
     unsigned backoff_ms;
-    int failed;                /* the last connect attempt failed: feeds the pool's fail-fast */
-    int flushing;              /* PQflush has more to send */
-    int piped;                 /* in pipeline mode (PGC_SHARED) */
-    pg_query_t own;            /* the exclusive holder's statement */
+    int failed;            /* the last connect attempt failed: feeds the pool's fail-fast */
+    int flushing;          /* PQflush has more to send */
+    int piped;             /* in pipeline mode (PGC_SHARED) */
+    int cancel;            /* the abandoned statement is to be cancelled: 1 wanted, 2 under way */
+    int idle_after_cancel; /* ready for the idle list once the cancel is done */
+    pg_query_t own;        /* the exclusive holder's statement */
     pg_query_t *qhead, *qtail; /* statements sent, in the order their results come */
     pg_conn_t *next_idle;
 };
@@ -108,6 +110,7 @@ struct pg_pool {
     int held;         /* connections acquired before close and not yet released */
     int outage;       /* a connection failed and none has come back since: logged once */
     unsigned long batches, batched;
+    int cancelling; /* a PQcancel on the threadpool (one at a time: see conn_cancel) */
 };
 
 static void conn_connect(pg_conn_t *c);
@@ -339,6 +342,10 @@ static void handoff_soon(pg_pool_t *pool)
 static void conn_make_idle(pg_conn_t *c)
 {
     pg_pool_t *pool = c->pool;
+    if (c->cancel) {
+        c->idle_after_cancel = 1;
+        return;
+    }
     c->state = PGC_IDLE;
     c->next_idle = pool->idle;
     pool->idle = c;
@@ -408,6 +415,9 @@ static void conn_drop(pg_conn_t *c)
     c->pq = NULL;
     c->flushing = 0;
     c->piped = 0;
+    if (c->cancel == 1)
+        c->cancel = 0; /* the session it was for is gone */
+    c->idle_after_cancel = 0;
 }
 
 /* ---- connecting ------------------------------------------------------------------------- */
@@ -668,7 +678,9 @@ static void conn_query_done(pg_conn_t *c)
     } else if (c->piped && !c->qhead) {
         conn_pipe_end(c);
     } else if (!q->cb && c->state == PGC_RESETTING) {
-        conn_reset(c); /* the abandoned query is over: now roll back */
+        if (c->cancel == 1)
+            c->cancel = 0; /* over before its cancel started: nothing to cancel */
+        conn_reset(c);     /* now roll back */
     }
     query_finish(c, q, res, err);
 }
@@ -1031,6 +1043,87 @@ static void pool_maybe_free(pg_pool_t *pool)
     free(pool);
 }
 
+/* PQcancel blocks (it connects to the server), so it runs on the threadpool with a copy of
+ * the session's cancel key. One at a time per pool, so that a server that stops answering
+ * can pin at most one threadpool thread (uv_getaddrinfo needs them too); the others wait.
+ * A cancelled connection serves nobody until its cancel is done, so a late cancel can't
+ * reach the next holder's statement. */
+typedef struct {
+    uv_work_t req;
+    pg_conn_t *conn;
+    PGcancel *key;
+} pg_cancel_t;
+
+static void conn_cancel_next(pg_pool_t *pool);
+
+/* No cancel pending any more: the connection may serve again. */
+static void conn_cancel_over(pg_conn_t *c)
+{
+    c->cancel = 0;
+    if (c->idle_after_cancel && !c->pool->closing) {
+        c->idle_after_cancel = 0;
+        conn_make_idle(c);
+    }
+}
+
+static void cancel_work(uv_work_t *req)
+{
+    pg_cancel_t *k = req->data;
+    char why[256];
+    PQcancel(k->key, why, sizeof(why));
+}
+
+static void cancel_done(uv_work_t *req, int status)
+{
+    pg_cancel_t *k = req->data;
+    pg_conn_t *c = k->conn;
+    pg_pool_t *pool = c->pool;
+    PQfreeCancel(k->key);
+    free(k);
+    pool->cancelling = 0;
+    pool->open_handles--;
+    conn_cancel_over(c);
+    if (!pool->closing)
+        conn_cancel_next(pool);
+    pool_maybe_free(pool);
+}
+
+static void conn_cancel_start(pg_conn_t *c)
+{
+    pg_pool_t *pool = c->pool;
+    pg_cancel_t *k = malloc(sizeof(*k));
+    if (k && (k->key = PQgetCancel(c->pq))) {
+        k->conn = c;
+        k->req.data = k;
+        if (uv_queue_work(pool->loop, &k->req, cancel_work, cancel_done) == 0) {
+            c->cancel = 2;
+            pool->cancelling = 1;
+            pool->open_handles++;
+            return;
+        }
+        PQfreeCancel(k->key);
+    }
+    free(k);
+    conn_cancel_over(c); /* the statement runs to its end (statement_timeout bounds it) */
+}
+
+static void conn_cancel_next(pg_pool_t *pool)
+{
+    for (int i = 0; i < pool->opts.size && !pool->cancelling; i++) {
+        pg_conn_t *c = &pool->conns[i];
+        if (c->cancel == 1)
+            conn_cancel_start(c);
+    }
+}
+
+/* An abandoned statement on a released connection: don't wait for it to run its course. */
+static void conn_cancel(pg_conn_t *c)
+{
+    c->cancel = 1;
+    if (!c->pool->cancelling)
+        conn_cancel_start(c);
+}
+
 void pg_pool_release(pg_pool_t *pool, pg_conn_t *c)
 {
     if (pool->closing) {
@@ -1042,9 +1135,10 @@ void pg_pool_release(pg_pool_t *pool, pg_conn_t *c)
     c->state = PGC_RESETTING;
     if (!c->pq)
         conn_connect(c);
-    else if (c->qhead)
-        c->own.cb = NULL; /* wait for it; conn_query_done resets */
-    else
+    else if (c->qhead) {
+        c->own.cb = NULL; /* conn_query_done resets once it ends */
+        conn_cancel(c);
+    } else
         conn_reset(c);
 }
 

@@ -104,8 +104,9 @@ int pg_pool_acquire(pg_pool_t *pool, pg_acquire_cb cb, void *ud, pg_conn_t **con
                     pg_waiter_t **waiter);
 void pg_waiter_cancel(pg_waiter_t *waiter);
 
-/* Gives the connection back. A running (abandoned) query is awaited and an open transaction
- * rolled back before it serves anyone else; a broken connection reconnects. */
+/* Gives the connection back. A running (abandoned) query is cancelled (PQcancel on the
+ * threadpool) and awaited, and an open transaction rolled back, before it serves anyone
+ * else; a broken connection reconnects. */
 void pg_pool_release(pg_pool_t *pool, pg_conn_t *conn);
 
 /* Sends one statement with text parameters ($1..$n). values[i] NULL is SQL NULL; formats may

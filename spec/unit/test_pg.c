@@ -138,22 +138,46 @@ TEST(bounded_wait_then_unavailable)
     pool_shut(pool);
 }
 
-TEST(abandoned_query_never_calls_back)
+/* An abandoned statement is cancelled (not left to run for its 30 s) and never calls back;
+ * two at once are cancelled one after the other. */
+TEST(abandoned_query_is_cancelled_and_never_calls_back)
 {
-    pg_pool_t *pool = pool_open(db_url, 1, 5000, 0);
-    CHECK(pool != NULL && wait_connected(pool, 1, 5000));
-    hold_t h;
-    CHECK(hold(pool, &h, 5000) == 0);
-    CHECK(pg_conn_query(h.conn, "SELECT pg_sleep(0.3)", 0, NULL, NULL, NULL, hold_result, &h) == 0);
-    pg_conn_abandon(h.conn);
-    pg_pool_release(pool, h.conn);
-    /* The pool's only connection comes back once the query has finished. */
+    pg_pool_t *pool = pool_open(db_url, 2, 5000, 0);
+    CHECK(pool != NULL && wait_connected(pool, 2, 5000));
+    hold_t h[2];
+    char pids[2][32];
+    for (int i = 0; i < 2; i++) {
+        CHECK(hold(pool, &h[i], 5000) == 0);
+        CHECK(hold_exec(&h[i], "SELECT pg_backend_pid()") == 0);
+        snprintf(pids[i], sizeof(pids[i]), "%s", h[i].value);
+        h[i].calls = 0;
+        CHECK(pg_conn_query(h[i].conn, "SELECT pg_sleep(30)", 0, NULL, NULL, NULL, hold_result,
+                            &h[i]) == 0);
+    }
+    sleep_loop(50); /* both statements are running */
+    for (int i = 0; i < 2; i++) {
+        pg_conn_abandon(h[i].conn);
+        pg_pool_release(pool, h[i].conn);
+    }
     job_t j;
-    uint64_t t0 = uv_now(loop);
     CHECK(exec1(pool, "SELECT 'after'", NULL, &j) == 0);
     CHECK_STR(j.value, "after");
-    CHECK(uv_now(loop) - t0 >= 200);
-    CHECK(h.calls == 0);
+    uint64_t end = uv_now(loop) + 5000;
+    pg_pool_stats_t s;
+    do {
+        sleep_loop(10);
+        pg_pool_stats(pool, &s);
+    } while (s.idle < 2 && uv_now(loop) < end);
+    CHECK(s.idle == 2);
+    CHECK(h[0].calls == 0 && h[1].calls == 0);
+    char sql[256];
+    snprintf(
+        sql, sizeof(sql),
+        "SELECT count(*) FROM pg_stat_activity WHERE pid IN (%s, %s) AND pid <> pg_backend_pid() "
+        "AND state = 'active' AND query LIKE '%%pg_sleep(30)%%'",
+        pids[0], pids[1]);
+    CHECK(exec1(pool, sql, NULL, &j) == 0);
+    CHECK_STR(j.value, "0");
     pool_shut(pool);
 }
 
@@ -661,7 +685,7 @@ int main(void)
         RUN(concurrent_queries_small_pool);
         RUN(host_name_is_resolved);
         RUN(bounded_wait_then_unavailable);
-        RUN(abandoned_query_never_calls_back);
+        RUN(abandoned_query_is_cancelled_and_never_calls_back);
         RUN(server_errors_are_mapped);
         RUN(release_rolls_back_open_transaction);
         RUN(reconnects_after_terminate_backend);
