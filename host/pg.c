@@ -8,8 +8,8 @@
  * descriptor that another connection may reuse; sends flush until PQflush returns 0 and
  * results are drained while PQisBusy says they are complete. PQcancel blocks, so an abandoned
  * query of a released connection is cancelled from the threadpool, then awaited, and its
- * connection rolled back afterwards. Pool statements (pg_pool_query) run in pipeline mode: a connection's batch is
- * a FIFO of statements, each ended by its sync. */
+ * connection rolled back afterwards. Pool statements (pg_pool_query) run in pipeline mode:
+ * a connection's batch is a FIFO of statements, each ended by its sync. */
 #include "pg.h"
 
 #include <arpa/inet.h>
