@@ -132,6 +132,7 @@ static const num_setting_t num_settings[] = {
     NUM("PG_STATEMENT_TIMEOUT_MS", 15000, 0, 3600000, pg_statement_timeout_ms),
     NUM("PG_CONNECT_TIMEOUT_MS", 5000, 1, 600000, pg_connect_timeout_ms),
     NUM("PG_PIPELINE_DEPTH", 16, 1, 1000, pg_pipeline_depth),
+    NUM("PG_PREPARED_STATEMENTS", 256, 0, 100000, pg_prepared_statements),
     NUM("REDIS_TIMEOUT_MS", 5000, 1, 600000, redis_timeout_ms),
     NUM("REDIS_BLOCKING_POOL", 4, 1, 1000, redis_blocking_pool),
 };

@@ -43,6 +43,7 @@ typedef struct config {
     unsigned pg_statement_timeout_ms;
     unsigned pg_connect_timeout_ms;
     int pg_pipeline_depth;
+    int pg_prepared_statements; /* per session; 0: none */
 
     /* Redis */
     unsigned redis_timeout_ms;

@@ -13,7 +13,6 @@
 #include "pg.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -51,7 +49,10 @@ struct pg_query {
     const int *formats;
     pg_query_cb cb; /* NULL when abandoned: the result is dropped on arrival */
     void *ud;
-    PGresult *res; /* kept until the statement completes */
+    PGresult *res;   /* kept until the statement completes */
+    pg_stmt_t *stmt; /* run as this prepared statement (its name numbered stmt_id) */
+    unsigned stmt_id;
+    int parsing; /* its first result is the Parse's */
     pg_query_t *next;
 };
 
@@ -67,10 +68,11 @@ struct pg_conn {
     unsigned backoff_ms;
     int failed;            /* the last connect attempt failed: feeds the pool's fail-fast */
     int flushing;          /* PQflush has more to send */
-    int piped;             /* in pipeline mode (PGC_SHARED) */
+    int piped;             /* in pipeline mode: statements are out */
     int cancel;            /* the abandoned statement is to be cancelled: 1 wanted, 2 under way */
     int idle_after_cancel; /* ready for the idle list once the cancel is done */
     pg_query_t own;        /* the exclusive holder's statement */
+    pg_stmt_cache_t stmts; /* what this session has prepared */
     pg_query_t *qhead, *qtail; /* statements sent, in the order their results come */
     pg_conn_t *next_idle;
 };
@@ -415,6 +417,7 @@ static void conn_drop(pg_conn_t *c)
     c->pq = NULL;
     c->flushing = 0;
     c->piped = 0;
+    pg_stmt_cache_clear(&c->stmts);
     if (c->cancel == 1)
         c->cancel = 0; /* the session it was for is gone */
     c->idle_after_cancel = 0;
@@ -616,19 +619,35 @@ static void query_set(pg_query_t *q, const char *sql, int nparams, const char *c
                       .ud = ud};
 }
 
-/* Hands a statement's outcome to its callback (unless abandoned) and frees a pool one. */
-static void query_finish(pg_conn_t *c, pg_query_t *q, PGresult *res, int err)
+/* A statement taken off its connection: who is told, and how. */
+typedef struct {
+    pg_query_cb cb; /* NULL when abandoned */
+    void *ud;
+    pg_conn_t *holder; /* the exclusive holder's connection, NULL for a pool statement */
+} query_end_t;
+
+/* Detaches a statement's callback and frees a pool statement: the connection's own may be
+ * reused (a ROLLBACK) before its outcome is reported. */
+static query_end_t query_end(pg_conn_t *c, pg_query_t *q)
 {
-    pg_query_cb cb = q->cb;
-    void *ud = q->ud;
-    pg_conn_t *holder = q == &c->own ? c : NULL;
+    query_end_t e = {q->cb, q->ud, q == &c->own ? c : NULL};
     q->cb = NULL;
     q->res = NULL;
-    if (!holder)
+    if (!e.holder)
         free(q);
-    if (cb)
-        cb(holder, res, err, ud);
+    return e;
+}
+
+static void query_report(query_end_t e, PGresult *res, int err)
+{
+    if (e.cb)
+        e.cb(e.holder, res, err, e.ud);
     PQclear(res);
+}
+
+static void query_finish(pg_conn_t *c, pg_query_t *q, PGresult *res, int err)
+{
+    query_report(query_end(c, q), res, err);
 }
 
 /* An established session broke (I/O error or EOF, or a statement it can't run): every
@@ -653,18 +672,36 @@ static void conn_broken(pg_conn_t *c, int err)
     }
 }
 
-/* The batch is over: back to one statement at a time, and to the idle list. A session left
- * inside a transaction block would swallow the next batch, so it is not kept. */
-static void conn_pipe_end(pg_conn_t *c)
+/* Every statement sent is answered: out of pipeline mode. A batch's connection goes back to
+ * the idle list (a session a batch left inside a transaction block would swallow the next
+ * batch, so it is not kept); a released one whose statement was abandoned is reset. */
+static void conn_pipe_end(pg_conn_t *c, int abandoned)
 {
     c->piped = 0;
-    if (!PQexitPipelineMode(c->pq) || PQtransactionStatus(c->pq) != PQTRANS_IDLE) {
-        conn_log(LOG_ERROR, c, "a statement batch did not end cleanly; reconnecting");
+    int ok = PQexitPipelineMode(c->pq);
+    if (ok && c->state == PGC_SHARED && PQtransactionStatus(c->pq) != PQTRANS_IDLE)
+        ok = 0;
+    if (!ok) {
+        conn_log(LOG_ERROR, c, "statements did not end cleanly; reconnecting");
         conn_drop(c);
-        conn_connect(c);
-        return;
+        if (c->state != PGC_BUSY) /* a holder's release reconnects */
+            conn_connect(c);
+    } else if (c->state == PGC_SHARED) {
+        conn_make_idle(c);
+    } else if (abandoned && c->state == PGC_RESETTING) {
+        if (c->cancel == 1)
+            c->cancel = 0; /* over before its cancel started: nothing to cancel */
+        conn_reset(c);     /* now roll back */
     }
-    conn_make_idle(c);
+}
+
+/* A prepared statement the session turns out not to have (DEALLOCATE, DISCARD) or whose plan
+ * may not change its result type (DDL since): the next run prepares it afresh. */
+static void query_check_stmt(pg_conn_t *c, const pg_query_t *q, const PGresult *res)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state && (strcmp(state, "26000") == 0 || strcmp(state, "0A000") == 0))
+        pg_stmt_forget(&c->stmts, q->stmt, q->stmt_id);
 }
 
 static void conn_query_done(pg_conn_t *c)
@@ -672,17 +709,30 @@ static void conn_query_done(pg_conn_t *c)
     pg_query_t *q = queue_pop(c);
     PGresult *res = q->res;
     int err = res ? pg_result_error(res) : PG_EDB;
+    if (q->stmt && res && err)
+        query_check_stmt(c, q, res);
+    query_end_t e = query_end(c, q);
     if (PQstatus(c->pq) == CONNECTION_BAD) {
         err = PG_ECONNLOST;
         conn_broken(c, PG_ECONNLOST);
-    } else if (c->piped && !c->qhead) {
-        conn_pipe_end(c);
-    } else if (!q->cb && c->state == PGC_RESETTING) {
-        if (c->cancel == 1)
-            c->cancel = 0; /* over before its cancel started: nothing to cancel */
-        conn_reset(c);     /* now roll back */
+    } else if (!c->qhead) {
+        conn_pipe_end(c, !e.cb);
     }
-    query_finish(c, q, res, err);
+    query_report(e, res, err);
+}
+
+/* The Parse of a statement's first run: on success the session has it (and the result is
+ * not the statement's); on failure its error is the statement's. */
+static void query_parsed(pg_conn_t *c, pg_query_t *q, PGresult *r)
+{
+    q->parsing = 0;
+    if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+        pg_stmt_prepared(q->stmt, q->stmt_id);
+        PQclear(r);
+        return;
+    }
+    pg_stmt_forget(&c->stmts, q->stmt, q->stmt_id);
+    q->res = r;
 }
 
 /* Keeps the first result, or the first error when several arrive (a deferred constraint
@@ -699,17 +749,15 @@ static void query_keep_result(pg_query_t *q, PGresult *r)
     }
 }
 
-/* Takes the complete results. A statement ends at the NULL after its results; in pipeline
- * mode at its sync, when its implicit transaction has committed (NULLs only separate). */
+/* Takes the complete results. Every statement runs in pipeline mode and ends at its sync,
+ * when its implicit transaction has committed; NULLs only separate results. */
 static void conn_collect(pg_conn_t *c)
 {
     int nulls = 0;
     while (c->qhead && c->pq && !PQisBusy(c->pq)) {
         PGresult *r = PQgetResult(c->pq);
         if (!r) {
-            if (!c->piped)
-                conn_query_done(c);
-            else if (++nulls > 1)
+            if (++nulls > 1)
                 break; /* nothing more until the server sends it */
             continue;
         }
@@ -722,6 +770,8 @@ static void conn_collect(pg_conn_t *c)
             PQclear(r); /* COPY is not supported: the session is dropped and re-made */
             conn_broken(c, PG_EINVAL);
             return;
+        } else if (c->qhead->parsing) {
+            query_parsed(c, c->qhead, r);
         } else {
             query_keep_result(c->qhead, r);
         }
@@ -781,15 +831,33 @@ static void on_poll(uv_poll_t *h, int status, int events)
         conn_io(c, events);
 }
 
-/* Writes one statement into libpq's buffer; in pipeline mode with its own sync, so that it
- * commits or fails alone. PG_ECONNLOST means the session can't be trusted any more. */
-static int conn_write(pg_conn_t *c, const pg_query_t *q)
+/* Writes one statement into libpq's buffer with its own sync, so that it commits or fails
+ * alone: by name when the session has prepared it, prepared first when it is worth a name
+ * (in the same write), unnamed otherwise. PG_ECONNLOST: the session can't be trusted. */
+static int conn_write(pg_conn_t *c, pg_query_t *q)
 {
-    if (!PQsendQueryParams(c->pq, q->sql, q->nparams, NULL, q->values, q->lengths, q->formats, 0))
+    pg_stmt_t *st = c->pool->opts.prepared_max > 0 ? pg_stmt_get(&c->stmts, q->sql) : NULL;
+    q->stmt = st && st->state != PG_STMT_PENDING ? st : NULL; /* pending: its Parse is out */
+    q->parsing = 0;
+    int ok;
+    if (!q->stmt) {
+        ok = PQsendQueryParams(c->pq, q->sql, q->nparams, NULL, q->values, q->lengths, q->formats,
+                               0);
+    } else {
+        q->stmt_id = st->id;
+        if (st->state == PG_STMT_NEW) {
+            if (!PQsendPrepare(c->pq, st->name, q->sql, 0, NULL))
+                return PQstatus(c->pq) == CONNECTION_BAD ? PG_ECONNLOST : PG_EINVAL;
+            st->state = PG_STMT_PENDING;
+            q->parsing = 1;
+        }
+        ok = PQsendQueryPrepared(c->pq, st->name, q->nparams, q->values, q->lengths, q->formats, 0);
+        if (!ok && q->parsing)
+            return PG_ECONNLOST; /* the Parse is queued without its statement */
+    }
+    if (!ok)
         return PQstatus(c->pq) == CONNECTION_BAD ? PG_ECONNLOST : PG_EINVAL;
-    if (c->piped && !PQpipelineSync(c->pq))
-        return PG_ECONNLOST; /* half a statement is queued */
-    return 0;
+    return PQpipelineSync(c->pq) ? 0 : PG_ECONNLOST; /* else half a statement is queued */
 }
 
 int pg_conn_query(pg_conn_t *c, const char *sql, int nparams, const char *const *values,
@@ -800,17 +868,20 @@ int pg_conn_query(pg_conn_t *c, const char *sql, int nparams, const char *const 
     if (c->qhead)
         return PG_EBUSY;
     query_set(&c->own, sql, nparams, values, lengths, formats, cb, ud);
-    int err = conn_write(c, &c->own);
-    if (err == PG_EINVAL)
-        return err;
+    c->piped = PQenterPipelineMode(c->pq);
+    int err = c->piped ? conn_write(c, &c->own) : PG_ECONNLOST;
     if (err == 0)
         err = conn_push(c);
-    if (err < 0) {
-        conn_drop(c);
+    if (err == 0) {
+        queue_push(c, &c->own);
+        return 0;
+    }
+    if (err == PG_EINVAL && PQexitPipelineMode(c->pq)) {
+        c->piped = 0; /* nothing was sent: the session is as it was */
         return err;
     }
-    queue_push(c, &c->own);
-    return 0;
+    conn_drop(c);
+    return err;
 }
 
 void pg_conn_abandon(pg_conn_t *c)
@@ -924,45 +995,6 @@ void pg_query_cancel(pg_query_t *q)
     }
     pg_waiter_cancel(q->waiter);
     free(q);
-}
-
-/* Skips blanks, ';' and comments (block comments nest in PostgreSQL). */
-static const char *sql_skip_noise(const char *p)
-{
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == ';')
-            p++;
-        if (p[0] == '-' && p[1] == '-') {
-            p += strcspn(p, "\n");
-        } else if (p[0] == '/' && p[1] == '*') {
-            int depth = 0;
-            do {
-                if (p[0] == '/' && p[1] == '*')
-                    depth++, p += 2;
-                else if (p[0] == '*' && p[1] == '/')
-                    depth--, p += 2;
-                else
-                    p++;
-            } while (depth > 0 && *p);
-        } else {
-            return p;
-        }
-    }
-}
-
-static int sql_is_word(const char *p, const char *word)
-{
-    size_t n = strlen(word);
-    if (strncasecmp(p, word, n) != 0)
-        return 0;
-    unsigned char next = (unsigned char)p[n];
-    return !(isalnum(next) || next == '_' || next == '$' || next >= 0x80);
-}
-
-int pg_sql_opens_transaction(const char *sql)
-{
-    const char *p = sql_skip_noise(sql);
-    return sql_is_word(p, "begin") || sql_is_word(p, "start");
 }
 
 /* ---- acquire / release ------------------------------------------------------------------ */
@@ -1287,6 +1319,7 @@ static int pool_init_handles(pg_pool_t *pool)
     for (int i = 0; i < pool->opts.size; i++) {
         pg_conn_t *c = &pool->conns[i];
         c->pool = pool;
+        pg_stmt_cache_init(&c->stmts, pool->opts.prepared_max > 0 ? pool->opts.prepared_max : 0);
         uv_timer_init(pool->loop, c->timer);
         c->timer->data = c;
     }
@@ -1319,6 +1352,8 @@ int pg_pool_new(uv_loop_t *loop, const char *url, const pg_pool_opts_t *opts, pg
         pool->opts.connect_timeout_ms = 5000;
     if (pool->opts.pipeline_depth <= 0)
         pool->opts.pipeline_depth = 16;
+    if (pool->opts.prepared_max == 0)
+        pool->opts.prepared_max = 256;
     pool->conns = calloc((size_t)pool->opts.size, sizeof(pg_conn_t));
     int rc = pool->conns ? pool_parse_url(pool, url) : PG_ENOMEM;
     if (rc == 0)

@@ -27,6 +27,8 @@
 #include <libpq-fe.h>
 #include <uv.h>
 
+#include "pg_stmt.h"
+
 typedef struct pg_pool pg_pool_t;
 typedef struct pg_conn pg_conn_t;
 typedef struct pg_waiter pg_waiter_t;
@@ -71,6 +73,8 @@ typedef struct {
     unsigned connect_timeout_ms;   /* default 5000 */
     int pipeline_depth;            /* most queued statements one connection takes at once;
                                     * 0 means 16, 1 turns batching off */
+    int prepared_max;              /* statements each session prepares (pg_stmt.h); 0 means
+                                    * 256, negative none */
 } pg_pool_opts_t;
 
 typedef struct {
@@ -127,10 +131,6 @@ int pg_pool_query(pg_pool_t *pool, const char *sql, int nparams, const char *con
                   pg_query_t **out);
 /* cb will never be called: a queued statement is dropped, a sent one's result discarded. */
 void pg_query_cancel(pg_query_t *q);
-
-/* Whether sql starts (after blanks and comments) with BEGIN or START: a transaction block
- * that would outlive the statement and swallow whatever runs next on its connection. */
-int pg_sql_opens_transaction(const char *sql);
 
 void pg_pool_stats(const pg_pool_t *pool, pg_pool_stats_t *stats);
 

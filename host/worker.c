@@ -633,7 +633,9 @@ int worker_host_open(uv_loop_t *loop, const config_t *cfg, bind_host_t *host)
                             .wait_ms = cfg->pg_pool_wait_ms,
                             .statement_timeout_ms = cfg->pg_statement_timeout_ms,
                             .connect_timeout_ms = cfg->pg_connect_timeout_ms,
-                            .pipeline_depth = cfg->pg_pipeline_depth};
+                            .pipeline_depth = cfg->pg_pipeline_depth,
+                            .prepared_max =
+                                cfg->pg_prepared_statements ? cfg->pg_prepared_statements : -1};
         int rc = pg_pool_new(loop, cfg->database_url, &o, &host->pg);
         if (rc < 0) {
             log_error("DATABASE_URL is not usable: %s", pg_error_name(rc));

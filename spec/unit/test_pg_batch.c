@@ -63,20 +63,6 @@ static pg_pool_t *pool_ready(int size, unsigned wait_ms)
 
 TEST(transaction_blocks_are_refused)
 {
-    CHECK(pg_sql_opens_transaction("BEGIN"));
-    CHECK(pg_sql_opens_transaction("  begin;"));
-    CHECK(pg_sql_opens_transaction("start transaction isolation level serializable"));
-    CHECK(pg_sql_opens_transaction("-- a comment\n\tBegin"));
-    CHECK(pg_sql_opens_transaction("/* a /* nested */ comment */ BEGIN"));
-    CHECK(pg_sql_opens_transaction(";;BEGIN"));
-    CHECK(!pg_sql_opens_transaction("SELECT 'BEGIN'"));
-    CHECK(!pg_sql_opens_transaction("beginning"));
-    CHECK(!pg_sql_opens_transaction("begin_at"));
-    CHECK(!pg_sql_opens_transaction("COMMIT"));
-    CHECK(!pg_sql_opens_transaction("/* unterminated"));
-    CHECK(!pg_sql_opens_transaction("-- only a comment"));
-    CHECK(!pg_sql_opens_transaction(""));
-
     pg_pool_t *pool = pool_ready(1, 1000);
     CHECK(pool != NULL);
     if (!pool)
@@ -85,6 +71,81 @@ TEST(transaction_blocks_are_refused)
     CHECK(stmt_start(pool, &s, "/* x */ begin", NULL, NULL) == PG_EINVAL);
     CHECK(stmt_start(pool, &s, "SELECT 1", NULL, NULL) == 0);
     CHECK(wait_all(&s, 1, 5000) && s.err == 0 && strcmp(s.value, "1") == 0 && !s.with_conn);
+    pool_shut(pool);
+}
+
+/* Runs sql (one optional parameter) on the pool and waits: its code, value in s->value. */
+static int run1(pg_pool_t *pool, stmt_t *s, const char *sql, const char *param)
+{
+    const char *values[1] = {param};
+    int rc = stmt_start(pool, s, sql, param ? values : NULL, NULL);
+    if (rc < 0)
+        return rc;
+    return wait_all(s, 1, 5000) ? s->err : 1;
+}
+
+/* A plannable statement is parsed once per session and then run by name; others are not. */
+TEST(statements_are_prepared_once_per_session)
+{
+    pg_pool_t *pool = pool_ready(1, 5000);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    stmt_t s;
+    for (int i = 0; i < 3; i++)
+        CHECK(run1(pool, &s, "SELECT $1::int + 1", "41") == 0 && strcmp(s.value, "42") == 0);
+    CHECK(run1(pool, &s, "SHOW TimeZone", NULL) == 0);
+    CHECK(run1(pool, &s,
+               "SELECT count(*) FILTER (WHERE statement = 'SELECT $1::int + 1') || ' ' || "
+               "count(*) FILTER (WHERE statement = 'SHOW TimeZone') FROM pg_prepared_statements",
+               NULL) == 0);
+    CHECK_STR(s.value, "1 0");
+    /* a statement that fails to parse fails the same way every time */
+    for (int i = 0; i < 2; i++)
+        CHECK(run1(pool, &s, "SELEC $1", "1") == PG_EDB);
+    CHECK(run1(pool, &s, "SELECT $1::int * 2", "21") == 0 && strcmp(s.value, "42") == 0);
+    pool_shut(pool);
+}
+
+/* The session loses its prepared statements (DEALLOCATE ALL) or a plan's result type changes
+ * (DDL): at most one call fails, the next prepares afresh. */
+TEST(lost_or_stale_statements_are_prepared_again)
+{
+    pg_pool_t *pool = pool_ready(1, 5000);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    stmt_t s;
+    CHECK(run1(pool, &s, "SELECT $1::int + 2", "40") == 0 && strcmp(s.value, "42") == 0);
+    CHECK(run1(pool, &s, "DEALLOCATE ALL", NULL) == 0);
+    int rc = run1(pool, &s, "SELECT $1::int + 2", "40");
+    CHECK(rc == 0 || rc == PG_EDB);
+    CHECK(run1(pool, &s, "SELECT $1::int + 2", "40") == 0 && strcmp(s.value, "42") == 0);
+
+    run1(pool, &s, "DROP TABLE IF EXISTS t_stmt", NULL);
+    CHECK(run1(pool, &s, "CREATE TABLE t_stmt (a int)", NULL) == 0);
+    CHECK(run1(pool, &s, "INSERT INTO t_stmt VALUES (1)", NULL) == 0);
+    CHECK(run1(pool, &s, "SELECT * FROM t_stmt", NULL) == 0);
+    CHECK(run1(pool, &s, "ALTER TABLE t_stmt ADD COLUMN b int DEFAULT 7", NULL) == 0);
+    rc = run1(pool, &s, "SELECT * FROM t_stmt", NULL);
+    CHECK(rc == 0 || rc == PG_EDB);
+    CHECK(run1(pool, &s, "SELECT * FROM t_stmt", NULL) == 0);
+    CHECK(run1(pool, &s, "SELECT b FROM t_stmt", NULL) == 0 && strcmp(s.value, "7") == 0);
+    CHECK(run1(pool, &s, "DROP TABLE t_stmt", NULL) == 0);
+    pool_shut(pool);
+}
+
+TEST(prepared_statements_can_be_turned_off)
+{
+    pg_pool_opts_t o = {.size = 1, .wait_ms = 5000, .prepared_max = -1};
+    pg_pool_t *pool = NULL;
+    CHECK(pg_pool_new(loop, db_url, &o, &pool) == 0 && wait_connected(pool, 1, 5000));
+    if (!pool)
+        return;
+    stmt_t s;
+    CHECK(run1(pool, &s, "SELECT $1::int + 1", "1") == 0);
+    CHECK(run1(pool, &s, "SELECT count(*) FROM pg_prepared_statements", NULL) == 0);
+    CHECK_STR(s.value, "0");
     pool_shut(pool);
 }
 
@@ -313,6 +374,9 @@ int main(void)
     RUN(database_url_is_set);
     if (db_url) {
         RUN(transaction_blocks_are_refused);
+        RUN(statements_are_prepared_once_per_session);
+        RUN(lost_or_stale_statements_are_prepared_again);
+        RUN(prepared_statements_can_be_turned_off);
         RUN(batched_statements_commit_or_fail_alone);
         RUN(deferred_failure_reaches_its_statement);
         RUN(cancel_queued_and_sent_statements);
