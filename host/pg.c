@@ -28,6 +28,8 @@
 #define PG_BACKOFF_MAX_MS 5000
 #define PG_MAX_ADDRS 4
 
+enum { CANCEL_THEN_IDLE = 1, CANCEL_THEN_RESET };
+
 typedef enum {
     PGC_DOWN,       /* no session: waiting for the reconnect timer */
     PGC_RESOLVING,  /* uv_getaddrinfo in flight */
@@ -70,7 +72,7 @@ struct pg_conn {
     int flushing;          /* PQflush has more to send */
     int piped;             /* in pipeline mode: statements are out */
     int cancel;            /* the abandoned statement is to be cancelled: 1 wanted, 2 under way */
-    int idle_after_cancel; /* ready for the idle list once the cancel is done */
+    int after_cancel;      /* what waits for the cancel to be done: CANCEL_THEN_* */
     pg_query_t own;        /* the exclusive holder's statement */
     pg_stmt_cache_t stmts; /* what this session has prepared */
     pg_query_t *qhead, *qtail; /* statements sent, in the order their results come */
@@ -265,18 +267,16 @@ static void on_wait_timeout(uv_timer_t *t)
     waiters_rearm(pool);
 }
 
-/* Detaches the queue first: callbacks may call pg_pool_acquire again. */
+/* One at a time from the head: a callback may cancel another waiter or queue a new one (it
+ * is refused: fail_waiters runs when the pool is closing or down). */
 static void fail_waiters(pg_pool_t *pool, int err)
 {
-    pg_waiter_t *w = pool->whead;
-    pool->whead = pool->wtail = NULL;
-    pool->nwaiting = 0;
-    waiters_rearm(pool);
-    while (w) {
-        pg_waiter_t *next = w->next;
+    pg_waiter_t *w;
+    while ((w = pool->whead)) {
+        waiter_unlink(pool, w);
         waiter_fail(w, err);
-        w = next;
     }
+    waiters_rearm(pool);
 }
 
 void pg_waiter_cancel(pg_waiter_t *w)
@@ -345,7 +345,8 @@ static void conn_make_idle(pg_conn_t *c)
 {
     pg_pool_t *pool = c->pool;
     if (c->cancel) {
-        c->idle_after_cancel = 1;
+        c->state = PGC_RESETTING; /* a session (maybe a new one) waits for the cancel */
+        c->after_cancel = CANCEL_THEN_IDLE;
         return;
     }
     c->state = PGC_IDLE;
@@ -420,7 +421,7 @@ static void conn_drop(pg_conn_t *c)
     pg_stmt_cache_clear(&c->stmts);
     if (c->cancel == 1)
         c->cancel = 0; /* the session it was for is gone */
-    c->idle_after_cancel = 0;
+    c->after_cancel = 0;
 }
 
 /* ---- connecting ------------------------------------------------------------------------- */
@@ -691,7 +692,10 @@ static void conn_pipe_end(pg_conn_t *c, int abandoned)
     } else if (abandoned && c->state == PGC_RESETTING) {
         if (c->cancel == 1)
             c->cancel = 0; /* over before its cancel started: nothing to cancel */
-        conn_reset(c);     /* now roll back */
+        if (c->cancel)     /* a late cancel must not hit the ROLLBACK */
+            c->after_cancel = CANCEL_THEN_RESET;
+        else
+            conn_reset(c);
     }
 }
 
@@ -895,8 +899,7 @@ void pg_conn_abandon(pg_conn_t *c)
  * pool, so the batches spread over every connection instead of piling onto the first. */
 static int batch_share(const pg_pool_t *pool)
 {
-    int share = getenv("GREEDY") ? pool->nwaiting
-                                 : (pool->nwaiting + pool->opts.size - 1) / pool->opts.size;
+    int share = (pool->nwaiting + pool->opts.size - 1) / pool->opts.size;
     if (share > pool->opts.pipeline_depth)
         share = pool->opts.pipeline_depth;
     return share < 1 ? 1 : share;
@@ -925,6 +928,7 @@ static void conn_run_batch(pg_conn_t *c)
     if (n > 1)
         conn_cork(c, 1);
     pool->batches++;
+    pg_query_t *refused = NULL; /* libpq took nothing of them: told once the batch is out */
     for (int i = 0; i < n && pool->whead && pool->whead->query; i++) {
         pool->batched++;
         pg_waiter_t *w = pool->whead;
@@ -932,16 +936,26 @@ static void conn_run_batch(pg_conn_t *c)
         waiter_unlink(pool, w);
         free(w);
         q->waiter = NULL;
+        int rc = err ? err : conn_write(c, q);
+        if (rc == PG_EINVAL) {
+            q->next = refused;
+            refused = q;
+            continue;
+        }
         queue_push(c, q); /* even when unsent: conn_broken then fails it with the rest */
-        if (!err && (err = conn_write(c, q)) < 0)
-            break;
+        err = rc;
     }
     if (n > 1)
         conn_cork(c, 0);
     if (err < 0)
         conn_broken(c, PG_ECONNLOST);
-    else
-        conn_flush(c);
+    else if (conn_flush(c) == 0 && !c->qhead)
+        conn_pipe_end(c, 0);
+    while (refused) {
+        pg_query_t *q = refused;
+        refused = q->next;
+        query_finish(c, q, NULL, PG_EINVAL);
+    }
 }
 
 /* One statement on a connection just taken from the idle list, from the caller's stack: a
@@ -956,6 +970,10 @@ static int conn_run_one(pg_conn_t *c, pg_query_t *q)
     if (!err) {
         queue_push(c, q);
         return 0;
+    }
+    if (err == PG_EINVAL) {
+        conn_pipe_end(c, 0); /* libpq took nothing: the session is as it was */
+        return err;
     }
     conn_drop(c); /* whatever reached libpq's queue is lost with the session */
     conn_connect(c);
@@ -1091,11 +1109,15 @@ static void conn_cancel_next(pg_pool_t *pool);
 /* No cancel pending any more: the connection may serve again. */
 static void conn_cancel_over(pg_conn_t *c)
 {
+    int then = c->after_cancel;
     c->cancel = 0;
-    if (c->idle_after_cancel && !c->pool->closing) {
-        c->idle_after_cancel = 0;
+    c->after_cancel = 0;
+    if (c->pool->closing)
+        return;
+    if (then == CANCEL_THEN_IDLE)
         conn_make_idle(c);
-    }
+    else if (then == CANCEL_THEN_RESET)
+        conn_reset(c);
 }
 
 static void cancel_work(uv_work_t *req)

@@ -81,7 +81,7 @@ typedef struct {
     int size;
     int idle;                       /* connected and free */
     int busy;                       /* held by a caller, or finishing a rollback after release */
-    int waiting;                    /* callers queued in pg_pool_acquire */
+    int waiting;                    /* pg_pool_acquire callers and pool statements queued */
     int connected;                  /* sessions currently established */
     unsigned long batches, batched; /* queued pool statements sent: in how many writes */
 } pg_pool_stats_t;

@@ -11,7 +11,8 @@
 static const char *sql_skip_noise(const char *p)
 {
     for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == ';')
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v' ||
+               *p == ';') /* \v: blank to PostgreSQL 17 and later */
             p++;
         if (p[0] == '-' && p[1] == '-') {
             p += strcspn(p, "\n");

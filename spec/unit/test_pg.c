@@ -234,8 +234,12 @@ TEST(release_rolls_back_open_transaction)
     CHECK(hold_exec(&h, "INSERT INTO t_pg_tx VALUES ('left open')") == 0);
     pg_pool_release(pool, h.conn);
 
-    /* Same: the abandoned query was still running inside the transaction. */
+    /* Same: the abandoned query was still running inside the transaction. It is cancelled and
+     * rolled back on the same session (no reconnect). */
     CHECK(hold(pool, &h, 5000) == 0);
+    CHECK(hold_exec(&h, "SELECT pg_backend_pid()") == 0);
+    char pid[32];
+    snprintf(pid, sizeof(pid), "%s", h.value);
     CHECK(hold_exec(&h, "BEGIN") == 0);
     CHECK(hold_exec(&h, "INSERT INTO t_pg_tx VALUES ('abandoned')") == 0);
     CHECK(pg_conn_query(h.conn, "SELECT pg_sleep(0.2)", 0, NULL, NULL, NULL, hold_result, &h) == 0);
@@ -244,6 +248,8 @@ TEST(release_rolls_back_open_transaction)
 
     CHECK(exec1(pool, "SELECT count(*) FROM t_pg_tx", NULL, &j) == 0);
     CHECK_STR(j.value, "0");
+    CHECK(exec1(pool, "SELECT pg_backend_pid()", NULL, &j) == 0);
+    CHECK_STR(j.value, pid);
     /* Not inside a leftover transaction: SAVEPOINT only works in one. */
     CHECK(expect_error(pool, "SAVEPOINT s") == PG_EDB);
     CHECK(exec1(pool, "DROP TABLE t_pg_tx", NULL, &j) == 0);
