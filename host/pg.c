@@ -895,16 +895,6 @@ void pg_conn_abandon(pg_conn_t *c)
 
 /* ---- pool statements -------------------------------------------------------------------- */
 
-/* How many queued statements a freed connection takes: an even share of the queue over the
- * pool, so the batches spread over every connection instead of piling onto the first. */
-static int batch_share(const pg_pool_t *pool)
-{
-    int share = (pool->nwaiting + pool->opts.size - 1) / pool->opts.size;
-    if (share > pool->opts.pipeline_depth)
-        share = pool->opts.pipeline_depth;
-    return share < 1 ? 1 : share;
-}
-
 /* libpq 15 flushes at every PQpipelineSync, and each segment would wake the server's
  * backend: corked, a batch leaves in one. (Not TCP, e.g. a Unix socket: nothing to do.) */
 static void conn_cork(const pg_conn_t *c, int on)
@@ -920,11 +910,11 @@ static int conn_enter_pipeline(pg_conn_t *c)
 }
 
 /* Gives a connection just taken from the idle list the statements at the head of the queue
- * (a fair share) and sends them as one batch. Runs from the loop. */
+ * (up to pipeline_depth) and sends them as one batch. Runs from the loop. */
 static void conn_run_batch(pg_conn_t *c)
 {
     pg_pool_t *pool = c->pool;
-    int n = batch_share(pool), err = conn_enter_pipeline(c);
+    int n = pool->opts.pipeline_depth, err = conn_enter_pipeline(c);
     if (n > 1)
         conn_cork(c, 1);
     pool->batches++;
@@ -995,8 +985,14 @@ int pg_pool_query(pg_pool_t *pool, const char *sql, int nparams, const char *con
     if (!q)
         return PG_ENOMEM;
     query_set(q, sql, nparams, values, lengths, formats, cb, ud);
-    int rc = pool->idle && !pool->whead ? conn_run_one(idle_pop(pool), q)
-                                        : pool_wait(pool, NULL, NULL, q, &q->waiter);
+    /* Even with a connection idle, the statement queues: the handoff, before the loop next
+     * waits, sends it with whatever else this turn of the loop queued (a burst of requests),
+     * one write and one server wake-up for all. A pool that may not wait can't do that. */
+    int rc = pool->idle && !pool->whead && pool->opts.wait_ms == 0
+                 ? conn_run_one(idle_pop(pool), q)
+                 : pool_wait(pool, NULL, NULL, q, &q->waiter);
+    if (rc == PG_WAIT)
+        handoff_soon(pool);
     if (rc < 0) {
         free(q);
         return rc;

@@ -7,11 +7,13 @@
  *
  Two ways to run a statement:
  *   - pg_pool_query(): any free connection, for a statement that stands alone (it commits or
- *     fails by itself). While every connection is busy, such statements queue; a connection
- *     that frees up takes its fair share of the queue (at most pipeline_depth) and sends them
- *     in one write in libpq's pipeline mode, each with its own sync so each still commits or
- *     fails alone. Under load this turns one send and one server wake-up per statement into
- *     one per batch: the dominant cost of a small query on loopback.
+ *     fails by itself). Statements queue, and before the loop next waits, each free
+ *     connection takes the ones at the head (at most pipeline_depth) and sends them in one
+ *     write in libpq's pipeline mode, each with its own sync so each still commits or fails
+ *     alone. A burst of requests (one turn of the loop) or a busy pool thus costs one send
+ *     and one server wake-up per batch instead of per statement: the dominant cost of a
+ *     small query on loopback. The price: statements of one batch run one after the other
+ *     on one backend (PG_PIPELINE_DEPTH=1 spreads them over idle connections instead).
  *   - pg_pool_acquire() + pg_conn_query(): a connection held exclusively (a transaction), one
  *     statement at a time, so the connection itself is the query handle; pg_conn_abandon()
  *     gives the running one up (the caller's coroutine was cancelled).
@@ -83,7 +85,7 @@ typedef struct {
     int busy;                       /* held by a caller, or finishing a rollback after release */
     int waiting;                    /* pg_pool_acquire callers and pool statements queued */
     int connected;                  /* sessions currently established */
-    unsigned long batches, batched; /* queued pool statements sent: in how many writes */
+    unsigned long batches, batched; /* writes of pool statements, and statements in them */
 } pg_pool_stats_t;
 
 /* conn is NULL when err < 0. */

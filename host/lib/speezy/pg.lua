@@ -202,8 +202,8 @@ function pg.bytea(s)
 end
 
 -- Pool counters for metrics: size, idle, busy, waiting, connected, and batches / batched
--- (statements that queued while every connection was busy, and how many writes sent them);
--- nil without a database.
+-- (how many writes sent pg.query statements, and how many statements they held); nil
+-- without a database.
 pg.stats = core.stats
 
 return pg
