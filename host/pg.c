@@ -255,9 +255,15 @@ static void waiter_fail(pg_waiter_t *w, int err)
         acquired(NULL, err, ud);
 }
 
+static void handoff_soon(pg_pool_t *pool);
+
 static void on_wait_timeout(uv_timer_t *t)
 {
     pg_pool_t *pool = t->data;
+    if (pool->idle) { /* timers run before the handoff: it serves them this turn */
+        handoff_soon(pool);
+        return;
+    }
     uint64_t now = uv_now(pool->loop);
     while (pool->whead && pool->whead->deadline <= now) {
         pg_waiter_t *w = pool->whead;

@@ -3,6 +3,7 @@
  * still commits or fails alone, is cancelled alone, and fails cleanly with its session. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "pg.h"
@@ -345,6 +346,21 @@ TEST(queued_statement_times_out)
     pool_shut(pool);
 }
 
+/* A statement queued while a connection is idle is served by the handoff even when its wait
+ * bound has passed before the loop got there (timers run first in a loop turn). */
+TEST(idle_connection_serves_past_a_tiny_wait_bound)
+{
+    pg_pool_t *pool = pool_ready(1, 1);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    stmt_t s;
+    CHECK(stmt_start(pool, &s, "SELECT 6", NULL, NULL) == 0);
+    usleep(20000); /* a slow turn of the loop */
+    CHECK(wait_all(&s, 1, 5000) && s.err == 0 && strcmp(s.value, "6") == 0);
+    pool_shut(pool);
+}
+
 /* With batching off, every queued statement takes a write of its own. */
 TEST(depth_one_sends_one_by_one)
 {
@@ -382,6 +398,7 @@ int main(void)
         RUN(cancel_queued_and_sent_statements);
         RUN(batch_fails_together_when_its_session_dies);
         RUN(queued_statement_times_out);
+        RUN(idle_connection_serves_past_a_tiny_wait_bound);
         RUN(depth_one_sends_one_by_one);
     }
     return test_summary();
