@@ -122,6 +122,12 @@ static int is_marked_array(lua_State *L, int idx)
     return yes;
 }
 
+/* Bytes put_string must look at: '"', '\\', '/', controls and DEL; the rest are copied in
+ * runs. */
+static const unsigned char json_special[256] = {
+    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, ['/'] = 1, [0x7f] = 1,
+};
+
 static void put_string(jbuf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -129,28 +135,28 @@ static void put_string(jbuf_t *b, const char *s, size_t len)
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (!json_special[c])
+            continue;
         const char *esc = NULL;
         char u[7];
         if (c == '"')
             esc = "\\\"";
         else if (c == '\\')
             esc = "\\\\";
-        else if (c == '/' && i > 0 && s[i - 1] == '<')
-            esc = "\\/"; /* "</script>" stays harmless when JSON lands in HTML */
-        else if (c < 0x20 || c == 0x7f) {
-            if (c == '\n')
-                esc = "\\n";
-            else if (c == '\r')
-                esc = "\\r";
-            else if (c == '\t')
-                esc = "\\t";
-            else {
-                memcpy(u, "\\u00", 4);
-                u[4] = hex[c >> 4];
-                u[5] = hex[c & 15];
-                u[6] = '\0';
-                esc = u;
-            }
+        else if (c == '/')
+            esc = i > 0 && s[i - 1] == '<' ? "\\/" : NULL; /* "</script>" stays harmless in HTML */
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c == '\t')
+            esc = "\\t";
+        else {
+            memcpy(u, "\\u00", 4);
+            u[4] = hex[c >> 4];
+            u[5] = hex[c & 15];
+            u[6] = '\0';
+            esc = u;
         }
         if (esc) {
             put(b, s + start, i - start);
@@ -167,15 +173,22 @@ static int put_number(lua_State *L, jbuf_t *b, lua_Number n)
     char buf[32];
     if (isnan(n) || isinf(n))
         return luaL_error(L, "json: cannot encode %s", isnan(n) ? "NaN" : "an infinity");
-    int len;
     if (n == floor(n) && fabs(n) < 9007199254740992.0) {
-        len = snprintf(buf, sizeof(buf), "%lld", (long long)n);
-    } else {
-        /* the shortest of 15 or 17 digits that reads back as the same double */
-        len = snprintf(buf, sizeof(buf), "%.15g", n);
-        if (strtod(buf, NULL) != n)
-            len = snprintf(buf, sizeof(buf), "%.17g", n);
+        /* integers are most numbers in responses (ids, counts): no printf for them */
+        unsigned long long v = (unsigned long long)fabs(n);
+        char *p = buf + sizeof(buf);
+        do
+            *--p = (char)('0' + v % 10);
+        while (v /= 10);
+        if (n < 0)
+            *--p = '-';
+        put(b, p, (size_t)(buf + sizeof(buf) - p));
+        return 0;
     }
+    /* the shortest of 15 or 17 digits that reads back as the same double */
+    int len = snprintf(buf, sizeof(buf), "%.15g", n);
+    if (strtod(buf, NULL) != n)
+        len = snprintf(buf, sizeof(buf), "%.17g", n);
     put(b, buf, (size_t)len);
     return 0;
 }
