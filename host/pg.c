@@ -55,6 +55,7 @@ struct pg_query {
     pg_stmt_t *stmt; /* run as this prepared statement (its name numbered stmt_id) */
     unsigned stmt_id;
     int parsing; /* its first result is the Parse's */
+    int retried; /* went back to the queue once: its prepared form was stale */
     pg_query_t *next;
 };
 
@@ -707,11 +708,33 @@ static void conn_pipe_end(pg_conn_t *c, int abandoned)
 
 /* A prepared statement the session turns out not to have (DEALLOCATE, DISCARD) or whose plan
  * may not change its result type (DDL since): the next run prepares it afresh. */
-static void query_check_stmt(pg_conn_t *c, const pg_query_t *q, const PGresult *res)
+static int query_stmt_stale(pg_conn_t *c, const pg_query_t *q, const PGresult *res)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (state && (strcmp(state, "26000") == 0 || strcmp(state, "0A000") == 0))
+    const char *where = PQresultErrorField(res, PG_DIAG_SOURCE_FUNCTION);
+    /* 0A000 is "feature not supported" at large: only the plan cache's own counts */
+    int stale =
+        state && (strcmp(state, "26000") == 0 || (strcmp(state, "0A000") == 0 && where &&
+                                                  strcmp(where, "RevalidateCachedQuery") == 0));
+    if (stale)
         pg_stmt_forget(&c->stmts, q->stmt, q->stmt_id);
+    return stale;
+}
+
+static int pool_wait(pg_pool_t *pool, pg_acquire_cb cb, void *ud, pg_query_t *q, pg_waiter_t **out);
+
+/* A pool statement that failed only because its prepared form was stale never ran: it goes
+ * back to the queue once (to be prepared afresh) instead of failing its caller. */
+static int query_retry(pg_conn_t *c, pg_query_t *q)
+{
+    if (q == &c->own || q->retried || !q->cb || c->pool->closing ||
+        pool_wait(c->pool, NULL, NULL, q, &q->waiter) != PG_WAIT)
+        return 0;
+    q->retried = 1;
+    PQclear(q->res);
+    q->res = NULL;
+    handoff_soon(c->pool);
+    return 1;
 }
 
 static void conn_query_done(pg_conn_t *c)
@@ -719,9 +742,10 @@ static void conn_query_done(pg_conn_t *c)
     pg_query_t *q = queue_pop(c);
     PGresult *res = q->res;
     int err = res ? pg_result_error(res) : PG_EDB;
-    if (q->stmt && res && err)
-        query_check_stmt(c, q, res);
-    query_end_t e = query_end(c, q);
+    int retried = q->stmt && res && err && query_stmt_stale(c, q, res) && query_retry(c, q);
+    query_end_t e = retried ? (query_end_t){0} : query_end(c, q);
+    if (retried)
+        res = NULL;
     if (PQstatus(c->pq) == CONNECTION_BAD) {
         err = PG_ECONNLOST;
         conn_broken(c, PG_ECONNLOST);
@@ -926,7 +950,6 @@ static void conn_run_batch(pg_conn_t *c)
     pool->batches++;
     pg_query_t *refused = NULL; /* libpq took nothing of them: told once the batch is out */
     for (int i = 0; i < n && pool->whead && pool->whead->query; i++) {
-        pool->batched++;
         pg_waiter_t *w = pool->whead;
         pg_query_t *q = w->query;
         waiter_unlink(pool, w);
@@ -939,6 +962,7 @@ static void conn_run_batch(pg_conn_t *c)
             continue;
         }
         queue_push(c, q); /* even when unsent: conn_broken then fails it with the rest */
+        pool->batched++;
         err = rc;
     }
     if (n > 1)
@@ -965,6 +989,8 @@ static int conn_run_one(pg_conn_t *c, pg_query_t *q)
         err = conn_push(c);
     if (!err) {
         queue_push(c, q);
+        c->pool->batches++;
+        c->pool->batched++;
         return 0;
     }
     if (err == PG_EINVAL) {
@@ -975,8 +1001,6 @@ static int conn_run_one(pg_conn_t *c, pg_query_t *q)
     conn_connect(c);
     return err;
 }
-
-static int pool_wait(pg_pool_t *pool, pg_acquire_cb cb, void *ud, pg_query_t *q, pg_waiter_t **out);
 
 int pg_pool_query(pg_pool_t *pool, const char *sql, int nparams, const char *const *values,
                   const int *lengths, const int *formats, pg_query_cb cb, void *ud,
@@ -1061,7 +1085,7 @@ int pg_pool_acquire(pg_pool_t *pool, pg_acquire_cb cb, void *ud, pg_conn_t **con
 
 static void on_rollback(pg_conn_t *c, const PGresult *res, int err, void *ud)
 {
-    if (err == PG_ECONNLOST || err == PG_ECLOSED)
+    if (err == PG_ECONNLOST || err == PG_ECLOSED || !c->pq)
         return; /* already reconnecting, or closing */
     if (err || PQtransactionStatus(c->pq) != PQTRANS_IDLE) {
         conn_drop(c); /* a session we can't clean is not worth keeping */

@@ -7,7 +7,9 @@
  * serve for small queries (a primary-key SELECT: 23k -> 42k per second on two cores), the
  * pool's bottleneck under load. Only plannable statements (SELECT, INSERT, UPDATE, DELETE,
  * WITH, VALUES, TABLE, MERGE) are worth a name; each session keeps at most `max` of them,
- * further texts run unnamed. Knows nothing about libpq. */
+ * further texts run unnamed (a name the session lost or whose plan went stale after DDL
+ * is replaced by a new one; the stale one stays on the server until the session ends).
+ * Knows nothing about libpq. */
 #ifndef SPEEZY_PG_STMT_H
 #define SPEEZY_PG_STMT_H
 
