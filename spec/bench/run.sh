@@ -7,14 +7,16 @@
 #                             rows, pool of 10 (Fastify: pg)
 #
 # Each server runs alone, pinned to CPU 0 (speezy with WORKERS=1); wrk -t1 -c64 runs on CPU 1.
-# Reported per run: req/s, p99, server CPU µs per request (utime+stime of every process of
-# the server over the measured run, from /proc/PID/stat, divided by the requests wrk
-# completed), RSS idle and after load (all processes; speezy also its worker alone).
+# Each stack and scenario is measured BENCH_REPEAT times on the same warm server; the row
+# reports the median run by server CPU µs per request (utime+stime of every process of the
+# server over the run, from /proc/PID/stat, divided by the requests wrk completed), with the
+# runs' range next to it, and that run's req/s and p99; non-2xx and socket errors add up over
+# all runs. RSS idle and after load (all processes; speezy also its worker alone).
 # S3/S4 use a PostgreSQL + Redis started by spec/tools/servers.sh in a temp dir, with the
 # migrations applied. Fastify and its drivers are installed with npm into spec/bench/node/
 # (ignored) from spec/bench/fastify/package-lock.json.
 #
-# Settings: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (64), BENCH_SCENARIOS
+# Settings: BENCH_DURATION (s, default 10), BENCH_REPEAT (3), BENCH_CONNECTIONS (64), BENCH_SCENARIOS
 # ("s1 s3 s4"), BENCH_STACKS ("speezy fastify"), BENCH_LOG_LEVEL (warn: no access log,
 # like Fastify's logger:false), SPEEZY_BIN (build/speezy).
 set -euo pipefail
@@ -24,6 +26,7 @@ cd "$ROOT"
 BENCH=$ROOT/spec/bench
 BIN=${SPEEZY_BIN:-$ROOT/build/speezy}
 DURATION=${BENCH_DURATION:-10}
+REPEAT=${BENCH_REPEAT:-3}
 CONNS=${BENCH_CONNECTIONS:-64}
 SCENARIOS=${BENCH_SCENARIOS:-s1 s3 s4}
 STACKS=${BENCH_STACKS:-speezy fastify}
@@ -203,27 +206,37 @@ measure() { # stack scenario path [wrk script]
         worker_idle=$(rss_kb $(pgrep -P "$SERVER_PID" | head -n1))
     fi
     BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI taskset -c 1 wrk "${wrk_args[@]}" -d2s "$url" >/dev/null
-    local t0 t1 rss_after
-    t0=$(cpu_ticks)
-    out=$(BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI taskset -c 1 wrk "${wrk_args[@]}" \
-        -d"${DURATION}s" --latency "$url")
-    t1=$(cpu_ticks)
+    # Each run: "µs/req req/s p99"; non-2xx and socket errors add up over the runs.
+    local runs=() i t0 t1 reqs rps p99 us non2xx=0 errs=0 n e
+    for ((i = 1; i <= REPEAT; i++)); do
+        t0=$(cpu_ticks)
+        out=$(BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI taskset -c 1 wrk "${wrk_args[@]}" \
+            -d"${DURATION}s" --latency "$url")
+        t1=$(cpu_ticks)
+        echo "$out" >"$TMP/wrk-$stack-$scenario-$i.out"
+        reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+        rps=$(awk '/Requests\/sec:/ {printf "%d", $2}' <<<"$out")
+        p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+        n=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+        e=$(sed -nE 's/.*Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+).*/\1+\2+\3+\4/p' <<<"$out")
+        non2xx=$((non2xx + ${n:-0}))
+        errs=$((errs + ${e:-0}))
+        us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="${reqs:-0}" \
+            'BEGIN { if (n > 0) printf "%.1f", d * 1e6 / hz / n; else print "-" }')
+        runs+=("$us ${rps:-0} ${p99:--}")
+    done
+    local rss_after rss_col median spread
     rss_after=$(rss_kb)
     stop_server
-    echo "$out" >"$TMP/wrk-$stack-$scenario.out"
-    local reqs rps p99 non2xx errs us
-    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
-    rps=$(awk '/Requests\/sec:/ {printf "%d", $2}' <<<"$out")
-    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-    errs=$(sed -nE 's/.*Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+).*/\1+\2+\3+\4/p' <<<"$out")
-    us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="${reqs:-0}" \
-        'BEGIN { if (n > 0) printf "%.1f", d * 1e6 / hz / n; else print "-" }')
-    local rss_col
+    # The median run by CPU per request speaks for the stack; the spread shows the noise.
+    median=$(printf '%s\n' "${runs[@]}" | sort -n | awk -v m=$(((REPEAT + 1) / 2)) 'NR == m')
+    spread=$(printf '%s\n' "${runs[@]}" | sort -n | awk 'NR == 1 {lo = $1} {hi = $1}
+        END { if (NR > 1) printf " (%s–%s)", lo, hi }')
+    read -r us rps p99 <<<"$median"
     rss_col=$(awk -v a="$rss_idle" -v w="$worker_idle" \
         'BEGIN { printf "%.1f", a / 1024; if (w != "") printf " (worker %.1f)", w / 1024 }')
-    ROWS+=("$scenario|$stack|${rps:-0}|${p99:--}|$us|$rss_col|$(awk -v a="$rss_after" 'BEGIN{printf "%.1f", a/1024}')|${non2xx:-0}|$((${errs:-0}))")
-    say "$scenario $stack: ${rps:-0} req/s, p99 ${p99:--}, $us µs/req"
+    ROWS+=("$scenario|$stack|$rps|$p99|$us$spread|$rss_col|$(awk -v a="$rss_after" 'BEGIN{printf "%.1f", a/1024}')|$non2xx|$errs")
+    say "$scenario $stack: $rps req/s, p99 $p99, $us$spread µs/req"
 }
 
 path_of() {
@@ -251,7 +264,7 @@ done
 
 # --- results ------------------------------------------------------------------------------
 echo
-echo "speezy bench: wrk -t1 -c$CONNS -d${DURATION}s on CPU 1, server on CPU 0 (speezy WORKERS=1, LOG_LEVEL=$LOG_LEVEL); $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d" " -f1-3 /proc/loadavg)"
+echo "speezy bench: wrk -t1 -c$CONNS -d${DURATION}s x$REPEAT (median) on CPU 1, server on CPU 0 (speezy WORKERS=1, LOG_LEVEL=$LOG_LEVEL); $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d" " -f1-3 /proc/loadavg)"
 echo
 echo "| scenario | stack | req/s | p99 | CPU µs/req | RSS idle MB | RSS after MB | non-2xx | socket errors |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
