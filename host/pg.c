@@ -945,7 +945,9 @@ static void conn_run_batch(pg_conn_t *c)
 {
     pg_pool_t *pool = c->pool;
     int n = pool->opts.pipeline_depth, err = conn_enter_pipeline(c);
-    if (n > 1)
+    const pg_waiter_t *second = pool->whead->next;
+    int cork = n > 1 && second && second->query; /* one statement leaves as it is */
+    if (cork)
         conn_cork(c, 1);
     pool->batches++;
     pg_query_t *refused = NULL; /* libpq took nothing of them: told once the batch is out */
@@ -965,7 +967,7 @@ static void conn_run_batch(pg_conn_t *c)
         pool->batched++;
         err = rc;
     }
-    if (n > 1)
+    if (cork)
         conn_cork(c, 0);
     if (err < 0)
         conn_broken(c, PG_ECONNLOST);
