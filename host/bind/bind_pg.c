@@ -1,7 +1,7 @@
 /* bind_pg.c — speezy.pg.core: the Lua side of the PostgreSQL pool (host/pg.c).
  *
  * Private to host/lib/speezy/pg.lua, which builds the script API on these primitives:
- *   query(sql, ...)            -> rows, affected | nil, err   (a pool connection per call)
+ *   query(sql, ...)            -> rows, affected | nil, err   (pg_pool_query: any connection)
  *   acquire()                  -> conn | nil, err             (pinned to the coroutine)
  *   conn_query(conn, sql, ...) -> rows, affected | nil, err
  *   release(conn), pinned() -> conn | nil, param(s, binary), configure(decode, encode),
