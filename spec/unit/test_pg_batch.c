@@ -52,14 +52,33 @@ static int wait_all(const stmt_t *s, int n, unsigned ms)
     return all_done(s, n);
 }
 
-static pg_pool_t *pool_ready(int size, unsigned wait_ms)
+/* A pool whose sessions are all up, or NULL. */
+static pg_pool_t *pool_ready_with(const pg_pool_opts_t *o)
 {
-    pg_pool_t *pool = pool_open(db_url, size, wait_ms, 0);
-    if (pool && !wait_connected(pool, size, 5000)) {
+    pg_pool_t *pool = NULL;
+    if (pg_pool_new(loop, db_url, o, &pool) != 0)
+        return NULL;
+    if (!wait_connected(pool, o->size, 5000)) {
         pool_shut(pool);
         return NULL;
     }
     return pool;
+}
+
+static pg_pool_t *pool_ready(int size, unsigned wait_ms)
+{
+    return pool_ready_with(&(pg_pool_opts_t){.size = size, .wait_ms = wait_ms});
+}
+
+/* CREATE TABLE name (columns), dropping what a crashed run left; returns the CREATE's code. */
+static int fresh_table(pg_pool_t *pool, const char *name, const char *columns)
+{
+    char sql[512];
+    job_t j;
+    snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", name);
+    exec1(pool, sql, NULL, &j);
+    snprintf(sql, sizeof(sql), "CREATE TABLE %s (%s)", name, columns);
+    return exec1(pool, sql, NULL, &j);
 }
 
 TEST(transaction_blocks_are_refused)
@@ -123,8 +142,7 @@ TEST(lost_or_stale_statements_are_prepared_again)
     CHECK(run1(pool, &s, "DEALLOCATE ALL", NULL) == 0);
     CHECK(run1(pool, &s, "SELECT $1::int + 2", "40") == 0 && strcmp(s.value, "42") == 0);
 
-    run1(pool, &s, "DROP TABLE IF EXISTS t_stmt", NULL);
-    CHECK(run1(pool, &s, "CREATE TABLE t_stmt (a int)", NULL) == 0);
+    CHECK(fresh_table(pool, "t_stmt", "a int") == 0);
     CHECK(run1(pool, &s, "INSERT INTO t_stmt VALUES (1)", NULL) == 0);
     CHECK(run1(pool, &s, "SELECT * FROM t_stmt", NULL) == 0);
     CHECK(run1(pool, &s, "ALTER TABLE t_stmt ADD COLUMN b int DEFAULT 7", NULL) == 0);
@@ -145,9 +163,9 @@ TEST(lost_or_stale_statements_are_prepared_again)
 
 TEST(prepared_statements_can_be_turned_off)
 {
-    pg_pool_opts_t o = {.size = 1, .wait_ms = 5000, .prepared_max = -1};
-    pg_pool_t *pool = NULL;
-    CHECK(pg_pool_new(loop, db_url, &o, &pool) == 0 && wait_connected(pool, 1, 5000));
+    pg_pool_t *pool =
+        pool_ready_with(&(pg_pool_opts_t){.size = 1, .wait_ms = 5000, .prepared_max = -1});
+    CHECK(pool != NULL);
     if (!pool)
         return;
     stmt_t s;
@@ -169,8 +187,7 @@ TEST(batched_statements_commit_or_fail_alone)
     if (!pool)
         return;
     job_t j;
-    exec1(pool, "DROP TABLE IF EXISTS t_batch", NULL, &j); /* left by a crashed run */
-    CHECK(exec1(pool, "CREATE TABLE t_batch (n int PRIMARY KEY)", NULL, &j) == 0);
+    CHECK(fresh_table(pool, "t_batch", "n int PRIMARY KEY") == 0);
     CHECK(exec1(pool, "INSERT INTO t_batch VALUES (-1)", NULL, &j) == 0);
     static stmt_t s[N];
     static char params[N][16];
@@ -218,11 +235,9 @@ TEST(deferred_failure_reaches_its_statement)
     if (!pool)
         return;
     job_t j;
-    exec1(pool, "DROP TABLE IF EXISTS t_deferred", NULL, &j); /* left by a crashed run */
-    CHECK(exec1(pool,
-                "CREATE TABLE t_deferred (n int, "
-                "CONSTRAINT t_deferred_n UNIQUE (n) DEFERRABLE INITIALLY DEFERRED)",
-                NULL, &j) == 0);
+    CHECK(fresh_table(pool, "t_deferred",
+                      "n int, CONSTRAINT t_deferred_n UNIQUE (n) DEFERRABLE INITIALLY DEFERRED") ==
+          0);
     hold_t h;
     CHECK(hold(pool, &h, 1000) == 0); /* the only connection: what follows queues */
     stmt_t s[4];
@@ -253,8 +268,7 @@ TEST(cancel_queued_and_sent_statements)
     if (!pool)
         return;
     job_t j;
-    exec1(pool, "DROP TABLE IF EXISTS t_cancel", NULL, &j); /* left by a crashed run */
-    CHECK(exec1(pool, "CREATE TABLE t_cancel (n int)", NULL, &j) == 0);
+    CHECK(fresh_table(pool, "t_cancel", "n int") == 0);
     hold_t h;
     CHECK(hold(pool, &h, 1000) == 0);
     stmt_t s[N];
@@ -372,9 +386,9 @@ TEST(idle_connection_serves_past_a_tiny_wait_bound)
 TEST(depth_one_sends_one_by_one)
 {
     enum { N = 20 };
-    pg_pool_opts_t o = {.size = 1, .wait_ms = 5000, .pipeline_depth = 1};
-    pg_pool_t *pool = NULL;
-    CHECK(pg_pool_new(loop, db_url, &o, &pool) == 0 && wait_connected(pool, 1, 5000));
+    pg_pool_t *pool =
+        pool_ready_with(&(pg_pool_opts_t){.size = 1, .wait_ms = 5000, .pipeline_depth = 1});
+    CHECK(pool != NULL);
     if (!pool)
         return;
     hold_t h;
