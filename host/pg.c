@@ -1,19 +1,14 @@
-/* pg.c — the asynchronous libpq pool: connect, query, release, reconnect, on one uv loop.
+/* pg.c — the asynchronous libpq pool on one uv loop: queue, statements, transactions' holds.
  *
- * Each connection is a small state machine (see pg_conn_state_t) driven by one uv_poll_t on
- * its socket. Rules that keep it from blocking or corrupting the loop (DESIGN pitfall 6):
- * names are resolved with uv_getaddrinfo and handed to libpq as hostaddr; the socket may
- * change (or be reopened under the same number) while connecting, so every connect step
- * re-registers the poll; the poll is stopped before PQfinish so libuv never watches a closed
- * descriptor that another connection may reuse; sends flush until PQflush returns 0 and
- * results are drained while PQisBusy says they are complete. PQcancel blocks, so an abandoned
- * query of a released connection is cancelled from the threadpool, then awaited, and its
- * connection rolled back afterwards. Pool statements (pg_pool_query) run in pipeline mode:
- * a connection's batch is a FIFO of statements, each ended by its sync. */
-#include "pg.h"
+ * Each connection is a small state machine (see pg_conn_state_t in pg_int.h) driven by one
+ * uv_poll_t on its socket; reaching the server is pg_session.c's. Here: callers queue for a
+ * connection; pool statements (pg_pool_query) leave in batches in pipeline mode, a
+ * connection's batch being a FIFO of statements each ended by its sync; sends flush until
+ * PQflush returns 0 and results are drained while PQisBusy says they are complete. PQcancel
+ * blocks, so an abandoned query of a released connection is cancelled from the threadpool,
+ * then awaited, and its connection rolled back afterwards. */
+#include "pg_int.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -22,105 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "log.h"
-
-#define PG_BACKOFF_MIN_MS 100
-#define PG_BACKOFF_MAX_MS 5000
-#define PG_MAX_ADDRS 4
-
-enum { CANCEL_THEN_IDLE = 1, CANCEL_THEN_RESET };
-
-typedef enum {
-    PGC_DOWN,       /* no session: waiting for the reconnect timer */
-    PGC_RESOLVING,  /* uv_getaddrinfo in flight */
-    PGC_CONNECTING, /* PQconnectPoll in progress */
-    PGC_IDLE,       /* in the idle list */
-    PGC_SHARED,     /* running a batch of pool statements in pipeline mode */
-    PGC_BUSY,       /* held by a caller (its session may have broken meanwhile) */
-    PGC_RESETTING,  /* released: finishing an abandoned query and/or a ROLLBACK */
-    PGC_CLOSED
-} pg_conn_state_t;
-
-/* One statement: a connection's own (the exclusive holder's) or a pool statement. */
-struct pg_query {
-    pg_waiter_t *waiter; /* a pool statement waiting for a connection */
-    const char *sql;
-    int nparams;
-    const char *const *values;
-    const int *lengths;
-    const int *formats;
-    pg_query_cb cb; /* NULL when abandoned: the result is dropped on arrival */
-    void *ud;
-    PGresult *res;   /* kept until the statement completes */
-    pg_stmt_t *stmt; /* run as this prepared statement (its name numbered stmt_id) */
-    unsigned stmt_id;
-    int parsing; /* its first result is the Parse's */
-    int retried; /* went back to the queue once: its prepared form was stale */
-    pg_query_t *next;
-};
-
-struct pg_conn {
-    pg_pool_t *pool;
-    PGconn *pq; /* NULL: no session */
-    uv_poll_t *poll;
-    int fd;
-    int events;
-    uv_timer_t *timer; /* connect timeout, then reconnect backoff */
-    uv_getaddrinfo_t *gai;
-    pg_conn_state_t state;
-    unsigned backoff_ms;
-    int failed;            /* the last connect attempt failed: feeds the pool's fail-fast */
-    int flushing;          /* PQflush has more to send */
-    int piped;             /* in pipeline mode: statements are out */
-    int cancel;            /* the abandoned statement is to be cancelled: 1 wanted, 2 under way */
-    int after_cancel;      /* what waits for the cancel to be done: CANCEL_THEN_* */
-    pg_query_t own;        /* the exclusive holder's statement */
-    pg_stmt_cache_t stmts; /* what this session has prepared */
-    pg_query_t *qhead, *qtail; /* statements sent, in the order their results come */
-    pg_conn_t *next_idle;
-};
-
-/* A caller of pg_pool_acquire, or a pool statement (query set), queued for a connection. */
-struct pg_waiter {
-    pg_pool_t *pool;
-    pg_acquire_cb cb;
-    void *ud;
-    pg_query_t *query;
-    uint64_t deadline;
-    pg_waiter_t *prev, *next;
-};
-
-struct pg_ping {
-    pg_pool_t *pool;
-    pg_conn_t *conn;
-    pg_waiter_t *waiter;
-    pg_ping_cb cb;
-    void *ud;
-};
-
-struct pg_pool {
-    uv_loop_t *loop;
-    pg_pool_opts_t opts;
-    char *url;
-    char *host;    /* a name to resolve before each connect, or NULL */
-    char *options; /* libpq "options": the session settings */
-    pg_conn_t *conns;
-    pg_conn_t *idle;
-    pg_waiter_t *whead, *wtail; /* FIFO; equal wait bounds keep deadlines in order */
-    int nwaiting;
-    uv_timer_t *wait_timer; /* armed for the head waiter's deadline */
-    uv_idle_t *handoff;     /* gives idle connections to waiters outside callers' stacks */
-    int closing;
-    int open_handles; /* pool-level handles still closing */
-    int held;         /* connections acquired before close and not yet released */
-    int outage;       /* a connection failed and none has come back since: logged once */
-    unsigned long batches, batched;
-    int cancelling; /* a PQcancel on the threadpool (one at a time: see conn_cancel) */
-};
-
-static void conn_connect(pg_conn_t *c);
 static void conn_reset(pg_conn_t *c);
-static void on_poll(uv_poll_t *h, int status, int events);
 
 /* ---- error mapping ---------------------------------------------------------------------- */
 
@@ -185,33 +82,6 @@ const char *pg_error_name(int err)
     }
 }
 
-/* ---- small helpers ---------------------------------------------------------------------- */
-
-static void free_handle(uv_handle_t *h)
-{
-    free(h);
-}
-
-/* libpq messages end with a newline and may span lines; logs want one line. */
-static void conn_log(log_level_t level, const pg_conn_t *c, const char *what)
-{
-    char msg[512];
-    snprintf(msg, sizeof(msg), "%s", c->pq ? PQerrorMessage(c->pq) : "");
-    for (char *p = msg; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    size_t n = strlen(msg);
-    while (n && msg[n - 1] == ' ')
-        msg[--n] = '\0';
-    log_msg(level, NULL, "pg: %s%s%s", what, n ? ": " : "", msg);
-}
-
-static int is_ip_literal(const char *host)
-{
-    unsigned char buf[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
-}
-
 /* ---- waiters ---------------------------------------------------------------------------- */
 
 static void waiter_unlink(pg_pool_t *pool, pg_waiter_t *w)
@@ -256,13 +126,11 @@ static void waiter_fail(pg_waiter_t *w, int err)
         acquired(NULL, err, ud);
 }
 
-static void handoff_soon(pg_pool_t *pool);
-
 static void on_wait_timeout(uv_timer_t *t)
 {
     pg_pool_t *pool = t->data;
     if (pool->idle) { /* timers run before the handoff: it serves them this turn */
-        handoff_soon(pool);
+        pg_pool_handoff_soon(pool);
         return;
     }
     uint64_t now = uv_now(pool->loop);
@@ -342,13 +210,13 @@ static void on_handoff(uv_idle_t *h)
     waiters_rearm(pool);
 }
 
-static void handoff_soon(pg_pool_t *pool)
+void pg_pool_handoff_soon(pg_pool_t *pool)
 {
     if (pool->whead && !pool->closing)
         uv_idle_start(pool->handoff, on_handoff);
 }
 
-static void conn_make_idle(pg_conn_t *c)
+void pg_pool_conn_idle(pg_conn_t *c)
 {
     pg_pool_t *pool = c->pool;
     if (c->cancel) {
@@ -359,7 +227,7 @@ static void conn_make_idle(pg_conn_t *c)
     c->state = PGC_IDLE;
     c->next_idle = pool->idle;
     pool->idle = c;
-    handoff_soon(pool);
+    pg_pool_handoff_soon(pool);
 }
 
 /* A pool is down when no session is up and at least one connect attempt failed. */
@@ -373,225 +241,6 @@ static int pool_down(const pg_pool_t *pool)
         failed |= c->failed;
     }
     return failed;
-}
-
-/* ---- socket watching -------------------------------------------------------------------- */
-
-static void conn_unwatch(pg_conn_t *c)
-{
-    if (c->poll) {
-        uv_poll_stop(c->poll);
-        uv_close((uv_handle_t *)c->poll, free_handle);
-        c->poll = NULL;
-    }
-    c->events = 0;
-}
-
-static int conn_watch(pg_conn_t *c, int events)
-{
-    int fd = PQsocket(c->pq);
-    if (fd < 0)
-        return -1;
-    if (c->poll && c->fd != fd)
-        conn_unwatch(c);
-    if (!c->poll) {
-        c->poll = malloc(sizeof(uv_poll_t));
-        if (!c->poll || uv_poll_init_socket(c->pool->loop, c->poll, fd) < 0) {
-            free(c->poll);
-            c->poll = NULL;
-            return -1;
-        }
-        c->poll->data = c;
-        c->fd = fd;
-    } else if (c->state == PGC_CONNECTING) {
-        /* libpq may have closed and reopened a socket under the same number: re-register. */
-        uv_poll_stop(c->poll);
-        c->events = 0;
-    }
-    if (events != c->events) {
-        if (uv_poll_start(c->poll, events, on_poll) < 0)
-            return -1;
-        c->events = events;
-    }
-    return 0;
-}
-
-/* Ends the session: the poll stops before PQfinish closes the socket. */
-static void conn_drop(pg_conn_t *c)
-{
-    conn_unwatch(c);
-    if (c->pq)
-        PQfinish(c->pq);
-    c->pq = NULL;
-    c->flushing = 0;
-    c->piped = 0;
-    pg_stmt_cache_clear(&c->stmts);
-    if (c->cancel == 1)
-        c->cancel = 0; /* the session it was for is gone */
-    c->after_cancel = 0;
-}
-
-/* ---- connecting ------------------------------------------------------------------------- */
-
-static void on_backoff(uv_timer_t *t)
-{
-    conn_connect(t->data);
-}
-
-static void conn_connect_failed(pg_conn_t *c, const char *why)
-{
-    pg_pool_t *pool = c->pool;
-    if (!pool->outage)
-        conn_log(LOG_WARN, c, why);
-    pool->outage = 1;
-    conn_drop(c);
-    c->failed = 1;
-    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : PG_BACKOFF_MIN_MS;
-    if (c->backoff_ms > PG_BACKOFF_MAX_MS)
-        c->backoff_ms = PG_BACKOFF_MAX_MS;
-    c->state = PGC_DOWN;
-    uv_timer_start(c->timer, on_backoff, c->backoff_ms, 0);
-    handoff_soon(pool); /* fails the waiters if the pool is down, from the loop */
-}
-
-static void conn_connected(pg_conn_t *c)
-{
-    uv_timer_stop(c->timer);
-    if (PQsetnonblocking(c->pq, 1) < 0 || conn_watch(c, UV_READABLE) < 0) {
-        conn_connect_failed(c, "cannot set up the connection");
-        return;
-    }
-    if (c->pool->outage)
-        log_info("pg: connection re-established");
-    c->pool->outage = 0;
-    c->failed = 0;
-    c->backoff_ms = 0;
-    conn_make_idle(c);
-}
-
-static void conn_connect_step(pg_conn_t *c)
-{
-    switch (PQconnectPoll(c->pq)) {
-    case PGRES_POLLING_READING:
-        if (conn_watch(c, UV_READABLE) < 0)
-            conn_connect_failed(c, "cannot watch the socket");
-        return;
-    case PGRES_POLLING_WRITING:
-        if (conn_watch(c, UV_WRITABLE) < 0)
-            conn_connect_failed(c, "cannot watch the socket");
-        return;
-    case PGRES_POLLING_OK:
-        conn_connected(c);
-        return;
-    default:
-        conn_connect_failed(c, "cannot connect");
-        return;
-    }
-}
-
-/* Server notices (NOTICE, the FATAL before a terminated session) go to the log, not stderr. */
-static void on_notice(void *arg, const char *message)
-{
-    log_debug("pg: notice: %.*s", (int)strcspn(message, "\n"), message);
-}
-
-/* hostaddr/hosts are parallel comma-separated lists (resolved names), or NULL. */
-static void conn_start(pg_conn_t *c, const char *hosts, const char *hostaddr)
-{
-    pg_pool_t *pool = c->pool;
-    const char *keys[] = {"dbname", "options", "application_name", "host", "hostaddr", NULL};
-    const char *vals[] = {pool->url, pool->options, "speezy", hosts, hostaddr, NULL};
-    if (!hostaddr)
-        keys[3] = NULL;
-    c->pq = PQconnectStartParams(keys, vals, 1);
-    c->state = PGC_CONNECTING;
-    if (!c->pq || PQstatus(c->pq) == CONNECTION_BAD) {
-        conn_connect_failed(c, "cannot start connecting");
-        return;
-    }
-    PQsetNoticeProcessor(c->pq, on_notice, NULL);
-    /* libpq's protocol: after PQconnectStart, wait as if PQconnectPoll said WRITING. */
-    if (conn_watch(c, UV_WRITABLE) < 0)
-        conn_connect_failed(c, "cannot watch the socket");
-}
-
-static int append_addr(char *buf, size_t cap, size_t *len, const struct addrinfo *ai)
-{
-    char ip[INET6_ADDRSTRLEN];
-    const void *src = ai->ai_family == AF_INET
-                          ? (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr
-                          : (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
-    if (!inet_ntop(ai->ai_family, src, ip, sizeof(ip)))
-        return 0;
-    int n = snprintf(buf + *len, cap - *len, "%s%s", *len ? "," : "", ip);
-    if (n < 0 || (size_t)n >= cap - *len)
-        return 0;
-    *len += (size_t)n;
-    return 1;
-}
-
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
-{
-    pg_conn_t *c = req->data;
-    free(req);
-    if (!c) { /* the connection closed or timed out meanwhile */
-        uv_freeaddrinfo(ai);
-        return;
-    }
-    c->gai = NULL;
-    char addrs[PG_MAX_ADDRS * (INET6_ADDRSTRLEN + 1)];
-    size_t len = 0;
-    int n = 0;
-    for (const struct addrinfo *a = status == 0 ? ai : NULL; a && n < PG_MAX_ADDRS; a = a->ai_next)
-        if (a->ai_family == AF_INET || a->ai_family == AF_INET6)
-            n += append_addr(addrs, sizeof(addrs), &len, a);
-    uv_freeaddrinfo(ai);
-    size_t hlen = strlen(c->pool->host) + 1;
-    char *hosts = n ? malloc(hlen * (size_t)n) : NULL;
-    if (!hosts) {
-        conn_connect_failed(c, "cannot resolve the database host");
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        memcpy(hosts + hlen * (size_t)i, c->pool->host, hlen - 1);
-        hosts[hlen * (size_t)i + hlen - 1] = i + 1 < n ? ',' : '\0';
-    }
-    conn_start(c, hosts, addrs);
-    free(hosts);
-}
-
-static void on_connect_timeout(uv_timer_t *t)
-{
-    pg_conn_t *c = t->data;
-    if (c->gai) {
-        c->gai->data = NULL;
-        uv_cancel((uv_req_t *)c->gai);
-        c->gai = NULL;
-    }
-    conn_connect_failed(c, "connect timeout");
-}
-
-static void conn_connect(pg_conn_t *c)
-{
-    pg_pool_t *pool = c->pool;
-    uv_timer_start(c->timer, on_connect_timeout, pool->opts.connect_timeout_ms, 0);
-    if (!pool->host) {
-        conn_start(c, NULL, NULL);
-        return;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    c->gai = malloc(sizeof(uv_getaddrinfo_t));
-    c->state = PGC_RESOLVING;
-    if (!c->gai) {
-        conn_connect_failed(c, "out of memory");
-        return;
-    }
-    c->gai->data = c;
-    if (uv_getaddrinfo(pool->loop, c->gai, on_resolved, pool->host, NULL, &hints) < 0) {
-        free(c->gai);
-        c->gai = NULL;
-        conn_connect_failed(c, "cannot resolve the database host");
-    }
 }
 
 /* ---- queries ---------------------------------------------------------------------------- */
@@ -664,12 +313,12 @@ static void conn_broken(pg_conn_t *c, int err)
 {
     pg_query_t *q = c->qhead;
     c->qhead = c->qtail = NULL;
-    conn_log(LOG_WARN, c, "connection lost");
-    conn_drop(c);
+    pg_conn_log(LOG_WARN, c, "connection lost");
+    pg_conn_drop(c);
     if (c->state == PGC_IDLE)
         idle_remove(c->pool, c);
     if (c->state == PGC_IDLE || c->state == PGC_SHARED || c->state == PGC_RESETTING)
-        conn_connect(c);
+        pg_conn_connect(c);
     /* PGC_BUSY: the holder gets the error; release reconnects. */
     while (q) {
         pg_query_t *next = q->next;
@@ -690,12 +339,12 @@ static void conn_pipe_end(pg_conn_t *c, int abandoned)
     if (ok && c->state == PGC_SHARED && PQtransactionStatus(c->pq) != PQTRANS_IDLE)
         ok = 0;
     if (!ok) {
-        conn_log(LOG_ERROR, c, "statements did not end cleanly; reconnecting");
-        conn_drop(c);
+        pg_conn_log(LOG_ERROR, c, "statements did not end cleanly; reconnecting");
+        pg_conn_drop(c);
         if (c->state != PGC_BUSY) /* a holder's release reconnects */
-            conn_connect(c);
+            pg_conn_connect(c);
     } else if (c->state == PGC_SHARED) {
-        conn_make_idle(c);
+        pg_pool_conn_idle(c);
     } else if (abandoned && c->state == PGC_RESETTING) {
         if (c->cancel == 1)
             c->cancel = 0; /* over before its cancel started: nothing to cancel */
@@ -733,7 +382,7 @@ static int query_retry(pg_conn_t *c, pg_query_t *q)
     q->retried = 1;
     PQclear(q->res);
     q->res = NULL;
-    handoff_soon(c->pool);
+    pg_pool_handoff_soon(c->pool);
     return 1;
 }
 
@@ -818,7 +467,7 @@ static void conn_collect(pg_conn_t *c)
 static int conn_push(pg_conn_t *c)
 {
     int r = PQflush(c->pq);
-    if (r < 0 || conn_watch(c, r ? UV_READABLE | UV_WRITABLE : UV_READABLE) < 0)
+    if (r < 0 || pg_conn_watch(c, r ? UV_READABLE | UV_WRITABLE : UV_READABLE) < 0)
         return PG_ECONNLOST;
     c->flushing = r;
     return 0;
@@ -854,11 +503,11 @@ static void conn_io(pg_conn_t *c, int events)
         conn_broken(c, PG_ECONNLOST);
 }
 
-static void on_poll(uv_poll_t *h, int status, int events)
+void pg_conn_on_poll(uv_poll_t *h, int status, int events)
 {
     pg_conn_t *c = h->data;
     if (c->state == PGC_CONNECTING)
-        conn_connect_step(c);
+        pg_conn_connect_step(c);
     else if (status < 0)
         conn_broken(c, PG_ECONNLOST);
     else
@@ -914,7 +563,7 @@ int pg_conn_query(pg_conn_t *c, const char *sql, int nparams, const char *const 
         c->piped = 0; /* nothing was sent: the session is as it was */
         return err;
     }
-    conn_drop(c);
+    pg_conn_drop(c);
     return err;
 }
 
@@ -999,8 +648,8 @@ static int conn_run_one(pg_conn_t *c, pg_query_t *q)
         conn_pipe_end(c, 0); /* libpq took nothing: the session is as it was */
         return err;
     }
-    conn_drop(c); /* whatever reached libpq's queue is lost with the session */
-    conn_connect(c);
+    pg_conn_drop(c); /* whatever reached libpq's queue is lost with the session */
+    pg_conn_connect(c);
     return err;
 }
 
@@ -1024,7 +673,7 @@ int pg_pool_query(pg_pool_t *pool, const char *sql, int nparams, const char *con
                  ? conn_run_one(idle_pop(pool), q)
                  : pool_wait(pool, NULL, NULL, q, &q->waiter);
     if (rc == PG_WAIT)
-        handoff_soon(pool);
+        pg_pool_handoff_soon(pool);
     if (rc < 0) {
         free(q);
         return rc;
@@ -1090,23 +739,23 @@ static void on_rollback(pg_conn_t *c, const PGresult *res, int err, void *ud)
     if (err == PG_ECONNLOST || err == PG_ECLOSED || !c->pq)
         return; /* already reconnecting, or closing */
     if (err || PQtransactionStatus(c->pq) != PQTRANS_IDLE) {
-        conn_drop(c); /* a session we can't clean is not worth keeping */
-        conn_connect(c);
+        pg_conn_drop(c); /* a session we can't clean is not worth keeping */
+        pg_conn_connect(c);
         return;
     }
-    conn_make_idle(c);
+    pg_pool_conn_idle(c);
 }
 
 static void conn_reset(pg_conn_t *c)
 {
     if (PQtransactionStatus(c->pq) == PQTRANS_IDLE) {
-        conn_make_idle(c);
+        pg_pool_conn_idle(c);
         return;
     }
     c->state = PGC_RESETTING;
     if (pg_conn_query(c, "ROLLBACK", 0, NULL, NULL, NULL, on_rollback, NULL) < 0) {
-        conn_drop(c);
-        conn_connect(c);
+        pg_conn_drop(c);
+        pg_conn_connect(c);
     }
 }
 
@@ -1143,7 +792,7 @@ static void conn_cancel_over(pg_conn_t *c)
     if (c->pool->closing)
         return;
     if (then == CANCEL_THEN_IDLE)
-        conn_make_idle(c);
+        pg_pool_conn_idle(c);
     else if (then == CANCEL_THEN_RESET)
         conn_reset(c);
 }
@@ -1216,7 +865,7 @@ void pg_pool_release(pg_pool_t *pool, pg_conn_t *c)
     }
     c->state = PGC_RESETTING;
     if (!c->pq)
-        conn_connect(c);
+        pg_conn_connect(c);
     else if (c->qhead) {
         c->own.cb = NULL; /* conn_query_done resets once it ends */
         conn_cancel(c);
@@ -1308,43 +957,6 @@ void pg_pool_stats(const pg_pool_t *pool, pg_pool_stats_t *s)
 
 /* ---- pool life -------------------------------------------------------------------------- */
 
-/* The user's own "options" keep working; ours follow (libpq applies -c left to right). */
-static char *session_options(const char *user, unsigned statement_timeout_ms)
-{
-    char buf[1024];
-    int n =
-        snprintf(buf, sizeof(buf), "%s%s-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=%u",
-                 user ? user : "", user && *user ? " " : "", statement_timeout_ms);
-    return n > 0 && (size_t)n < sizeof(buf) ? strdup(buf) : NULL;
-}
-
-/* Reads host/hostaddr/options from the URL: decides whether the host needs resolving. */
-static int pool_parse_url(pg_pool_t *pool, const char *url)
-{
-    PQconninfoOption *opts = PQconninfoParse(url, NULL);
-    if (!opts)
-        return PG_EINVAL;
-    const char *host = NULL, *hostaddr = NULL, *user_options = NULL;
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (!o->val || !*o->val)
-            continue;
-        if (strcmp(o->keyword, "host") == 0)
-            host = o->val;
-        else if (strcmp(o->keyword, "hostaddr") == 0)
-            hostaddr = o->val;
-        else if (strcmp(o->keyword, "options") == 0)
-            user_options = o->val;
-    }
-    /* A socket path, a list of hosts or an address needs no lookup (lists: libpq's own). */
-    int resolve = host && !hostaddr && host[0] != '/' && host[0] != '@' && !strchr(host, ',') &&
-                  !is_ip_literal(host);
-    pool->host = resolve ? strdup(host) : NULL;
-    pool->options = session_options(user_options, pool->opts.statement_timeout_ms);
-    pool->url = strdup(url);
-    PQconninfoFree(opts);
-    return (resolve && !pool->host) || !pool->options || !pool->url ? PG_ENOMEM : 0;
-}
-
 static void on_pool_handle_closed(uv_handle_t *h)
 {
     pg_pool_t *pool = h->data;
@@ -1405,7 +1017,7 @@ int pg_pool_new(uv_loop_t *loop, const char *url, const pg_pool_opts_t *opts, pg
     if (pool->opts.prepared_max == 0)
         pool->opts.prepared_max = 256;
     pool->conns = calloc((size_t)pool->opts.size, sizeof(pg_conn_t));
-    int rc = pool->conns ? pool_parse_url(pool, url) : PG_ENOMEM;
+    int rc = pool->conns ? pg_pool_parse_url(pool, url) : PG_ENOMEM;
     if (rc == 0)
         rc = pool_init_handles(pool);
     if (rc < 0) {
@@ -1413,7 +1025,7 @@ int pg_pool_new(uv_loop_t *loop, const char *url, const pg_pool_opts_t *opts, pg
         return rc;
     }
     for (int i = 0; i < pool->opts.size; i++)
-        conn_connect(&pool->conns[i]);
+        pg_conn_connect(&pool->conns[i]);
     *out = pool;
     return 0;
 }
@@ -1428,9 +1040,9 @@ static void conn_close(pg_conn_t *c)
         uv_cancel((uv_req_t *)c->gai);
         c->gai = NULL;
     }
-    conn_drop(c);
+    pg_conn_drop(c);
     if (c->timer)
-        uv_close((uv_handle_t *)c->timer, free_handle);
+        uv_close((uv_handle_t *)c->timer, pg_free_handle);
     c->timer = NULL;
     if (c->state == PGC_BUSY)
         c->pool->held++;
