@@ -574,11 +574,19 @@ void pg_conn_abandon(pg_conn_t *c)
 
 /* ---- pool statements -------------------------------------------------------------------- */
 
-/* libpq 15 flushes at every PQpipelineSync, and each segment would wake the server's
- * backend: corked, a batch leaves in one. (Not TCP, e.g. a Unix socket: nothing to do.) */
-static void conn_cork(const pg_conn_t *c, int on)
+/* Holds a batch in libpq's buffer while it is written, so it leaves in one write and wakes
+ * the server's backend once: the gate (pg_gate.c) for a plain session; TCP_CORK for an
+ * encrypted one, where libpq's flush at every sync still costs a send each. */
+static void conn_hold(const pg_conn_t *c, int on)
 {
-    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+    if (!PQsslInUse(c->pq) && !PQgssEncInUse(c->pq)) {
+        if (on)
+            pg_gate_close(c->fd);
+        else
+            pg_gate_open();
+        return;
+    }
+    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)); /* fails on a Unix socket */
 }
 
 static int conn_enter_pipeline(pg_conn_t *c)
@@ -595,9 +603,9 @@ static void conn_run_batch(pg_conn_t *c)
     pg_pool_t *pool = c->pool;
     int n = pool->opts.pipeline_depth, err = conn_enter_pipeline(c);
     const pg_waiter_t *second = pool->whead->next;
-    int cork = n > 1 && second && second->query; /* one statement leaves as it is */
-    if (cork)
-        conn_cork(c, 1);
+    int hold = n > 1 && second && second->query; /* one statement leaves as it is */
+    if (hold)
+        conn_hold(c, 1);
     pool->batches++;
     pg_query_t *refused = NULL; /* libpq took nothing of them: told once the batch is out */
     for (int i = 0; i < n && pool->whead && pool->whead->query; i++) {
@@ -616,8 +624,8 @@ static void conn_run_batch(pg_conn_t *c)
         pool->batched++;
         err = rc;
     }
-    if (cork)
-        conn_cork(c, 0);
+    if (hold)
+        conn_hold(c, 0);
     if (err < 0)
         conn_broken(c, PG_ECONNLOST);
     else if (conn_flush(c) == 0 && !c->qhead)

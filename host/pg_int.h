@@ -112,4 +112,11 @@ void pg_pool_conn_idle(pg_conn_t *c); /* a session is free: to the idle list, wa
 void pg_pool_handoff_soon(pg_pool_t *pool);
 void pg_conn_on_poll(uv_poll_t *h, int status, int events);
 
+/* pg_gate.c: while closed on fd, libpq's send()/recv() on it wait (EAGAIN), so statements
+ * written meanwhile stay in libpq's buffer and leave together at the next PQflush. */
+void pg_gate_close(int fd);
+void pg_gate_open(void);
+/* How many send() calls this thread made past the gate (what a batch costs, for tests). */
+unsigned long pg_gate_sends(void);
+
 #endif

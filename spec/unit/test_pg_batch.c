@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "pg.h"
+#include "pg_int.h"
 #include "test.h"
 #include "test_pg.h"
 
@@ -382,6 +383,35 @@ TEST(idle_connection_serves_past_a_tiny_wait_bound)
     pool_shut(pool);
 }
 
+/* A batch leaves in one send, although libpq 15 flushes at each statement's sync. */
+TEST(batch_leaves_in_one_send)
+{
+    enum { N = 16 };
+    pg_pool_t *pool = pool_ready(1, 5000);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    hold_t h;
+    CHECK(hold(pool, &h, 1000) == 0);
+    stmt_t s[N];
+    const char *param[] = {"7"};
+    for (int i = 0; i < N; i++)
+        CHECK(stmt_start(pool, &s[i], "SELECT $1::int * 6", param, NULL) == 0);
+    unsigned long before = pg_gate_sends();
+    pg_pool_release(pool, h.conn);
+    CHECK(wait_all(s, N, 5000));
+    unsigned long sends = pg_gate_sends() - before;
+    if (sends != 1)
+        fprintf(stderr, "  the batch took %lu sends\n", sends);
+    CHECK(sends == 1);
+    for (int i = 0; i < N; i++)
+        CHECK(s[i].err == 0 && strcmp(s[i].value, "42") == 0);
+    pg_pool_stats_t st;
+    pg_pool_stats(pool, &st);
+    CHECK(st.batches == 1 && st.batched == N);
+    pool_shut(pool);
+}
+
 /* With batching off, every queued statement takes a write of its own. */
 TEST(depth_one_sends_one_by_one)
 {
@@ -420,6 +450,7 @@ int main(void)
         RUN(batch_fails_together_when_its_session_dies);
         RUN(queued_statement_times_out);
         RUN(idle_connection_serves_past_a_tiny_wait_bound);
+        RUN(batch_leaves_in_one_send);
         RUN(depth_one_sends_one_by_one);
     }
     return test_summary();
