@@ -34,6 +34,8 @@ static const char *sql_skip_noise(const char *p)
 
 static int sql_is_word(const char *p, const char *word)
 {
+    if ((*p | 0x20) != *word) /* words are lower case; most statements fail here */
+        return 0;
     size_t n = strlen(word);
     if (strncasecmp(p, word, n) != 0)
         return 0;

@@ -14,17 +14,16 @@
 
 #define JSON_MAX_DEPTH 64
 
-/* Output buffer: one per lua_State, kept in the registry and reused by every encode, so
- * encoding allocates nothing once it has grown, and an error mid-encode leaks nothing (the
- * buffer just waits for the next encode; its __gc frees it with the state). A luaL_Buffer
- * can't be used: encoding walks tables with lua_next between appends. */
+/* Output buffer: one per lua_State, an upvalue of the encoding functions, reused by every
+ * encode, so encoding allocates nothing once it has grown, and an error mid-encode leaks
+ * nothing (the buffer just waits for the next encode; its __gc frees it with the state). A
+ * luaL_Buffer can't be used: encoding walks tables with lua_next between appends. */
 typedef struct {
     char *p;
     size_t len, cap;
     lua_State *L;
+    const void *array_mt; /* the array metatable (the second upvalue), compared by address */
 } jbuf_t;
-
-static char jbuf_key;
 
 static int jbuf_gc(lua_State *L)
 {
@@ -34,25 +33,22 @@ static int jbuf_gc(lua_State *L)
     return 0;
 }
 
+static void push_jbuf(lua_State *L)
+{
+    jbuf_t *b = lua_newuserdata(L, sizeof(*b));
+    memset(b, 0, sizeof(*b));
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, jbuf_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+}
+
 static jbuf_t *jbuf_get(lua_State *L)
 {
-    lua_pushlightuserdata(L, &jbuf_key);
-    lua_rawget(L, LUA_REGISTRYINDEX);
-    jbuf_t *b = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    if (!b) {
-        b = lua_newuserdata(L, sizeof(*b));
-        memset(b, 0, sizeof(*b));
-        lua_createtable(L, 0, 1);
-        lua_pushcfunction(L, jbuf_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_setmetatable(L, -2);
-        lua_pushlightuserdata(L, &jbuf_key);
-        lua_insert(L, -2);
-        lua_rawset(L, LUA_REGISTRYINDEX);
-    }
+    jbuf_t *b = lua_touserdata(L, lua_upvalueindex(1));
     b->L = L;
     b->len = 0;
+    b->array_mt = lua_topointer(L, lua_upvalueindex(2));
     return b;
 }
 
@@ -112,13 +108,12 @@ void bind_mark_array(lua_State *L, int idx)
     lua_setmetatable(L, idx);
 }
 
-static int is_marked_array(lua_State *L, int idx)
+static int is_marked_array(lua_State *L, const jbuf_t *b, int idx)
 {
     if (!lua_getmetatable(L, idx))
         return 0;
-    bind_push_array_mt(L);
-    int yes = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
+    int yes = lua_topointer(L, -1) == b->array_mt;
+    lua_pop(L, 1);
     return yes;
 }
 
@@ -219,16 +214,43 @@ static int array_length(lua_State *L, int idx)
 
 static void encode(lua_State *L, jbuf_t *b, int idx, int depth);
 
-static void encode_table(lua_State *L, jbuf_t *b, int idx, int depth, int open_object)
+/* The members of the object at idx, each after a ',' but the first when `first` is set. */
+static void encode_members(lua_State *L, jbuf_t *b, int idx, int depth, int first)
+{
+    int key = lua_gettop(L) + 1; /* where lua_next leaves the key, the value above it */
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        if (!first)
+            putc_(b, ',');
+        first = 0;
+        size_t klen;
+        int kt = lua_type(L, key);
+        if (kt == LUA_TSTRING) {
+            const char *k = lua_tolstring(L, key, &klen);
+            put_string(b, k, klen);
+        } else if (kt == LUA_TNUMBER) {
+            lua_pushvalue(L, key); /* converted on a copy: lua_next needs the number */
+            const char *k = lua_tolstring(L, -1, &klen);
+            put_string(b, k, klen);
+            lua_pop(L, 1);
+        } else {
+            luaL_error(L, "json: cannot encode a table key of type %s", lua_typename(L, kt));
+        }
+        putc_(b, ':');
+        encode(L, b, key + 1, depth + 1);
+        lua_pop(L, 1);
+    }
+}
+
+static void encode_table(lua_State *L, jbuf_t *b, int idx, int depth)
 {
     if (depth > JSON_MAX_DEPTH)
         luaL_error(L, "json: nested deeper than %d (a cycle?)", JSON_MAX_DEPTH);
-    int marked = is_marked_array(L, idx);
-    int n = array_length(L, idx);
-    if (!open_object && (marked || n > 0)) {
-        int len = marked ? (int)lua_objlen(L, idx) : n;
+    int marked = is_marked_array(L, b, idx);
+    int n = marked ? (int)lua_objlen(L, idx) : array_length(L, idx);
+    if (marked || n > 0) {
         putc_(b, '[');
-        for (int i = 1; i <= len; i++) {
+        for (int i = 1; i <= n; i++) {
             if (i > 1)
                 putc_(b, ',');
             lua_rawgeti(L, idx, i);
@@ -238,26 +260,8 @@ static void encode_table(lua_State *L, jbuf_t *b, int idx, int depth, int open_o
         putc_(b, ']');
         return;
     }
-    if (!open_object)
-        putc_(b, '{');
-    int first = !open_object;
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        int kt = lua_type(L, -2);
-        if (kt != LUA_TSTRING && kt != LUA_TNUMBER)
-            luaL_error(L, "json: cannot encode a table key of type %s", lua_typename(L, kt));
-        if (!first)
-            putc_(b, ',');
-        first = 0;
-        size_t klen;
-        lua_pushvalue(L, -2);
-        const char *k = lua_tolstring(L, -1, &klen);
-        int top = lua_gettop(L);
-        put_string(b, k, klen);
-        putc_(b, ':');
-        encode(L, b, top - 1, depth + 1);
-        lua_pop(L, 2);
-    }
+    putc_(b, '{');
+    encode_members(L, b, idx, depth, 1);
     putc_(b, '}');
 }
 
@@ -285,7 +289,7 @@ static void encode(lua_State *L, jbuf_t *b, int idx, int depth)
         break;
     }
     case LUA_TTABLE:
-        encode_table(L, b, idx, depth, 0);
+        encode_table(L, b, idx, depth);
         break;
     default:
         luaL_error(L, "json: cannot encode a %s", luaL_typename(L, idx));
@@ -320,22 +324,14 @@ static int json_envelope(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     jbuf_t *b = jbuf_get(L);
-    int n = array_length(L, 1);
-    if (n > 0 || is_marked_array(L, 1)) {
+    if (is_marked_array(L, b, 1) || array_length(L, 1) > 0) {
         puts_(b, "{\"success\":true,\"data\":");
         encode(L, b, 1, 0);
-        putc_(b, '}');
     } else {
-        lua_pushnil(L);
-        int empty = lua_next(L, 1) == 0;
-        if (!empty)
-            lua_pop(L, 2);
         puts_(b, "{\"success\":true");
-        if (empty)
-            putc_(b, '}');
-        else
-            encode_table(L, b, 1, 0, 1); /* opens with ',' before each member */
+        encode_members(L, b, 1, 0, 0);
     }
+    putc_(b, '}');
     return jbuf_result(L, b);
 }
 
@@ -354,12 +350,21 @@ int luaopen_speezy_json(lua_State *L)
     static const luaL_Reg fns[] = {
         {"encode", json_encode},
         {"envelope", json_envelope},
-        {"array", json_array},
-        {"decode", bind_json_decode},
         {NULL, NULL},
     };
     lua_createtable(L, 0, 6);
-    luaL_register(L, NULL, fns);
+    push_jbuf(L); /* shared: encoding runs no Lua, so one state encodes one thing at a time */
+    for (const luaL_Reg *f = fns; f->name; f++) {
+        lua_pushvalue(L, -1);
+        bind_push_array_mt(L);
+        lua_pushcclosure(L, f->func, 2);
+        lua_setfield(L, -3, f->name);
+    }
+    lua_pop(L, 1);
+    lua_pushcfunction(L, json_array);
+    lua_setfield(L, -2, "array");
+    lua_pushcfunction(L, bind_json_decode);
+    lua_setfield(L, -2, "decode");
     bind_push_null(L);
     lua_setfield(L, -2, "null");
     bind_push_array_mt(L);

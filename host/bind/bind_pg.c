@@ -181,9 +181,28 @@ static int fail_code(lua_State *L, int err)
 
 static void push_text(lua_State *S, pgb_state_t *st, Oid oid, const char *s, size_t len);
 
+/* Integer text as PostgreSQL writes it ("-?[0-9]+"); 0 past 18 digits (then it may not fit). */
+static int parse_int(const char *s, size_t len, long long *out)
+{
+    int neg = len > 0 && s[0] == '-';
+    size_t i = (size_t)neg;
+    if (len == i || len - i > 18)
+        return 0;
+    long long v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = neg ? -v : v;
+    return 1;
+}
+
 static void push_int8(lua_State *S, const char *s, size_t len)
 {
-    long long v = strtoll(s, NULL, 10);
+    long long v;
+    if (!parse_int(s, len, &v))
+        v = strtoll(s, NULL, 10);
     if (v > INT53 || v < -INT53)
         lua_pushlstring(S, s, len); /* a double would silently lose digits */
     else
@@ -314,7 +333,11 @@ static void push_text(lua_State *S, pgb_state_t *st, Oid oid, const char *s, siz
         return;
     case OID_INT2:
     case OID_INT4:
-    case OID_OID:
+    case OID_OID: {
+        long long v;
+        lua_pushnumber(S, parse_int(s, len, &v) ? (lua_Number)v : strtod(s, NULL));
+        return;
+    }
     case OID_FLOAT4:
     case OID_FLOAT8:
         lua_pushnumber(S, strtod(s, NULL)); /* also "NaN", "Infinity", "-Infinity" */
