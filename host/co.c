@@ -160,6 +160,11 @@ co_kind_t co_kind(const co_t *co)
     return co->kind;
 }
 
+void *co_userdata(const co_t *co)
+{
+    return co->ud;
+}
+
 co_t *co_current(lua_State *L)
 {
     lua_pushthread(L);

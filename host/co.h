@@ -42,6 +42,8 @@ void co_pool_close(co_pool_t *pool);
 co_t *co_new(co_pool_t *pool, lua_State *L, co_kind_t kind, co_done_cb done, void *ud);
 lua_State *co_thread(co_t *co);
 co_kind_t co_kind(const co_t *co);
+/* The ud given to co_new (whose type its kind tells). */
+void *co_userdata(const co_t *co);
 
 /* Arms a deadline; when it passes the coroutine is cancelled and done() gets CO_TIMEOUT. */
 void co_set_deadline(co_t *co, uint64_t timeout_ms);

@@ -54,6 +54,7 @@ typedef struct {
 struct wreq {
     worker_t *w;
     http_req_t *req;
+    uint64_t serial; /* w->requests when it started: tells a stale req table from this one */
     vm_gen_t *gen;
     co_t *co;
     int aborted;
@@ -254,18 +255,12 @@ static void push_decoded(lua_State *L, const char *s, size_t n)
         free(out);
 }
 
-/* dispatch(handler, method, path, query_string, body, ip, id, route, params|nil, headers):
- * the runtime builds the request table from these in Lua, where a constant-keyed
- * constructor is cheaper than setting fields from C one by one. */
-static int push_request(lua_State *L, const http_req_t *req, const router_match_t *m)
+/* dispatch(handler, method, params|nil, serial): the rest of the request table (path, body,
+ * headers, ...) is built by push_request_field only when a script reads it. */
+static int push_request(lua_State *L, const http_req_t *req, const router_match_t *m,
+                        uint64_t serial)
 {
     lua_pushlstring(L, req->method, req->method_len);
-    lua_pushlstring(L, req->path, req->path_len);
-    lua_pushlstring(L, req->query, req->query_len);
-    lua_pushlstring(L, req->body, req->body_len);
-    lua_pushstring(L, req->ip);
-    lua_pushstring(L, req->id);
-    lua_pushstring(L, m->template);
     if (m->nparams) {
         lua_createtable(L, 0, m->nparams);
         for (int i = 0; i < m->nparams; i++) {
@@ -276,8 +271,13 @@ static int push_request(lua_State *L, const http_req_t *req, const router_match_
     } else {
         lua_pushnil(L);
     }
+    lua_pushnumber(L, (lua_Number)serial);
+    return 3;
+}
 
-    /* Header names are lower-cased; repeated headers are joined with ", " (RFC 9110). */
+/* Header names are lower-cased; repeated headers are joined with ", " (RFC 9110). */
+static void push_headers(lua_State *L, const http_req_t *req)
+{
     lua_createtable(L, 0, (int)req->nheaders);
     for (size_t i = 0; i < req->nheaders; i++) {
         const http_header_t *h = &req->headers[i];
@@ -299,7 +299,32 @@ static int push_request(lua_State *L, const http_req_t *req, const router_match_
         }
         lua_rawset(L, -3);
     }
-    return 9;
+}
+
+/* bind_host_t.request_field: only for the request co serves, and only while it does. */
+static int push_request_field(lua_State *L, co_t *co, lua_Number serial, const char *name)
+{
+    if (co_kind(co) != CO_KIND_REQUEST)
+        return -1;
+    const wreq_t *r = co_userdata(co);
+    if ((lua_Number)r->serial != serial || r->aborted)
+        return -1;
+    const http_req_t *req = r->req;
+    if (strcmp(name, "path") == 0)
+        lua_pushlstring(L, req->path, req->path_len);
+    else if (strcmp(name, "query_string") == 0)
+        lua_pushlstring(L, req->query, req->query_len);
+    else if (strcmp(name, "body") == 0)
+        lua_pushlstring(L, req->body, req->body_len);
+    else if (strcmp(name, "ip") == 0)
+        lua_pushstring(L, req->ip);
+    else if (strcmp(name, "id") == 0)
+        lua_pushstring(L, req->id);
+    else if (strcmp(name, "headers") == 0)
+        push_headers(L, req);
+    else
+        lua_pushnil(L);
+    return 0;
 }
 
 static void start_handler(worker_t *w, http_req_t *req, const router_match_t *m)
@@ -331,12 +356,12 @@ static void start_handler(worker_t *w, http_req_t *req, const router_match_t *m)
         w->inflight->prev = r;
     w->inflight = r;
     w->ninflight++;
-    w->requests++;
+    r->serial = ++w->requests;
 
     lua_State *T = co_thread(co);
     lua_rawgeti(T, LUA_REGISTRYINDEX, gen->dispatch_ref);
     lua_pushinteger(T, m->handler);
-    int nargs = 1 + push_request(T, req, m);
+    int nargs = 1 + push_request(T, req, m, r->serial);
     co_set_deadline(co, w->cfg->request_timeout_ms);
     co_start(co, nargs);
 }
@@ -626,6 +651,7 @@ int worker_host_open(uv_loop_t *loop, const config_t *cfg, bind_host_t *host)
     memset(host, 0, sizeof(*host));
     host->loop = loop;
     host->cfg = cfg;
+    host->request_field = push_request_field;
     if (!(host->cos = co_pool_new(loop)))
         return -1;
     if (cfg->database_url) {

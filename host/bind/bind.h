@@ -26,6 +26,10 @@ typedef struct bind_host {
     struct pg_pool *pg;         /* NULL when no database is configured */
     struct redis_client *redis; /* NULL when no Redis is configured */
     const char *generation;     /* hash of the generation being built or served */
+    /* Pushes field `name` (path, query_string, body, ip, id, headers) of request number
+     * `serial`, which co must be serving; returns -1 (pushing nothing) otherwise. Set by the
+     * worker: requests build these only when a script reads them. */
+    int (*request_field)(lua_State *L, co_t *co, lua_Number serial, const char *name);
 } bind_host_t;
 
 /* Stores the host pointer in L's registry; called once per lua_State by vm. */

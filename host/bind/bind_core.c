@@ -122,6 +122,22 @@ static int core_env(lua_State *L)
     return 1;
 }
 
+/* request_field(serial, name): a field of the request the calling coroutine serves, for
+ * speezy.app's lazy request table. */
+static int core_request_field(lua_State *L)
+{
+    lua_Number serial = luaL_checknumber(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    co_t *co = co_current(L);
+    bind_host_t *host = bind_host(L);
+    if (!co || !host->request_field || host->request_field(L, co, serial, name) < 0)
+        return luaL_error(L,
+                          "req.%s: read only from the request's own handler while it runs "
+                          "(keep the value, not req, for later)",
+                          name);
+    return 1;
+}
+
 int luaopen_speezy_core(lua_State *L)
 {
     static const luaL_Reg fns[] = {
@@ -132,9 +148,10 @@ int luaopen_speezy_core(lua_State *L)
         {"setting", core_setting},
         {"generation", core_generation},
         {"env", core_env},
+        {"request_field", core_request_field},
         {NULL, NULL},
     };
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, 9);
     luaL_register(L, NULL, fns);
     bind_push_null(L);
     lua_setfield(L, -2, "null");

@@ -388,7 +388,9 @@ static int push_rows(lua_State *S, pgb_state_t *st, const PGresult *res)
         lua_rawseti(S, rows, r + 1);
     }
     lua_settop(S, rows);
-    lua_pushnumber(S, strtod(PQcmdTuples((PGresult *)res), NULL));
+    const char *count = PQcmdTuples((PGresult *)res);
+    long long affected;
+    lua_pushnumber(S, parse_int(count, strlen(count), &affected) ? (lua_Number)affected : 0);
     return 2;
 }
 

@@ -30,6 +30,17 @@ describe("Lua handlers", function()
     assert.equal("127.0.0.1", j.ip)
   end)
 
+  it("refuses to read a kept request's fields once another request runs", function()
+    assert.equal("/keep", srv:request{ path = "/keep" }.json.route)
+    local res = srv:request{ path = "/kept" }
+    assert.equal(200, res.status)
+    assert.is_false(res.json.ok)
+    assert.matches("req.path: read only from the request's own handler", res.json.err, 1, true)
+    assert.equal("/kept", res.json.path)
+    assert.equal("/kept", res.json.route)
+    assert.equal(res.headers["x-request-id"], res.json.id)
+  end)
+
   it("looks request headers up case-insensitively", function()
     local res = srv:request{ method = "POST", path = "/echo", headers = { ["x-THING"] = "v" },
       body = "{}" }

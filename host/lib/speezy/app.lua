@@ -128,11 +128,20 @@ local function parse_query(qs)
   return q
 end
 
+-- Fields built from the HTTP request only when a handler reads them (most read a few).
+local LAZY = { path = true, query_string = true, body = true, ip = true, id = true, headers = true }
+
 local Request = {}
 local RequestMT = {
   __index = function(req, k)
+    if LAZY[k] then
+      local v = core.request_field(rawget(req, "_serial"), k)
+      if k == "headers" then setmetatable(v, Headers) end
+      rawset(req, k, v)
+      return v
+    end
     if k == "query" then
-      local q = parse_query(rawget(req, "query_string"))
+      local q = parse_query(req.query_string)
       rawset(req, "query", q)
       return q
     end
@@ -193,10 +202,9 @@ local function internal(req, msg)
 end
 
 -- Runs in the request's coroutine; returns status, body, content type, headers.
-function M._dispatch(idx, method, path, query_string, raw, ip, id, route, params, req_headers)
+function M._dispatch(idx, method, params, serial)
   local req = setmetatable({
-    method = method, path = path, query_string = query_string, body = raw, ip = ip, id = id,
-    route = route, params = params or {}, headers = setmetatable(req_headers, Headers),
+    method = method, route = routes[idx].path, params = params or {}, _serial = serial,
   }, RequestMT)
   local ok, status, body, headers = xpcall(run, on_error, idx, req)
   if not ok then
