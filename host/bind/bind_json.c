@@ -6,6 +6,7 @@
  * their keys are exactly 1..n, objects otherwise. Integers print without exponent; NaN and
  * infinities are refused. json.decode is in bind_json_decode.c. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -123,15 +124,44 @@ static const unsigned char json_special[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, ['/'] = 1, [0x7f] = 1,
 };
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* A high bit set in each byte of v that is zero (or above one that is). */
+static inline uint64_t zero_bytes(uint64_t v)
+{
+    return (v - ONES) & ~v & HIGHS;
+}
+
+/* Whether any of the 8 bytes of w is one json_special marks: the whole word at once. */
+static int word_special(uint64_t w)
+{
+    uint64_t control = (w - ONES * 0x20) & ~w & HIGHS; /* a byte below 0x20 */
+    return (control | zero_bytes(w ^ (ONES * '"')) | zero_bytes(w ^ (ONES * '\\')) |
+            zero_bytes(w ^ (ONES * '/')) | zero_bytes(w ^ (ONES * 0x7f))) != 0;
+}
+
+/* How many leading bytes of s need no escaping: a word at a time, then byte by byte. */
+static size_t plain_run(const char *s, size_t len)
+{
+    size_t i = 0;
+    for (uint64_t w; i + 8 <= len; i += 8) {
+        memcpy(&w, s + i, 8);
+        if (word_special(w))
+            break;
+    }
+    while (i < len && !json_special[(unsigned char)s[i]])
+        i++;
+    return i;
+}
+
 static void put_string(jbuf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     putc_(b, '"');
     size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = plain_run(s, len); i < len; i += 1 + plain_run(s + i + 1, len - i - 1)) {
         unsigned char c = (unsigned char)s[i];
-        if (!json_special[c])
-            continue;
         const char *esc = NULL;
         char u[7];
         if (c == '"')

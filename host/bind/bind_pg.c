@@ -1,7 +1,8 @@
 /* bind_pg.c — speezy.pg.core: the Lua side of the PostgreSQL pool (host/pg.c).
  *
  * Private to host/lib/speezy/pg.lua, which builds the script API on these primitives:
- *   query(sql, ...)            -> rows, affected | nil, err   (pg_pool_query: any connection)
+ *   query(sql, ...)            -> rows, affected | nil, err   (pg_pool_query: any connection),
+ *                                 or false in a coroutine that holds a pg.tx connection
  *   acquire()                  -> conn | nil, err             (pinned to the coroutine)
  *   conn_query(conn, sql, ...) -> rows, affected | nil, err
  *   release(conn), pinned() -> conn | nil, param(s, binary), configure(decode, encode),
@@ -40,7 +41,15 @@ enum {
     OID_FLOAT8 = 701,
     OID_TIMESTAMP = 1114,
     OID_TIMESTAMPTZ = 1184,
-    OID_JSONB = 3802
+    OID_JSONB = 3802,
+    /* kept as PostgreSQL writes them (named only to skip the array lookup) */
+    OID_NAME = 19,
+    OID_TEXT = 25,
+    OID_BPCHAR = 1042,
+    OID_VARCHAR = 1043,
+    OID_DATE = 1082,
+    OID_NUMERIC = 1700,
+    OID_UUID = 2950
 };
 
 /* Array type -> element type. Elements without a case in push_text (char 18, name 19, text 25,
@@ -56,6 +65,7 @@ static const struct {
 };
 
 typedef struct {
+    bind_host_t *host;
     lua_State *scratch; /* where results are built (anchored by scratch_ref) */
     int scratch_ref;
     int out_ref; /* the out_push function */
@@ -356,6 +366,15 @@ static void push_text(lua_State *S, pgb_state_t *st, Oid oid, const char *s, siz
     case OID_BYTEA:
         push_bytea(S, s);
         return;
+    case OID_TEXT:
+    case OID_VARCHAR:
+    case OID_BPCHAR:
+    case OID_NAME:
+    case OID_NUMERIC:
+    case OID_UUID:
+    case OID_DATE:
+        lua_pushlstring(S, s, len);
+        return;
     }
     Oid elem = array_elem(oid);
     if (elem)
@@ -609,15 +628,24 @@ static int op_start(lua_State *L, pgb_op_t *op)
     return co_yield_op(L, op->co, op_cancel, op);
 }
 
+static pgb_pin_t *pin_find(pgb_state_t *st, co_t *co);
+
+/* false when the coroutine holds a pg.tx connection: pg.lua then runs it there. */
 static int l_query(lua_State *L)
 {
     co_t *co = check_can_wait(L, "pg.query");
-    pg_pool_t *pool = bind_host(L)->pg;
+    pgb_state_t *st = state(L);
+    pgb_pin_t *pin = pin_find(st, co);
+    if (pin && pin->conn) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    pg_pool_t *pool = st->host->pg;
     if (!pool)
         return bind_fail(L, "DB_UNAVAILABLE", "no database configured (DATABASE_URL is not set)");
     if (pg_sql_opens_transaction(luaL_checkstring(L, 1)))
         luaL_error(L, "pg.query: a transaction block outlives its statement; use pg.tx(fn)");
-    pgb_op_t *op = op_build(L, state(L), 1);
+    pgb_op_t *op = op_build(L, st, 1);
     op->co = co;
     op->pool = pool;
     return op_start(L, op);
@@ -863,6 +891,7 @@ int luaopen_speezy_pg_core(lua_State *L)
 
     pgb_state_t *st = lua_newuserdata(L, sizeof(*st));
     memset(st, 0, sizeof(*st));
+    st->host = bind_host(L);
     int sti = lua_gettop(L);
     st->scratch = lua_newthread(L);
     st->scratch_ref = luaL_ref(L, LUA_REGISTRYINDEX);

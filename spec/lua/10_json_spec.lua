@@ -48,6 +48,41 @@ describe("json.encode", function()
     assert.equal([["a\n\u0001<\/b><\/script>"]], json.encode("a\n\1</b></script>"))
   end)
 
+  it("escapes exactly what needs it, wherever it falls in a long string", function()
+    -- The reference: one byte at a time, the way the encoder's word-at-a-time scan must agree.
+    local named = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+    local function reference(s)
+      local out = {}
+      for i = 1, #s do
+        local c = s:sub(i, i)
+        local b = c:byte()
+        if named[c] then
+          out[i] = named[c]
+        elseif c == "/" and i > 1 and s:sub(i - 1, i - 1) == "<" then
+          out[i] = "\\/"
+        elseif b < 0x20 or b == 0x7f then
+          out[i] = string.format("\\u%04x", b)
+        else
+          out[i] = c
+        end
+      end
+      return '"' .. table.concat(out) .. '"'
+    end
+    local alphabet = {
+      "a", "Z", "0", " ", "<", "/", '"', "\\", "\n", "\t", "\0", "\31", "\127", "\195\169",
+    }
+    math.randomseed(7)
+    for _ = 1, 3000 do
+      local parts = {}
+      for i = 1, math.random(0, 40) do
+        parts[i] = math.random(4) == 1 and alphabet[math.random(#alphabet)] or "x"
+      end
+      local s = table.concat(parts)
+      assert.equal(reference(s), json.encode(s))
+      assert.equal(s, json.decode(json.encode(s)))
+    end
+  end)
+
   it("encodes json.array{} as [] and an empty table as {}", function()
     assert.equal("[]", json.encode(json.array {}))
     assert.equal("{}", json.encode {})

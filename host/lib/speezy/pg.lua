@@ -142,9 +142,9 @@ run = function(state, fn)
 end
 
 function pg.query(sql, ...)
-  local conn = core.pinned()
-  if conn then return run_on(states[conn], sql, ...) end
-  return core.query(sql, ...)
+  local rows, affected = core.query(sql, ...)
+  if rows == false then return run_on(states[core.pinned()], sql, ...) end -- inside pg.tx
+  return rows, affected
 end
 
 function pg.tx(fn)
