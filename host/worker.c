@@ -139,14 +139,16 @@ static int valid_header(const char *name, size_t nlen, const char *value, size_t
 
 #define MAX_RESPONSE_HEADERS 32
 
-/* dispatch returned: status, body, content type, headers table (or nil). */
+/* dispatch returned: status, body (true: held by the JSON encoder), content type, headers
+ * table (or nil). */
 static void respond_from_lua(wreq_t *r, lua_State *L)
 {
     http_header_t hs[MAX_RESPONSE_HEADERS];
     size_t nh = 0;
     int status = (int)lua_tointeger(L, 1);
     size_t blen = 0;
-    const char *body = lua_tolstring(L, 2, &blen);
+    const char *body = lua_type(L, 2) == LUA_TBOOLEAN ? bind_json_held(L, &blen)
+                                                      : lua_tolstring(L, 2, &blen);
     if (lua_isstring(L, 3)) {
         hs[nh].name = "Content-Type";
         hs[nh].name_len = 12;

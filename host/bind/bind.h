@@ -53,6 +53,8 @@ void bind_push_null(lua_State *L);
 /* Lists: a table with the array metatable always encodes as a JSON array, even empty. */
 void bind_push_array_mt(lua_State *L);
 void bind_mark_array(lua_State *L, int idx);
+/* The body json._envelope_held(t) left in L's encoder buffer: valid until L encodes again. */
+const char *bind_json_held(lua_State *L, size_t *len);
 /* json.decode(s) -> value | nil, "message at character N" (bind_json_decode.c) */
 int bind_json_decode(lua_State *L);
 

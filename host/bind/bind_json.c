@@ -4,9 +4,12 @@
  * an empty list of rows, never {}. Tables carrying the array metatable (rows from pg, arrays
  * from redis and pg, json.array{...}) always encode as arrays. Other tables are arrays when
  * their keys are exactly 1..n, objects otherwise. Integers print without exponent; NaN and
- * infinities are refused. json.decode is in bind_json_decode.c. */
+ * infinities are refused. json.decode is in bind_json_decode.c.
+ *
+ * speezy.app answers with json._envelope_held(t): the envelope stays in this state's encoder
+ * buffer and the worker sends it from there (bind_json_held), so a response body never
+ * becomes a Lua string (no copy, no interning, no garbage). */
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,9 +47,17 @@ static void push_jbuf(lua_State *L)
     lua_setmetatable(L, -2);
 }
 
+static char jbuf_key; /* registry[&jbuf_key] = the buffer, for bind_json_held */
+
+/* The buffer, emptied; one grown past 64 KiB is given back to the allocator first. */
 static jbuf_t *jbuf_get(lua_State *L)
 {
     jbuf_t *b = lua_touserdata(L, lua_upvalueindex(1));
+    if (b->cap > 65536) {
+        free(b->p);
+        b->p = NULL;
+        b->cap = 0;
+    }
     b->L = L;
     b->len = 0;
     b->array_mt = lua_topointer(L, lua_upvalueindex(2));
@@ -118,79 +129,56 @@ static int is_marked_array(lua_State *L, const jbuf_t *b, int idx)
     return yes;
 }
 
-/* Bytes put_string must look at: '"', '\\', '/', controls and DEL; the rest are copied in
- * runs. */
+/* Bytes put_string must look at: '"', '\\', '/', controls and DEL. */
 static const unsigned char json_special[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, ['/'] = 1, [0x7f] = 1,
 };
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* A high bit set in each byte of v that is zero (or above one that is). */
-static inline uint64_t zero_bytes(uint64_t v)
-{
-    return (v - ONES) & ~v & HIGHS;
-}
-
-/* Whether any of the 8 bytes of w is one json_special marks: the whole word at once. */
-static int word_special(uint64_t w)
-{
-    uint64_t control = (w - ONES * 0x20) & ~w & HIGHS; /* a byte below 0x20 */
-    return (control | zero_bytes(w ^ (ONES * '"')) | zero_bytes(w ^ (ONES * '\\')) |
-            zero_bytes(w ^ (ONES * '/')) | zero_bytes(w ^ (ONES * 0x7f))) != 0;
-}
-
-/* How many leading bytes of s need no escaping: a word at a time, then byte by byte. */
-static size_t plain_run(const char *s, size_t len)
-{
-    size_t i = 0;
-    for (uint64_t w; i + 8 <= len; i += 8) {
-        memcpy(&w, s + i, 8);
-        if (word_special(w))
-            break;
-    }
-    while (i < len && !json_special[(unsigned char)s[i]])
-        i++;
-    return i;
-}
-
+/* One pass that copies as it looks: room for the worst case (every byte as \u00XX) is made
+ * first, so the common byte costs a table lookup and a store. */
 static void put_string(jbuf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    putc_(b, '"');
-    size_t start = 0;
-    for (size_t i = plain_run(s, len); i < len; i += 1 + plain_run(s + i + 1, len - i - 1)) {
+    if (b->len + len * 6 + 2 > b->cap)
+        grow(b, len * 6 + 2);
+    char *o = b->p + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[7];
-        if (c == '"')
-            esc = "\\\"";
-        else if (c == '\\')
-            esc = "\\\\";
-        else if (c == '/')
-            esc = i > 0 && s[i - 1] == '<' ? "\\/" : NULL; /* "</script>" stays harmless in HTML */
-        else if (c == '\n')
-            esc = "\\n";
-        else if (c == '\r')
-            esc = "\\r";
-        else if (c == '\t')
-            esc = "\\t";
-        else {
-            memcpy(u, "\\u00", 4);
-            u[4] = hex[c >> 4];
-            u[5] = hex[c & 15];
-            u[6] = '\0';
-            esc = u;
+        if (!json_special[c]) {
+            *o++ = (char)c;
+            continue;
         }
-        if (esc) {
-            put(b, s + start, i - start);
-            puts_(b, esc);
-            start = i + 1;
+        *o++ = '\\';
+        switch (c) {
+        case '"':
+        case '\\':
+            *o++ = (char)c;
+            break;
+        case '/': /* "</script>" stays harmless in HTML; other slashes stay as they are */
+            if (i > 0 && s[i - 1] == '<')
+                *o++ = '/';
+            else
+                o[-1] = '/';
+            break;
+        case '\n':
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = 't';
+            break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
         }
     }
-    put(b, s + start, len - start);
-    putc_(b, '"');
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
 }
 
 static int put_number(lua_State *L, jbuf_t *b, lua_Number n)
@@ -326,15 +314,9 @@ static void encode(lua_State *L, jbuf_t *b, int idx, int depth)
     }
 }
 
-/* Pushes the buffer's text; a buffer grown past 64 KiB is given back to the allocator. */
 static int jbuf_result(lua_State *L, jbuf_t *b)
 {
     lua_pushlstring(L, b->p ? b->p : "", b->len);
-    if (b->cap > 65536) {
-        free(b->p);
-        b->p = NULL;
-        b->cap = 0;
-    }
     return 1;
 }
 
@@ -349,7 +331,7 @@ static int json_encode(lua_State *L)
 
 /* {"success":true, ...members of the table}: the success envelope in one pass. A table
  * that is a list goes under "data". */
-static int json_envelope(lua_State *L)
+static jbuf_t *encode_envelope(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
@@ -362,7 +344,29 @@ static int json_envelope(lua_State *L)
         encode_members(L, b, 1, 0, 0);
     }
     putc_(b, '}');
-    return jbuf_result(L, b);
+    return b;
+}
+
+static int json_envelope(lua_State *L)
+{
+    return jbuf_result(L, encode_envelope(L));
+}
+
+static int json_envelope_held(lua_State *L)
+{
+    encode_envelope(L);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+const char *bind_json_held(lua_State *L, size_t *len)
+{
+    lua_pushlightuserdata(L, &jbuf_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    const jbuf_t *b = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    *len = b ? b->len : 0;
+    return b && b->p ? b->p : "";
 }
 
 static int json_array(lua_State *L)
@@ -380,10 +384,14 @@ int luaopen_speezy_json(lua_State *L)
     static const luaL_Reg fns[] = {
         {"encode", json_encode},
         {"envelope", json_envelope},
+        {"_envelope_held", json_envelope_held},
         {NULL, NULL},
     };
     lua_createtable(L, 0, 6);
     push_jbuf(L); /* shared: encoding runs no Lua, so one state encodes one thing at a time */
+    lua_pushlightuserdata(L, &jbuf_key);
+    lua_pushlightuserdata(L, lua_touserdata(L, -2)); /* the upvalues keep it alive */
+    lua_rawset(L, LUA_REGISTRYINDEX);
     for (const luaL_Reg *f = fns; f->name; f++) {
         lua_pushvalue(L, -1);
         bind_push_array_mt(L);

@@ -193,7 +193,7 @@ local function encode(body, req)
   if t == "string" then return body, nil end
   if body == nil then return '{"success":true}', JSON end
   if t ~= "table" then error("handler body must be a table, a string or nil, got " .. t, 0) end
-  return json.envelope(body), JSON
+  return json._envelope_held(body), JSON -- sent from the encoder's buffer: true stands for it
 end
 
 local function internal(req, msg)
