@@ -147,8 +147,8 @@ static void respond_from_lua(wreq_t *r, lua_State *L)
     size_t nh = 0;
     int status = (int)lua_tointeger(L, 1);
     size_t blen = 0;
-    const char *body = lua_type(L, 2) == LUA_TBOOLEAN ? bind_json_held(L, &blen)
-                                                      : lua_tolstring(L, 2, &blen);
+    const char *body =
+        lua_type(L, 2) == LUA_TBOOLEAN ? bind_json_held(L, &blen) : lua_tolstring(L, 2, &blen);
     if (lua_isstring(L, 3)) {
         hs[nh].name = "Content-Type";
         hs[nh].name_len = 12;
