@@ -165,14 +165,25 @@ void *co_userdata(const co_t *co)
     return co->ud;
 }
 
-co_t *co_current(lua_State *L)
+co_t *co_of_thread(lua_State *L, int idx)
 {
-    lua_pushthread(L);
+    lua_State *T = lua_tothread(L, idx);
+    if (!T)
+        return NULL;
+    lua_pushvalue(L, idx);
     lua_rawget(L, LUA_REGISTRYINDEX);
     co_t *co = lua_touserdata(L, -1);
     lua_pop(L, 1);
-    if (co && (co->co != L || co->finished))
+    if (co && (co->co != T || co->finished))
         return NULL;
+    return co;
+}
+
+co_t *co_current(lua_State *L)
+{
+    lua_pushthread(L);
+    co_t *co = co_of_thread(L, -1);
+    lua_pop(L, 1);
     return co;
 }
 

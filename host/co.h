@@ -53,6 +53,9 @@ void co_start(co_t *co, int nargs);
 
 /* The coroutine running on thread L, or NULL outside any (script top level: init context). */
 co_t *co_current(lua_State *L);
+/* The co whose thread is at idx (a request's coroutine seen from a script's own coroutine),
+ * or NULL; like co_current, never a finished one. */
+co_t *co_of_thread(lua_State *L, int idx);
 
 /* Records the pending op and yields; a binding's last act: `return co_yield_op(...)`. */
 int co_yield_op(lua_State *L, co_t *co, co_cancel_fn cancel, void *op);

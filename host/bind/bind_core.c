@@ -122,13 +122,15 @@ static int core_env(lua_State *L)
     return 1;
 }
 
-/* request_field(serial, name): a field of the request the calling coroutine serves, for
- * speezy.app's lazy request table. */
+/* request_field(thread, serial, name): a field of request number serial, which the coroutine
+ * thread must be serving, for speezy.app's lazy request table. The thread is the request's own,
+ * so a handler may read its request from a coroutine of its own (a generator). */
 static int core_request_field(lua_State *L)
 {
-    lua_Number serial = luaL_checknumber(L, 1);
-    const char *name = luaL_checkstring(L, 2);
-    co_t *co = co_current(L);
+    luaL_checktype(L, 1, LUA_TTHREAD);
+    lua_Number serial = luaL_checknumber(L, 2);
+    const char *name = luaL_checkstring(L, 3);
+    co_t *co = co_of_thread(L, 1);
     bind_host_t *host = bind_host(L);
     if (!co || !host->request_field || host->request_field(L, co, serial, name) < 0)
         return luaL_error(L,

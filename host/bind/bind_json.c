@@ -134,13 +134,14 @@ static const unsigned char json_special[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, ['/'] = 1, [0x7f] = 1,
 };
 
-/* One pass that copies as it looks: room for the worst case (every byte as \u00XX) is made
- * first, so the common byte costs a table lookup and a store. */
+/* One pass that copies as it looks: room for the string as it is comes first, so the common
+ * byte costs a table lookup and a store; an escape makes room for itself (at most 6 bytes)
+ * and for what is left. */
 static void put_string(jbuf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    if (b->len + len * 6 + 2 > b->cap)
-        grow(b, len * 6 + 2);
+    if (b->len + len + 2 > b->cap)
+        grow(b, len + 2);
     char *o = b->p + b->len;
     *o++ = '"';
     for (size_t i = 0; i < len; i++) {
@@ -148,6 +149,11 @@ static void put_string(jbuf_t *b, const char *s, size_t len)
         if (!json_special[c]) {
             *o++ = (char)c;
             continue;
+        }
+        b->len = (size_t)(o - b->p);
+        if (b->len + 6 + (len - i) + 1 > b->cap) {
+            grow(b, 6 + (len - i) + 1);
+            o = b->p + b->len;
         }
         *o++ = '\\';
         switch (c) {

@@ -409,7 +409,8 @@ static int push_rows(lua_State *S, pgb_state_t *st, const PGresult *res)
     lua_settop(S, rows);
     const char *count = PQcmdTuples((PGresult *)res);
     long long affected;
-    lua_pushnumber(S, parse_int(count, strlen(count), &affected) ? (lua_Number)affected : 0);
+    lua_pushnumber(S, parse_int(count, strlen(count), &affected) ? (lua_Number)affected
+                                                                 : strtod(count, NULL));
     return 2;
 }
 

@@ -41,6 +41,13 @@ describe("Lua handlers", function()
     assert.equal(res.headers["x-request-id"], res.json.id)
   end)
 
+  it("lets a handler read its request from a coroutine of its own", function()
+    local res = srv:request{ path = "/gen", headers = { ["X-Thing"] = "gen" } }
+    assert.equal(200, res.status)
+    assert.equal("/gen", res.json.path)
+    assert.equal("gen", res.json.h)
+  end)
+
   it("looks request headers up case-insensitively", function()
     local res = srv:request{ method = "POST", path = "/echo", headers = { ["x-THING"] = "v" },
       body = "{}" }

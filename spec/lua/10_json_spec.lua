@@ -83,6 +83,14 @@ describe("json.encode", function()
     end
   end)
 
+  it("grows its buffer for escapes anywhere in a long string", function()
+    local plain = string.rep("x", 70000)
+    assert.equal('"' .. plain .. '\\u0001\\"' .. '"', json.encode(plain .. "\1\""))
+    assert.equal('"' .. string.rep('\\"', 50000) .. '"', json.encode(string.rep('"', 50000)))
+    assert.equal('"' .. string.rep("\\u001f", 20000) .. plain .. '"',
+      json.encode(string.rep("\31", 20000) .. plain))
+  end)
+
   it("encodes json.array{} as [] and an empty table as {}", function()
     assert.equal("[]", json.encode(json.array {}))
     assert.equal("{}", json.encode {})

@@ -135,7 +135,7 @@ local Request = {}
 local RequestMT = {
   __index = function(req, k)
     if LAZY[k] then
-      local v = core.request_field(rawget(req, "_serial"), k)
+      local v = core.request_field(rawget(req, "_co"), rawget(req, "_serial"), k)
       if k == "headers" then setmetatable(v, Headers) end
       rawset(req, k, v)
       return v
@@ -204,7 +204,8 @@ end
 -- Runs in the request's coroutine; returns status, body, content type, headers.
 function M._dispatch(idx, method, params, serial)
   local req = setmetatable({
-    method = method, route = routes[idx].path, params = params or {}, _serial = serial,
+    method = method, route = routes[idx].path, params = params or {},
+    _co = coroutine.running(), _serial = serial, -- what reads the lazy fields (RequestMT)
   }, RequestMT)
   local ok, status, body, headers = xpcall(run, on_error, idx, req)
   if not ok then
