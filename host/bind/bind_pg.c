@@ -868,7 +868,8 @@ static int l_stats(lua_State *L)
              {"waiting", s.waiting},
              {"connected", s.connected},
              {"batches", (lua_Number)s.batches},
-             {"batched", (lua_Number)s.batched}};
+             {"batched", (lua_Number)s.batched},
+             {"shared", (lua_Number)s.shared}};
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         lua_pushnumber(L, f[i].value);
         lua_setfield(L, -2, f[i].name);
