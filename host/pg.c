@@ -255,28 +255,6 @@ static void queue_push(pg_conn_t *c, pg_query_t *q)
     c->qtail = q;
 }
 
-/* Every statement sent and not yet reported, in order, taken off the connection. */
-static pg_query_t *queue_take_all(pg_conn_t *c)
-{
-    pg_query_t *q = c->qhead;
-    if (c->ghead) {
-        c->gtail->next = c->qhead;
-        q = c->ghead;
-    }
-    c->ghead = c->gtail = c->qhead = c->qtail = NULL;
-    return q;
-}
-
-static void group_push(pg_conn_t *c, pg_query_t *q)
-{
-    q->next = NULL;
-    if (c->gtail)
-        c->gtail->next = q;
-    else
-        c->ghead = q;
-    c->gtail = q;
-}
-
 static pg_query_t *queue_pop(pg_conn_t *c)
 {
     pg_query_t *q = c->qhead;
@@ -333,7 +311,8 @@ static void query_finish(pg_conn_t *c, pg_query_t *q, PGresult *res, int err)
  * statement on it fails, the first with err, the ones sent after it with PG_ECONNLOST. */
 static void conn_broken(pg_conn_t *c, int err)
 {
-    pg_query_t *q = queue_take_all(c);
+    pg_query_t *q = c->qhead;
+    c->qhead = c->qtail = NULL;
     pg_conn_log(LOG_WARN, c, "connection lost");
     pg_conn_drop(c);
     if (c->state == PGC_IDLE)
@@ -393,62 +372,28 @@ static int query_stmt_stale(pg_conn_t *c, const pg_query_t *q, const PGresult *r
 
 static int pool_wait(pg_pool_t *pool, pg_acquire_cb cb, void *ud, pg_query_t *q, pg_waiter_t **out);
 
-/* A pool statement that goes back to the queue instead of failing its caller, once per
- * reason (*once): its prepared form was stale, or sharing a sync failed for it. It never ran
- * to any effect either way. */
-static int query_retry(pg_conn_t *c, pg_query_t *q, int *once)
+/* A pool statement that failed only because its prepared form was stale never ran: it goes
+ * back to the queue once (to be prepared afresh) instead of failing its caller. */
+static int query_retry(pg_conn_t *c, pg_query_t *q)
 {
-    if (q == &c->own || *once || !q->cb || c->pool->closing ||
+    if (q == &c->own || q->retried || !q->cb || c->pool->closing ||
         pool_wait(c->pool, NULL, NULL, q, &q->waiter) != PG_WAIT)
         return 0;
-    *once = 1;
+    q->retried = 1;
     PQclear(q->res);
     q->res = NULL;
     pg_pool_handoff_soon(c->pool);
     return 1;
 }
 
-static int query_error(const pg_query_t *q)
-{
-    return q->res ? pg_result_error(q->res) : q->undone ? PG_EUNAVAILABLE : PG_EDB;
-}
-
-/* A statement whose prepared form was stale goes back to the queue. So does a shared one
- * whose group failed, unless the failure was its own error: what it read or did was rolled
- * back with the group, or it was aborted before it ran, or it would have written (25006, the
- * group is read-only); it runs again with a sync of its own. */
-static int query_again(pg_conn_t *c, pg_query_t *q, int group_failed)
-{
-    PGresult *res = q->res;
-    int err = query_error(q);
-    if (q->stmt && res && err && query_stmt_stale(c, q, res))
-        return query_retry(c, q, &q->retried);
-    if (!q->shared || !group_failed)
-        return 0;
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    int casualty = !err || (res && PQresultStatus(res) == PGRES_PIPELINE_ABORTED) ||
-                   (state && strcmp(state, "25006") == 0);
-    if (!casualty || query_retry(c, q, &q->alone))
-        return casualty;
-    if (!err) { /* a result its group's rollback undid: not to be reported as done */
-        PQclear(q->res);
-        q->res = NULL;
-        q->undone = 1;
-    }
-    return 0;
-}
-
-/* The statement at the head has its sync: it is answered, or goes back to the queue. Its
- * callback is detached before the connection is settled (a reset reuses the holder's own
- * statement for its ROLLBACK), and the caller hears last. */
 static void conn_query_done(pg_conn_t *c)
 {
     pg_query_t *q = queue_pop(c);
     PGresult *res = q->res;
-    int err = query_error(q);
-    int again = query_again(c, q, 0);
-    query_end_t e = again ? (query_end_t){0} : query_end(c, q);
-    if (again)
+    int err = res ? pg_result_error(res) : PG_EDB;
+    int retried = q->stmt && res && err && query_stmt_stale(c, q, res) && query_retry(c, q);
+    query_end_t e = retried ? (query_end_t){0} : query_end(c, q);
+    if (retried)
         res = NULL;
     if (PQstatus(c->pq) == CONNECTION_BAD) {
         err = PG_ECONNLOST;
@@ -457,39 +402,6 @@ static void conn_query_done(pg_conn_t *c)
         conn_pipe_end(c, !e.cb);
     }
     query_report(e, res, err);
-}
-
-/* The last statement of a shared group has its sync: the group (pool statements only) is
- * answered, in order, or its statements go back to the queue (query_again). */
-static void conn_group_done(pg_conn_t *c)
-{
-    group_push(c, queue_pop(c));
-    pg_query_t *q = c->ghead, *report = NULL, **tail = &report;
-    c->ghead = c->gtail = NULL;
-    int failed = 0;
-    for (pg_query_t *g = q; g; g = g->next)
-        failed |= query_error(g) != 0;
-    while (q) {
-        pg_query_t *next = q->next;
-        if (!query_again(c, q, failed)) {
-            q->next = NULL;
-            *tail = q;
-            tail = &q->next;
-        }
-        q = next;
-    }
-    int lost = PQstatus(c->pq) == CONNECTION_BAD;
-    if (lost)
-        conn_broken(c, PG_ECONNLOST);
-    else if (!c->qhead)
-        conn_pipe_end(c, 0);
-    while (report) {
-        pg_query_t *next = report->next;
-        PGresult *res = report->res;
-        int err = lost ? PG_ECONNLOST : query_error(report);
-        query_report(query_end(c, report), res, err);
-        report = next;
-    }
 }
 
 /* The Parse of a statement's first run: on success the session has it (and the result is
@@ -528,12 +440,6 @@ static void conn_collect(pg_conn_t *c)
     while (c->qhead && c->pq && !PQisBusy(c->pq)) {
         PGresult *r = PQgetResult(c->pq);
         if (!r) {
-            if (c->qhead->nosync && c->got) { /* a shared statement's results are over */
-                c->got = 0;
-                nulls = 0;
-                group_push(c, queue_pop(c));
-                continue;
-            }
             if (++nulls > 1)
                 break; /* nothing more until the server sends it */
             continue;
@@ -542,11 +448,7 @@ static void conn_collect(pg_conn_t *c)
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_PIPELINE_SYNC) {
             PQclear(r);
-            c->got = 0;
-            if (c->ghead)
-                conn_group_done(c);
-            else
-                conn_query_done(c);
+            conn_query_done(c);
         } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
             PQclear(r); /* COPY is not supported: the session is dropped and re-made */
             conn_broken(c, PG_EINVAL);
@@ -555,7 +457,6 @@ static void conn_collect(pg_conn_t *c)
             query_parsed(c, c->qhead, r);
         } else {
             query_keep_result(c->qhead, r);
-            c->got = 1;
         }
     }
     if (c->pq && c->state != PGC_CONNECTING && PQstatus(c->pq) == CONNECTION_BAD)
@@ -639,8 +540,6 @@ static int conn_write(pg_conn_t *c, pg_query_t *q)
     }
     if (!ok)
         return PQstatus(c->pq) == CONNECTION_BAD ? PG_ECONNLOST : PG_EINVAL;
-    if (q->nosync)
-        return 0;
     return PQpipelineSync(c->pq) ? 0 : PG_ECONNLOST; /* else half a statement is queued */
 }
 
@@ -693,41 +592,8 @@ static void conn_hold(const pg_conn_t *c, int on)
 static int conn_enter_pipeline(pg_conn_t *c)
 {
     c->state = PGC_SHARED;
-    c->got = 0;
     c->piped = PQenterPipelineMode(c->pq);
     return c->piped ? 0 : PG_ECONNLOST;
-}
-
-/* SELECTs that follow one another in a batch share one sync, so PostgreSQL answers them in
- * one segment instead of one each (and libpq parses one sync, not one per statement). Their
- * implicit transaction is made read-only first, so a SELECT that would write (a function
- * that inserts, FOR UPDATE, nextval) fails with 25006 instead. They are answered at the
- * group's sync, once it committed; when anything in the group failed, each statement but the
- * one whose own error it was runs again with a sync of its own (query_again): a rollback
- * undoes what a shared statement did (a notification, a setting), so none is reported done
- * unless its group committed. */
-#define READ_ONLY_SQL "SELECT set_config('transaction_read_only', 'on', true)"
-
-static int may_share(const pg_query_t *q)
-{
-    return q && q->select && !q->alone;
-}
-
-/* Opens a shared group: its first statement, which nobody waits for. */
-static int conn_open_group(pg_conn_t *c)
-{
-    pg_query_t *q = calloc(1, sizeof(*q));
-    if (!q)
-        return PG_ENOMEM;
-    q->sql = READ_ONLY_SQL;
-    q->shared = q->nosync = 1;
-    int rc = conn_write(c, q);
-    if (rc == PG_EINVAL) {
-        free(q);
-        return rc;
-    }
-    queue_push(c, q);
-    return rc;
 }
 
 /* Gives a connection just taken from the idle list the statements at the head of the queue
@@ -742,22 +608,12 @@ static void conn_run_batch(pg_conn_t *c)
         conn_hold(c, 1);
     pool->batches++;
     pg_query_t *refused = NULL; /* libpq took nothing of them: told once the batch is out */
-    int grouped = 0;            /* statements in the open shared group */
     for (int i = 0; i < n && pool->whead && pool->whead->query; i++) {
         pg_waiter_t *w = pool->whead;
         pg_query_t *q = w->query;
         waiter_unlink(pool, w);
         free(w);
         q->waiter = NULL;
-        int next_shares = i + 1 < n && pool->whead && may_share(pool->whead->query);
-        q->shared = may_share(q) && (grouped > 0 || next_shares);
-        q->nosync = q->shared && next_shares;
-        if (q->shared && grouped == 0 && !err) {
-            int rc = conn_open_group(c);
-            err = rc == PG_EINVAL ? 0 : rc;
-            q->shared = q->nosync = rc == 0 ? q->shared : 0;
-        }
-        grouped = q->nosync ? grouped + 1 : 0;
         int rc = err ? err : conn_write(c, q);
         if (rc == PG_EINVAL) {
             q->next = refused;
@@ -766,7 +622,6 @@ static void conn_run_batch(pg_conn_t *c)
         }
         queue_push(c, q); /* even when unsent: conn_broken then fails it with the rest */
         pool->batched++;
-        pool->shared += (unsigned long)q->shared;
         err = rc;
     }
     if (hold)
@@ -819,7 +674,6 @@ int pg_pool_query(pg_pool_t *pool, const char *sql, int nparams, const char *con
     if (!q)
         return PG_ENOMEM;
     query_set(q, sql, nparams, values, lengths, formats, cb, ud);
-    q->select = pg_sql_is_select(sql);
     /* Even with a connection idle, the statement queues: the handoff, before the loop next
      * waits, sends it with whatever else this turn of the loop queued (a burst of requests),
      * one write and one server wake-up for all. A pool that may not wait can't do that. */
@@ -1101,7 +955,6 @@ void pg_pool_stats(const pg_pool_t *pool, pg_pool_stats_t *s)
     s->waiting = pool->nwaiting;
     s->batches = pool->batches;
     s->batched = pool->batched;
-    s->shared = pool->shared;
     for (int i = 0; i < pool->opts.size; i++) {
         const pg_conn_t *c = &pool->conns[i];
         s->idle += c->state == PGC_IDLE;
@@ -1188,7 +1041,8 @@ int pg_pool_new(uv_loop_t *loop, const char *url, const pg_pool_opts_t *opts, pg
 /* Ends one connection's session now; a held one stays allocated until released. */
 static void conn_close(pg_conn_t *c)
 {
-    pg_query_t *q = queue_take_all(c);
+    pg_query_t *q = c->qhead;
+    c->qhead = c->qtail = NULL;
     if (c->gai) {
         c->gai->data = NULL;
         uv_cancel((uv_req_t *)c->gai);

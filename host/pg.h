@@ -86,7 +86,6 @@ typedef struct {
     int waiting;                    /* pg_pool_acquire callers and pool statements queued */
     int connected;                  /* sessions currently established */
     unsigned long batches, batched; /* writes of pool statements, and statements in them */
-    unsigned long shared;           /* statements that shared a sync with their neighbours */
 } pg_pool_stats_t;
 
 /* conn is NULL when err < 0. */

@@ -36,11 +36,6 @@ struct pg_query {
     unsigned stmt_id;
     int parsing; /* its first result is the Parse's */
     int retried; /* went back to the queue once: its prepared form was stale */
-    int select;  /* a SELECT: may share its batch's sync with its neighbours */
-    int shared;  /* sent sharing a sync with its neighbours (the last of them holds it) */
-    int nosync;  /* shared, and not the last: its results end at their NULL, not a sync */
-    int alone;   /* runs with a sync of its own: sharing one failed for it */
-    int undone;  /* its group rolled back and it could not run again: reported unavailable */
     pg_query_t *next;
 };
 
@@ -60,10 +55,8 @@ struct pg_conn {
     int cancel;            /* the abandoned statement is to be cancelled: 1 wanted, 2 under way */
     int after_cancel;      /* what waits for the cancel to be done: CANCEL_THEN_* */
     pg_query_t own;        /* the exclusive holder's statement */
-    int got;               /* the statement at qhead has had a result (not its Parse's) */
     pg_stmt_cache_t stmts; /* what this session has prepared */
     pg_query_t *qhead, *qtail; /* statements sent, in the order their results come */
-    pg_query_t *ghead, *gtail; /* shared statements answered, waiting for their group's sync */
     pg_conn_t *next_idle;
 };
 
@@ -101,7 +94,7 @@ struct pg_pool {
     int open_handles; /* pool-level handles still closing */
     int held;         /* connections acquired before close and not yet released */
     int outage;       /* a connection failed and none has come back since: logged once */
-    unsigned long batches, batched, shared;
+    unsigned long batches, batched;
     int cancelling; /* a PQcancel on the threadpool (one at a time: see conn_cancel) */
 };
 

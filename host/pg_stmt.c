@@ -49,11 +49,6 @@ int pg_sql_opens_transaction(const char *sql)
     return sql_is_word(p, "begin") || sql_is_word(p, "start");
 }
 
-int pg_sql_is_select(const char *sql)
-{
-    return sql_is_word(sql_skip_noise(sql), "select");
-}
-
 int pg_sql_plannable(const char *sql)
 {
     static const char *const words[] = {"select", "insert", "update", "delete",

@@ -53,7 +53,5 @@ void pg_stmt_forget(pg_stmt_cache_t *c, pg_stmt_t *s, unsigned id);
 int pg_sql_opens_transaction(const char *sql);
 /* Whether sql is a statement PostgreSQL plans (see the top of this file). */
 int pg_sql_plannable(const char *sql);
-/* A statement that starts with SELECT. */
-int pg_sql_is_select(const char *sql);
 
 #endif

@@ -868,8 +868,7 @@ static int l_stats(lua_State *L)
              {"waiting", s.waiting},
              {"connected", s.connected},
              {"batches", (lua_Number)s.batches},
-             {"batched", (lua_Number)s.batched},
-             {"shared", (lua_Number)s.shared}};
+             {"batched", (lua_Number)s.batched}};
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         lua_pushnumber(L, f[i].value);
         lua_setfield(L, -2, f[i].name);

@@ -319,137 +319,6 @@ TEST(cancel_queued_and_sent_statements)
     pool_shut(pool);
 }
 
-/* SELECTs of one batch share a sync, yet each gets its own outcome: a failing one fails
- * alone, the ones after it (aborted with it) run again and answer right. */
-TEST(shared_selects_fail_alone)
-{
-    enum { N = 12 };
-    pg_pool_t *pool = pool_ready(1, 10000);
-    CHECK(pool != NULL);
-    if (!pool)
-        return;
-    stmt_t s[N];
-    static const char *values[N] = {"0", "1", "2", "3", "x", "5", "6", "7", "8", "9", "10", "11"};
-    hold_t h;
-    CHECK(hold(pool, &h, 1000) == 0);
-    for (int i = 0; i < N; i++)
-        CHECK(stmt_start(pool, &s[i], i == 7 ? "SELECT 1 / ($1::int - 7)" : "SELECT $1::int * 2",
-                         &values[i], NULL) == 0);
-    pg_pool_release(pool, h.conn);
-    CHECK(wait_all(s, N, 5000));
-    for (int i = 0; i < N; i++) {
-        char want[16];
-        snprintf(want, sizeof(want), "%d", i * 2);
-        if (i == 4 || i == 7)
-            CHECK(s[i].calls == 1 && s[i].err == PG_EINPUT); /* bad integer, division by 0 */
-        else
-            CHECK(s[i].calls == 1 && s[i].err == 0 && strcmp(s[i].value, want) == 0);
-    }
-    pg_pool_stats_t st;
-    pg_pool_stats(pool, &st);
-    CHECK(st.shared >= N);
-    pool_shut(pool);
-}
-
-/* A SELECT that writes (a function that inserts, nextval, FOR UPDATE) can't share a read-only
- * sync: it runs again alone and does its work exactly once, even when a neighbour fails (in a
- * shared transaction the failure would roll its write back after it was reported done). */
-TEST(shared_select_that_writes_runs_alone)
-{
-    enum { N = 7 };
-    pg_pool_t *pool = pool_ready(1, 10000);
-    CHECK(pool != NULL);
-    if (!pool)
-        return;
-    job_t j;
-    CHECK(fresh_table(pool, "t_ro", "n int") == 0);
-    CHECK(exec1(pool, "DROP SEQUENCE IF EXISTS s_ro", NULL, &j) == 0);
-    CHECK(exec1(pool, "CREATE SEQUENCE s_ro", NULL, &j) == 0);
-    CHECK(exec1(pool,
-                "CREATE OR REPLACE FUNCTION f_ro(v int) RETURNS int LANGUAGE sql AS "
-                "'INSERT INTO t_ro VALUES (v) RETURNING n'",
-                NULL, &j) == 0);
-    static const char *const sql[N] = {
-        "SELECT 1",
-        "SELECT f_ro(5)",
-        "SELECT 1 / 0",
-        "SELECT nextval('s_ro')",
-        "SELECT n FROM t_ro FOR UPDATE",
-        "SELECT 3",
-        "SELECT 4",
-    };
-    static const char *const want[N] = {"1", "5", "", "1", "5", "3", "4"};
-    hold_t h;
-    CHECK(hold(pool, &h, 1000) == 0);
-    stmt_t s[N];
-    for (int i = 0; i < N; i++)
-        CHECK(stmt_start(pool, &s[i], sql[i], NULL, NULL) == 0);
-    pg_pool_release(pool, h.conn);
-    CHECK(wait_all(s, N, 5000));
-    for (int i = 0; i < N; i++)
-        CHECK(s[i].calls == 1 && s[i].err == (i == 2 ? PG_EINPUT : 0) &&
-              strcmp(s[i].value, want[i]) == 0);
-    stmt_t count;
-    CHECK(run1(pool, &count, "SELECT count(*) FROM t_ro", NULL) == 0);
-    CHECK_STR(count.value, "1");
-    CHECK(exec1(pool, "DROP FUNCTION f_ro(int)", NULL, &j) == 0);
-    CHECK(exec1(pool, "DROP SEQUENCE s_ro", NULL, &j) == 0);
-    CHECK(exec1(pool, "DROP TABLE t_ro", NULL, &j) == 0);
-    pool_shut(pool);
-}
-
-/* What a shared SELECT does that a rollback undoes (here a session setting; a notification
- * alike) is never reported done when a neighbour fails: it runs again alone. */
-TEST(shared_select_effects_survive_a_failing_neighbour)
-{
-    pg_pool_t *pool = pool_ready(1, 10000);
-    CHECK(pool != NULL);
-    if (!pool)
-        return;
-    hold_t h;
-    CHECK(hold(pool, &h, 1000) == 0);
-    stmt_t s[3];
-    CHECK(stmt_start(pool, &s[0], "SELECT set_config('speezy.test', 'kept', false)", NULL, NULL) ==
-          0);
-    CHECK(stmt_start(pool, &s[1], "SELECT 1 / 0", NULL, NULL) == 0);
-    CHECK(stmt_start(pool, &s[2], "SELECT 2", NULL, NULL) == 0);
-    pg_pool_release(pool, h.conn);
-    CHECK(wait_all(s, 3, 5000));
-    CHECK(s[0].calls == 1 && s[0].err == 0 && strcmp(s[0].value, "kept") == 0);
-    CHECK(s[1].calls == 1 && s[1].err == PG_EINPUT);
-    CHECK(s[2].calls == 1 && s[2].err == 0 && strcmp(s[2].value, "2") == 0);
-    stmt_t now;
-    CHECK(run1(pool, &now, "SELECT current_setting('speezy.test', true)", NULL) == 0);
-    CHECK_STR(now.value, "kept"); /* the pool's only session */
-    pool_shut(pool);
-}
-
-/* Queues `first`, a statement that kills its own session, then n - 2 runs of `rest`, behind
- * the pool's only connection; returns 0 once all are answered and the pool serves again. */
-static int run_dying_batch(pg_pool_t *pool, stmt_t *s, int n, const char *first, const char *rest)
-{
-    hold_t h;
-    if (hold(pool, &h, 1000) != 0)
-        return -1;
-    int rc = stmt_start(pool, &s[0], first, NULL, NULL);
-    if (rc == 0)
-        rc = stmt_start(pool, &s[1], "SELECT pg_terminate_backend(pg_backend_pid())", NULL, NULL);
-    for (int i = 2; i < n && rc == 0; i++)
-        rc = stmt_start(pool, &s[i], rest, NULL, NULL);
-    pg_pool_release(pool, h.conn);
-    if (rc != 0 || !wait_all(s, n, 5000) || !wait_connected(pool, 1, 5000))
-        return -1;
-    stmt_t again;
-    if (stmt_start(pool, &again, "SELECT 3", NULL, NULL) != 0 || !wait_all(&again, 1, 5000))
-        return -1;
-    return again.err == 0 && strcmp(again.value, "3") == 0 ? 0 : -1;
-}
-
-static int unavailable(const stmt_t *s)
-{
-    return s->calls == 1 && (s->err == PG_EUNAVAILABLE || s->err == PG_ECONNLOST);
-}
-
 /* The session dies in the middle of a batch: every statement of it is answered (the dead one
  * and all after it as unavailable), and the pool reconnects and serves again. */
 TEST(batch_fails_together_when_its_session_dies)
@@ -459,33 +328,29 @@ TEST(batch_fails_together_when_its_session_dies)
     CHECK(pool != NULL);
     if (!pool)
         return;
+    hold_t h;
+    CHECK(hold(pool, &h, 1000) == 0);
     stmt_t s[N];
-    CHECK(run_dying_batch(pool, s, N, "VALUES (1)", "VALUES (2)") == 0);
-    CHECK(s[0].err == 0 && strcmp(s[0].value, "1") == 0);
-    for (int i = 1; i < N; i++)
-        CHECK(unavailable(&s[i]));
-    pool_shut(pool);
-}
-
-/* The same among SELECTs sharing a sync: their group never commits, so none is reported done;
- * those the dying one aborted never ran, and either run again on the new session or fail as
- * unavailable. Each is answered exactly once. */
-TEST(shared_selects_survive_a_dying_session)
-{
-    enum { N = 6 };
-    pg_pool_t *pool = pool_ready(1, 10000);
-    CHECK(pool != NULL);
-    if (!pool)
-        return;
-    stmt_t s[N];
-    CHECK(run_dying_batch(pool, s, N, "SELECT 1", "SELECT 2") == 0);
-    CHECK(unavailable(&s[0]));
-    CHECK(unavailable(&s[1]));
+    CHECK(stmt_start(pool, &s[0], "SELECT 1", NULL, NULL) == 0);
+    CHECK(stmt_start(pool, &s[1], "SELECT pg_terminate_backend(pg_backend_pid())", NULL, NULL) ==
+          0);
     for (int i = 2; i < N; i++)
-        CHECK(unavailable(&s[i]) || (s[i].calls == 1 && s[i].err == 0 && !strcmp(s[i].value, "2")));
+        CHECK(stmt_start(pool, &s[i], "SELECT 2", NULL, NULL) == 0);
+    pg_pool_release(pool, h.conn);
+    CHECK(wait_all(s, N, 5000));
+    CHECK(s[0].err == 0 && strcmp(s[0].value, "1") == 0);
+    int unavailable = 0;
+    for (int i = 1; i < N; i++)
+        unavailable += s[i].calls == 1 && (s[i].err == PG_EUNAVAILABLE || s[i].err == PG_ECONNLOST);
+    CHECK(unavailable == N - 1);
+    CHECK(wait_connected(pool, 1, 5000));
+    stmt_t again;
+    CHECK(stmt_start(pool, &again, "SELECT 3", NULL, NULL) == 0);
+    CHECK(wait_all(&again, 1, 5000) && again.err == 0 && strcmp(again.value, "3") == 0);
     pool_shut(pool);
 }
 
+/* Queued past the pool's wait bound: DB_UNAVAILABLE, and the queue moves on. */
 TEST(queued_statement_times_out)
 {
     pg_pool_t *pool = pool_ready(1, 100);
@@ -587,11 +452,7 @@ int main(void)
         RUN(batched_statements_commit_or_fail_alone);
         RUN(deferred_failure_reaches_its_statement);
         RUN(cancel_queued_and_sent_statements);
-        RUN(shared_selects_fail_alone);
-        RUN(shared_select_that_writes_runs_alone);
-        RUN(shared_select_effects_survive_a_failing_neighbour);
         RUN(batch_fails_together_when_its_session_dies);
-        RUN(shared_selects_survive_a_dying_session);
         RUN(queued_statement_times_out);
         RUN(idle_connection_serves_past_a_tiny_wait_bound);
         RUN(batch_leaves_in_one_send);

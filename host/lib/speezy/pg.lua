@@ -201,9 +201,9 @@ function pg.bytea(s)
   return core.param(s, true)
 end
 
--- Pool counters for metrics: size, idle, busy, waiting, connected, batches / batched (how
--- many writes sent pg.query statements, and how many statements they held) and shared (how
--- many SELECTs shared a sync with their neighbours); nil without a database.
+-- Pool counters for metrics: size, idle, busy, waiting, connected, and batches / batched
+-- (how many writes sent pg.query statements, and how many statements they held); nil
+-- without a database.
 pg.stats = core.stats
 
 return pg
