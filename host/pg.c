@@ -19,69 +19,6 @@
 
 static void conn_reset(pg_conn_t *c);
 
-/* ---- error mapping ---------------------------------------------------------------------- */
-
-int pg_sqlstate_error(const char *s)
-{
-    if (!s || strlen(s) != 5)
-        return PG_EDB;
-    if (strcmp(s, "23505") == 0)
-        return PG_ECONFLICT;
-    if (strcmp(s, "23503") == 0)
-        return PG_EREFERENCE;
-    if (strncmp(s, "23", 2) == 0)
-        return PG_ECONSTRAINT;
-    if (strncmp(s, "22", 2) == 0)
-        return PG_EINPUT;
-    if (strcmp(s, "57014") == 0)
-        return PG_ETIMEOUT;
-    if (strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0)
-        return PG_ESERIALIZATION;
-    /* 08P01 is also what a statement given the wrong number of parameters gets: a script bug
-     * on a healthy session (a real protocol breakage ends the session: PG_ECONNLOST). */
-    if (strcmp(s, "08P01") == 0)
-        return PG_EDB;
-    if (strncmp(s, "08", 2) == 0 || strncmp(s, "57P0", 4) == 0 || strcmp(s, "53300") == 0)
-        return PG_EUNAVAILABLE;
-    return PG_EDB;
-}
-
-int pg_result_error(const PGresult *res)
-{
-    switch (PQresultStatus(res)) {
-    case PGRES_COMMAND_OK:
-    case PGRES_TUPLES_OK:
-    case PGRES_EMPTY_QUERY:
-        return 0;
-    default:
-        return pg_sqlstate_error(PQresultErrorField(res, PG_DIAG_SQLSTATE));
-    }
-}
-
-const char *pg_error_name(int err)
-{
-    switch (err) {
-    case PG_ECONFLICT:
-        return "CONFLICT";
-    case PG_EREFERENCE:
-        return "INVALID_REFERENCE";
-    case PG_ECONSTRAINT:
-        return "CONSTRAINT_VIOLATION";
-    case PG_EINPUT:
-        return "INVALID_INPUT";
-    case PG_ETIMEOUT:
-        return "TIMEOUT";
-    case PG_ESERIALIZATION:
-        return "SERIALIZATION_FAILURE";
-    case PG_EUNAVAILABLE:
-    case PG_ECONNLOST:
-    case PG_ECLOSED:
-        return "DB_UNAVAILABLE";
-    default:
-        return "DB_ERROR";
-    }
-}
-
 /* ---- waiters ---------------------------------------------------------------------------- */
 
 static void waiter_unlink(pg_pool_t *pool, pg_waiter_t *w)
@@ -881,72 +818,7 @@ void pg_pool_release(pg_pool_t *pool, pg_conn_t *c)
         conn_reset(c);
 }
 
-/* ---- ping and stats --------------------------------------------------------------------- */
-
-static void ping_finish(pg_ping_t *p, int err)
-{
-    pg_ping_cb cb = p->cb;
-    void *ud = p->ud;
-    free(p);
-    cb(err, ud);
-}
-
-static void ping_done(pg_conn_t *conn, const PGresult *res, int err, void *ud)
-{
-    pg_ping_t *p = ud;
-    pg_pool_release(p->pool, conn);
-    ping_finish(p, err);
-}
-
-static int ping_send(pg_ping_t *p, pg_conn_t *conn)
-{
-    p->conn = conn;
-    int err = pg_conn_query(conn, "SELECT 1", 0, NULL, NULL, NULL, ping_done, p);
-    if (err < 0)
-        pg_pool_release(p->pool, conn);
-    return err;
-}
-
-static void ping_acquired(pg_conn_t *conn, int err, void *ud)
-{
-    pg_ping_t *p = ud;
-    p->waiter = NULL;
-    if (err == 0)
-        err = ping_send(p, conn);
-    if (err < 0)
-        ping_finish(p, err);
-}
-
-int pg_pool_ping(pg_pool_t *pool, pg_ping_cb cb, void *ud, pg_ping_t **out)
-{
-    pg_ping_t *p = calloc(1, sizeof(*p));
-    if (!p)
-        return PG_ENOMEM;
-    p->pool = pool;
-    p->cb = cb;
-    p->ud = ud;
-    pg_conn_t *conn;
-    int rc = pg_pool_acquire(pool, ping_acquired, p, &conn, &p->waiter);
-    if (rc == PG_OK)
-        rc = ping_send(p, conn);
-    if (rc < 0) {
-        free(p);
-        return rc;
-    }
-    *out = p;
-    return 0;
-}
-
-void pg_ping_cancel(pg_ping_t *p)
-{
-    if (p->waiter) {
-        pg_waiter_cancel(p->waiter);
-    } else {
-        pg_conn_abandon(p->conn);
-        pg_pool_release(p->pool, p->conn);
-    }
-    free(p);
-}
+/* ---- stats ------------------------------------------------------------------------------ */
 
 void pg_pool_stats(const pg_pool_t *pool, pg_pool_stats_t *s)
 {

@@ -70,14 +70,6 @@ struct pg_waiter {
     pg_waiter_t *prev, *next;
 };
 
-struct pg_ping {
-    pg_pool_t *pool;
-    pg_conn_t *conn;
-    pg_waiter_t *waiter;
-    pg_ping_cb cb;
-    void *ud;
-};
-
 struct pg_pool {
     uv_loop_t *loop;
     pg_pool_opts_t opts;
