@@ -7,6 +7,7 @@
  * PQflush returns 0 and results are drained while PQisBusy says they are complete. PQcancel
  * blocks, so an abandoned query of a released connection is cancelled from the threadpool,
  * then awaited, and its connection rolled back afterwards. */
+#include "pg.h"
 #include "pg_int.h"
 
 #include <netinet/in.h>

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "pg.h"
 #include "pg_int.h"
 
 static _Thread_local int gated_fd = -1;

@@ -6,7 +6,11 @@
 #include <stdint.h>
 
 #include "log.h"
-#include "pg.h"
+
+/* Included after pg.h (not from here: the room's public header stays its top). */
+#ifndef SPEEZY_PG_H
+#error "include pg.h before pg_int.h"
+#endif
 
 enum { CANCEL_THEN_IDLE = 1, CANCEL_THEN_RESET };
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg.h"
 #include "pg_int.h"
 
 #define PG_BACKOFF_MIN_MS 100
