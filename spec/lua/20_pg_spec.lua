@@ -1,5 +1,6 @@
 -- speezy.pg inside the host (`speezy test`), against the harness' PostgreSQL (DATABASE_URL):
 -- the type mapping both ways, NULL, arrays, hostile strings, affected counts and error codes.
+local json = require "speezy.json"
 local pg = require "speezy.pg"
 
 local function one(sql, ...)
@@ -21,6 +22,14 @@ describe("speezy.pg", function()
   before_each(setup_tables)
 
   describe("result types", function()
+    it("gives lists that stay JSON arrays when empty: rows and array columns", function()
+      local rows = assert(pg.query("SELECT 1 AS n WHERE false"))
+      assert.equal("[]", json.encode(rows))
+      local r = one("SELECT '{}'::text[] AS e, '{{1},{2}}'::int[] AS m")
+      assert.equal("[]", json.encode(r.e))
+      assert.equal("[[1],[2]]", json.encode(r.m))
+    end)
+
     it("maps integers to numbers, int8 beyond 2^53 to strings", function()
       local r = one([[SELECT 32767::int2 AS a, (-2147483648)::int4 AS b,
         9007199254740992::int8 AS c, 9223372036854775807::int8 AS d,
