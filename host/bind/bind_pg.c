@@ -70,7 +70,6 @@ typedef struct {
     int scratch_ref;
     int out_ref; /* the out_push function */
     int decode_ref, encode_ref;
-    int array_mt_ref; /* the array metatable (bind_push_array_mt), without its registry lookup */
     struct pgb_pin *pins; /* connections pinned by coroutines of this VM */
 } pgb_state_t;
 
@@ -290,13 +289,6 @@ static const char *parse_elem(lua_State *S, pgb_state_t *st, Oid elem, const cha
     return p;
 }
 
-/* The table on top becomes a list (encodes as a JSON array, even empty). */
-static void mark_array(lua_State *S, const pgb_state_t *st)
-{
-    lua_rawgeti(S, LUA_REGISTRYINDEX, st->array_mt_ref);
-    lua_setmetatable(S, -2);
-}
-
 /* "{...}" at p (dimensions nest); pushes a Lua array; NULL when malformed. */
 static const char *parse_level(lua_State *S, pgb_state_t *st, Oid elem, const char *p,
                                const char *end, char *buf, int depth)
@@ -305,7 +297,7 @@ static const char *parse_level(lua_State *S, pgb_state_t *st, Oid elem, const ch
         return NULL;
     luaL_checkstack(S, 4, "array too deep");
     lua_newtable(S);
-    mark_array(S, st);
+    bind_mark_array(S, -1);
     if (++p < end && *p == '}')
         return p + 1;
     for (int i = 1;; i++) {
@@ -397,7 +389,7 @@ static int push_rows(lua_State *S, pgb_state_t *st, const PGresult *res)
     int nrows = PQntuples(res), ncols = PQnfields(res);
     luaL_checkstack(S, ncols + 8, "too many columns");
     lua_createtable(S, nrows, 0);
-    mark_array(S, st);
+    bind_mark_array(S, -1);
     int rows = lua_gettop(S);
     for (int c = 0; c < ncols; c++)
         lua_pushstring(S, PQfname(res, c));
@@ -755,7 +747,7 @@ static int l_acquire(lua_State *L)
 {
     pgb_state_t *st = state(L);
     co_t *co = check_can_wait(L, "pg.tx");
-    pg_pool_t *pool = bind_host(L)->pg;
+    pg_pool_t *pool = st->host->pg;
     if (!pool)
         return bind_fail(L, "DB_UNAVAILABLE", "no database configured (DATABASE_URL is not set)");
     if (pin_find(st, co))
@@ -859,7 +851,7 @@ static int l_configure(lua_State *L)
 
 static int l_stats(lua_State *L)
 {
-    pg_pool_t *pool = bind_host(L)->pg;
+    pg_pool_t *pool = state(L)->host->pg;
     if (!pool) {
         lua_pushnil(L);
         return 1;
@@ -907,8 +899,6 @@ int luaopen_speezy_pg_core(lua_State *L)
     lua_pushcfunction(L, out_push);
     st->out_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     st->decode_ref = st->encode_ref = LUA_NOREF;
-    bind_push_array_mt(L);
-    st->array_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
     lua_createtable(L, 0, 10);
     for (const luaL_Reg *f = fns; f->name; f++) {
