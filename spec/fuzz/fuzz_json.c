@@ -1,32 +1,13 @@
 /* fuzz_json.c — arbitrary bytes through speezy.json.decode (request bodies are untrusted),
  * and every accepted document back through json.encode. */
-#include <lauxlib.h>
-#include <lualib.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 
-#include "bind/bind.h"
-
-static lua_State *L;
-
-/* The state's memory is LuaJIT's own, which the leak checker can't see into: close it. */
-static void close_state(void)
-{
-    lua_close(L);
-}
+#include "fuzz_lua.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!L) {
-        atexit(close_state);
-        L = luaL_newstate();
-        luaL_openlibs(L);
-        lua_pushcfunction(L, luaopen_speezy_json);
-        lua_call(L, 0, 1);
-        lua_setglobal(L, "json");
-    }
-    lua_getglobal(L, "json");
+    lua_State *L = fuzz_lua_json();
     lua_getfield(L, -1, "decode");
     lua_pushlstring(L, (const char *)data, size);
     lua_call(L, 1, 2);
