@@ -38,5 +38,8 @@ int router_add(router_t *r, const char *method, const char *tmpl, int handler, c
 int router_match(const router_t *r, const char *method, size_t method_len, const char *path,
                  size_t path_len, router_match_t *m);
 size_t router_count(const router_t *r);
+/* Decodes the percent-escapes of a captured value (n bytes at s) into out, which has room for
+ * n bytes; returns the decoded length. A '%' not followed by two hex digits stays as it is. */
+size_t router_unescape(const char *s, size_t n, char *out);
 
 #endif

@@ -224,35 +224,16 @@ static void on_co_done(co_t *co, co_status_t status, int nresults, void *ud)
     w->spare = r;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 32);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Path parameters arrive percent-encoded; handlers get the decoded bytes. */
 static void push_decoded(lua_State *L, const char *s, size_t n)
 {
     char stack[512];
-    char *out = n < sizeof(stack) ? stack : malloc(n);
+    char *out = n <= sizeof(stack) ? stack : malloc(n);
     if (!out) {
         lua_pushlstring(L, s, n);
         return;
     }
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
-            out[o++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    lua_pushlstring(L, out, o);
+    lua_pushlstring(L, out, router_unescape(s, n, out));
     if (out != stack)
         free(out);
 }

@@ -36,10 +36,12 @@ static void answer(http_req_t *req, void *ud)
     router_match_t m;
     int rc = router_match(ud, req->method, req->method_len, req->path, req->path_len, &m);
     if (rc == ROUTER_FOUND) {
-        size_t total = 0;
-        for (int i = 0; i < m.nparams; i++)
-            total += m.params[i].value_len + m.params[i].name_len;
-        (void)total;
+        char out[512];
+        for (int i = 0; i < m.nparams; i++) {
+            size_t n = m.params[i].value_len;
+            if (n <= sizeof(out) && router_unescape(m.params[i].value, n, out) > n)
+                __builtin_trap();
+        }
         http_respond(req, 200, NULL, 0, req->body, req->body_len);
     } else if (rc == ROUTER_METHOD_NOT_ALLOWED) {
         http_header_t allow = {"Allow", 5, m.allow, strlen(m.allow)};

@@ -98,6 +98,27 @@ TEST(bad_templates_refused)
     router_free(r);
 }
 
+static void check_unescape(const char *in, const char *want)
+{
+    char out[64];
+    size_t n = router_unescape(in, strlen(in), out);
+    CHECK(n == strlen(want) && memcmp(out, want, n) == 0);
+}
+
+TEST(captures_unescape)
+{
+    check_unescape("plain", "plain");
+    check_unescape("a%20b%2Fc", "a b/c");
+    check_unescape("%e2%82%ac", "\xe2\x82\xac");
+    char out[8];
+    CHECK(router_unescape("%00x", 4, out) == 2 && out[0] == '\0' && out[1] == 'x');
+    check_unescape("100%", "100%");
+    check_unescape("%4", "%4");
+    check_unescape("%zz%4g", "%zz%4g");
+    check_unescape("%%41", "%A");
+    check_unescape("+", "+"); /* a path is not a form: '+' stays */
+}
+
 int main(void)
 {
     RUN(static_and_root);
@@ -105,5 +126,6 @@ int main(void)
     RUN(static_wins_then_backtracks);
     RUN(method_not_allowed_and_head);
     RUN(bad_templates_refused);
+    RUN(captures_unescape);
     return test_summary();
 }
