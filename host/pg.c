@@ -606,7 +606,7 @@ int pg_pool_query(pg_pool_t *pool, const char *sql, int nparams, const char *con
     *out = NULL;
     if (pool->closing)
         return PG_ECLOSED;
-    if (!sql || nparams < 0 || nparams > 65535 || pg_sql_opens_transaction(sql))
+    if (!sql || nparams < 0 || nparams > 65535 || pg_sql_controls_transaction(sql))
         return PG_EINVAL;
     pg_query_t *q = malloc(sizeof(*q));
     if (!q)

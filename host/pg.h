@@ -126,8 +126,9 @@ void pg_conn_abandon(pg_conn_t *conn);
 /* Runs one stand-alone statement on whichever connection is free (see the top of this file).
  * sql, values, lengths and formats must stay valid until cb runs or pg_query_cancel; formats
  * as for pg_conn_query. Returns 0 with *out set (cb will run exactly once, unless cancelled)
- * or a negative code at once: PG_EINVAL for a statement that opens a transaction block
- * (pg_sql_opens_transaction), PG_EUNAVAILABLE when nothing is free and the pool can't wait. */
+ * or a negative code at once: PG_EINVAL for a statement that opens or ends a transaction
+ * block (pg_sql_controls_transaction), PG_EUNAVAILABLE when nothing is free and the pool
+ * can't wait. */
 int pg_pool_query(pg_pool_t *pool, const char *sql, int nparams, const char *const *values,
                   const int *lengths, const int *formats, pg_query_cb cb, void *ud,
                   pg_query_t **out);

@@ -43,10 +43,24 @@ static int sql_is_word(const char *p, const char *word)
     return !(isalnum(next) || next == '_' || next == '$' || next >= 0x80);
 }
 
-int pg_sql_opens_transaction(const char *sql)
+/* The word after the one at p (which is n letters long). */
+static const char *sql_next_word(const char *p, size_t n)
 {
+    return sql_skip_noise(p + n);
+}
+
+int pg_sql_controls_transaction(const char *sql)
+{
+    static const char *const words[] = {"begin", "start", "commit", "end", "abort"};
     const char *p = sql_skip_noise(sql);
-    return sql_is_word(p, "begin") || sql_is_word(p, "start");
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (sql_is_word(p, words[i]))
+            return 1;
+    if (sql_is_word(p, "rollback")) /* ROLLBACK TO [SAVEPOINT] x keeps the transaction */
+        return !sql_is_word(sql_next_word(p, 8), "to");
+    if (sql_is_word(p, "prepare")) /* PREPARE TRANSACTION ends it; PREPARE name AS ... not */
+        return sql_is_word(sql_next_word(p, 7), "transaction");
+    return 0;
 }
 
 int pg_sql_plannable(const char *sql)

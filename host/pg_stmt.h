@@ -48,9 +48,11 @@ void pg_stmt_prepared(pg_stmt_t *s, unsigned id);
  * result type after DDL): prepare under a new name next time. */
 void pg_stmt_forget(pg_stmt_cache_t *c, pg_stmt_t *s, unsigned id);
 
-/* Whether sql starts (after blanks, ';' and comments) with BEGIN or START: a transaction
- * block that would outlive the statement and swallow whatever runs next on its connection. */
-int pg_sql_opens_transaction(const char *sql);
+/* Whether sql (after blanks, ';' and comments) opens or ends a transaction block: BEGIN,
+ * START, COMMIT, END, ABORT, ROLLBACK but for ROLLBACK TO, PREPARE TRANSACTION. Opened on a
+ * pooled connection, a block would outlive its statement and swallow whatever runs next there;
+ * ended inside pg.tx, it would commit or drop half of it and leave the rest in autocommit. */
+int pg_sql_controls_transaction(const char *sql);
 /* Whether sql is a statement PostgreSQL plans (see the top of this file). */
 int pg_sql_plannable(const char *sql);
 

@@ -67,6 +67,17 @@ void bind_push_error(lua_State *L, const char *code, const char *message)
     lua_setmetatable(L, -2);
 }
 
+int bind_is_error(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx))
+        return 0;
+    lua_pushlightuserdata(L, &error_mt_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    int yes = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return yes;
+}
+
 int bind_fail(lua_State *L, const char *code, const char *fmt, ...)
 {
     char msg[1024];

@@ -46,6 +46,9 @@ int bind_fail(lua_State *L, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Pushes just the error table (for callbacks that push results onto a coroutine). */
 void bind_push_error(lua_State *L, const char *code, const char *message);
+/* Whether the value at idx is such an error table (speezy.app answers a raised one as
+ * app.fail(err) would). */
+int bind_is_error(lua_State *L, int idx);
 
 /* The null sentinel shared by pg, redis and JSON (cjson.null, a NULL lightuserdata). */
 void bind_push_null(lua_State *L);

@@ -140,6 +140,12 @@ static int core_request_field(lua_State *L)
     return 1;
 }
 
+static int core_is_error(lua_State *L)
+{
+    lua_pushboolean(L, bind_is_error(L, 1));
+    return 1;
+}
+
 int luaopen_speezy_core(lua_State *L)
 {
     static const luaL_Reg fns[] = {
@@ -151,9 +157,10 @@ int luaopen_speezy_core(lua_State *L)
         {"generation", core_generation},
         {"env", core_env},
         {"request_field", core_request_field},
+        {"is_error", core_is_error},
         {NULL, NULL},
     };
-    lua_createtable(L, 0, 9);
+    lua_createtable(L, 0, 10);
     luaL_register(L, NULL, fns);
     bind_push_null(L);
     lua_setfield(L, -2, "null");

@@ -99,6 +99,18 @@ static co_t *check_can_wait(lua_State *L, const char *fname)
     return co;
 }
 
+/* Transaction control is pg.tx's: BEGIN on a pooled connection would swallow the statements
+ * queued behind it, COMMIT or ROLLBACK inside pg.tx would end its transaction half-way and
+ * run the rest in autocommit. A programming error, so it raises. */
+static void check_no_tx_control(lua_State *L, int sql, const char *fname)
+{
+    if (pg_sql_controls_transaction(luaL_checkstring(L, sql)))
+        luaL_error(L,
+                   "%s: transaction control (BEGIN, COMMIT, ROLLBACK, ...) belongs to pg.tx: "
+                   "return from fn to commit, return nil, err or raise to roll back",
+                   fname);
+}
+
 /* ---- errors ----------------------------------------------------------------------------- */
 
 static const char *default_message(int err)
@@ -229,9 +241,12 @@ static int format_number(char *buf, size_t cap, lua_Number n)
         return snprintf(buf, cap, "%lld", (long long)n);
     if (n == floor(n) && fabs(n) < 1e21)
         return snprintf(buf, cap, "%.0f", n);
-    int len = snprintf(buf, cap, "%.15g", n);
-    if (strtod(buf, NULL) != n)
-        len = snprintf(buf, cap, "%.17g", n);
+    int len = 0;
+    for (int digits = 15; digits <= 17; digits++) {
+        len = snprintf(buf, cap, "%.*g", digits, n);
+        if (strtod(buf, NULL) == n)
+            break;
+    }
     return len;
 }
 
@@ -381,8 +396,7 @@ static int l_query(lua_State *L)
     pg_pool_t *pool = st->host->pg;
     if (!pool)
         return bind_fail(L, "DB_UNAVAILABLE", "no database configured (DATABASE_URL is not set)");
-    if (pg_sql_opens_transaction(luaL_checkstring(L, 1)))
-        luaL_error(L, "pg.query: a transaction block outlives its statement; use pg.tx(fn)");
+    check_no_tx_control(L, 1, "pg.query");
     pgb_op_t *op = op_build(L, st, 1);
     op->co = co;
     op->pool = pool;
@@ -517,14 +531,28 @@ static pgb_pin_t *check_pin(lua_State *L, const char *fname, int will_wait)
     return pin;
 }
 
-static int l_conn_query(lua_State *L)
+/* tx:query(sql, ...); pg.lua's own BEGIN, COMMIT, ROLLBACK and savepoints go through
+ * conn_control, the same call without the transaction-control check. */
+static int conn_query(lua_State *L, int control)
 {
     pgb_pin_t *pin = check_pin(L, "tx:query", 1);
+    if (!control)
+        check_no_tx_control(L, 2, "tx:query");
     pgb_op_t *op = op_build(L, state(L), 2);
     op->co = pin->co;
     op->pool = pin->pool;
     op->conn = pin->conn;
     return op_start(L, op);
+}
+
+static int l_conn_query(lua_State *L)
+{
+    return conn_query(L, 0);
+}
+
+static int l_conn_control(lua_State *L)
+{
+    return conn_query(L, 1);
 }
 
 static int l_release(lua_State *L)
@@ -616,9 +644,11 @@ static int l_stats(lua_State *L)
 int luaopen_speezy_pg_core(lua_State *L)
 {
     static const luaL_Reg fns[] = {
-        {"query", l_query},         {"acquire", l_acquire}, {"conn_query", l_conn_query},
-        {"release", l_release},     {"pinned", l_pinned},   {"param", l_param},
-        {"configure", l_configure}, {"stats", l_stats},     {NULL, NULL},
+        {"query", l_query},           {"acquire", l_acquire},
+        {"conn_query", l_conn_query}, {"conn_control", l_conn_control},
+        {"release", l_release},       {"pinned", l_pinned},
+        {"param", l_param},           {"configure", l_configure},
+        {"stats", l_stats},           {NULL, NULL},
     };
     luaL_newmetatable(L, PARAM_MT);
     lua_pop(L, 1);

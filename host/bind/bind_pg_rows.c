@@ -6,6 +6,7 @@
  * Lua error (the caller runs under lua_pcall) and nothing reads past a value's terminating
  * NUL. Fuzzed by spec/fuzz/fuzz_pg_value.c. */
 #include <libpq-fe.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -88,7 +89,10 @@ static void push_json(lua_State *S, int decode_ref, const char *s, size_t len)
         return;
     }
     lua_pushlstring(S, s, len);
-    lua_call(S, 1, 1);
+    lua_call(S, 1, 2);
+    if (lua_isnil(S, -2)) /* a column must never vanish from its row */
+        luaL_error(S, "a json value can't be decoded: %s", luaL_optstring(S, -1, "?"));
+    lua_pop(S, 1);
 }
 
 /* "2026-11-25 09:51:41.123456+00" -> "2026-11-25T09:51:41.123456Z"; a timestamp without time
@@ -209,9 +213,16 @@ void bind_pg_push_value(lua_State *S, int decode_ref, Oid oid, const char *s, si
         return;
     }
     case OID_FLOAT4:
-    case OID_FLOAT8:
-        lua_pushnumber(S, strtod(s, NULL)); /* also "NaN", "Infinity", "-Infinity" */
+    case OID_FLOAT8: {
+        /* NaN and the infinities stay text, as in PostgreSQL's own to_json: JSON has no such
+         * numbers, and a row must encode. */
+        double v = strtod(s, NULL);
+        if (isfinite(v))
+            lua_pushnumber(S, v);
+        else
+            lua_pushlstring(S, s, len);
         return;
+    }
     case OID_INT8:
         push_int8(S, s, len);
         return;

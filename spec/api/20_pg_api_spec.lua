@@ -186,6 +186,23 @@ describe("pg over HTTP", function()
     assert.equal(0, stats(srv).busy)
   end)
 
+  it("answers an err raised with assert as app.fail(err) would, cause in the log", function()
+    local p = phone()
+    h.assert_error_envelope(post(srv, "/pg/tx/assert", { phone = p }), 409, "CONFLICT")
+    assert.equal(0, count(srv, p))
+    local res = srv:request{ path = "/pg/assert/broken" }
+    local j = h.assert_error_envelope(res, 500, "DB_ERROR")
+    assert.equal("internal server error", j.error.message)
+    assert.is_nil(res.body:find("no_such_column", 1, true), "the cause reached the client")
+    assert.is_true(h.eventually(function()
+      for _, line in ipairs(srv:log_lines()) do
+        if line.reqId == j.requestId and tostring(line.msg):find("no_such_column", 1, true) then
+          return true
+        end
+      end
+    end, 3000) == true, "no log line with the cause and the request id")
+  end)
+
   it("answers 503 DB_UNAVAILABLE while PostgreSQL is down, /hello stays 200, recovers", function()
     local servers = h.servers()
     servers.stop_pg()

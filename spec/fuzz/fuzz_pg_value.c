@@ -12,15 +12,15 @@
 #include "fuzz_lua.h"
 
 /* Each type and what it promises a script, whatever the bytes were (ANY: json/jsonb, any JSON
- * value or nil when it does not decode). */
-enum { ANY = -1, INT8 = -2 };
+ * value; NUM_TEXT: a number, or PostgreSQL's text where a number can't hold it). */
+enum { ANY = -1, NUM_TEXT = -2 };
 static const struct {
     Oid oid;
     int kind;
 } types[] = {
-    {16, LUA_TBOOLEAN},  {17, LUA_TSTRING},   {20, INT8},          {21, LUA_TNUMBER},
-    {23, LUA_TNUMBER},   {26, LUA_TNUMBER},   {114, ANY},          {700, LUA_TNUMBER},
-    {701, LUA_TNUMBER},  {1114, LUA_TSTRING}, {1184, LUA_TSTRING}, {3802, ANY},
+    {16, LUA_TBOOLEAN},  {17, LUA_TSTRING},   {20, NUM_TEXT},      {21, LUA_TNUMBER},
+    {23, LUA_TNUMBER},   {26, LUA_TNUMBER},   {114, ANY},          {700, NUM_TEXT},
+    {701, NUM_TEXT},     {1114, LUA_TSTRING}, {1184, LUA_TSTRING}, {3802, ANY},
     {25, LUA_TSTRING},   {1043, LUA_TSTRING}, {1700, LUA_TSTRING}, {2950, LUA_TSTRING},
     {1082, LUA_TSTRING}, {705, LUA_TSTRING},  {1000, LUA_TTABLE},  {1001, LUA_TTABLE},
     {1002, LUA_TTABLE},  {1003, LUA_TTABLE},  {1005, LUA_TTABLE},  {1007, LUA_TTABLE},
@@ -41,7 +41,7 @@ static int convert(lua_State *S)
 
 static int kind_ok(int kind, int t)
 {
-    return kind == ANY || kind == t || (kind == INT8 && (t == LUA_TNUMBER || t == LUA_TSTRING));
+    return kind == ANY || kind == t || (kind == NUM_TEXT && (t == LUA_TNUMBER || t == LUA_TSTRING));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

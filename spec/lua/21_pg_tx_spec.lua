@@ -188,6 +188,29 @@ describe("pg.tx", function()
     assert.equal(0, count())
   end)
 
+  it("refuses COMMIT, ROLLBACK and END inside fn: they would end it half-way", function()
+    for _, sql in ipairs { "COMMIT", "ROLLBACK", "END", "abort", "/* c */ commit work" } do
+      for _, via in ipairs { "tx", "pg" } do
+        local ok, err = pcall(pg.tx, function(tx)
+          assert(tx:query("INSERT INTO spec_tx_items (v) VALUES ('early')"))
+          if via == "tx" then tx:query(sql) else pg.query(sql) end
+          assert(tx:query("INSERT INTO spec_tx_items (v) VALUES ('late')"))
+        end)
+        assert.is_false(ok, sql)
+        assert.matches("transaction control", tostring(err))
+        assert.equal(0, count(), sql .. " via " .. via .. " committed part of the transaction")
+      end
+    end
+    assert.same({ "kept" }, { pg.tx(function(tx)
+      assert(tx:query("SAVEPOINT mine"))
+      assert(tx:query("INSERT INTO spec_tx_items (v) VALUES ('undone')"))
+      assert(tx:query("ROLLBACK TO SAVEPOINT mine"))
+      assert(tx:query("INSERT INTO spec_tx_items (v) VALUES ('kept')"))
+      return "kept"
+    end) })
+    assert.same({ "kept" }, values())
+  end)
+
   it("refuses a transaction object used after it ended", function()
     local saved
     assert.is_true(pg.tx(function(tx) saved = tx end))

@@ -6,21 +6,35 @@
 #include "pg_stmt.h"
 #include "test.h"
 
-TEST(transaction_blocks_are_recognised)
+TEST(transaction_control_is_recognised)
 {
-    CHECK(pg_sql_opens_transaction("BEGIN"));
-    CHECK(pg_sql_opens_transaction("  begin;"));
-    CHECK(pg_sql_opens_transaction("start transaction isolation level serializable"));
-    CHECK(pg_sql_opens_transaction("-- a comment\n\tBegin"));
-    CHECK(pg_sql_opens_transaction("/* a /* nested */ comment */ BEGIN"));
-    CHECK(pg_sql_opens_transaction(";;BEGIN"));
-    CHECK(!pg_sql_opens_transaction("SELECT 'BEGIN'"));
-    CHECK(!pg_sql_opens_transaction("beginning"));
-    CHECK(!pg_sql_opens_transaction("begin_at"));
-    CHECK(!pg_sql_opens_transaction("COMMIT"));
-    CHECK(!pg_sql_opens_transaction("/* unterminated"));
-    CHECK(!pg_sql_opens_transaction("-- only a comment"));
-    CHECK(!pg_sql_opens_transaction(""));
+    CHECK(pg_sql_controls_transaction("BEGIN"));
+    CHECK(pg_sql_controls_transaction("  begin;"));
+    CHECK(pg_sql_controls_transaction("start transaction isolation level serializable"));
+    CHECK(pg_sql_controls_transaction("-- a comment\n\tBegin"));
+    CHECK(pg_sql_controls_transaction("/* a /* nested */ comment */ BEGIN"));
+    CHECK(pg_sql_controls_transaction(";;BEGIN"));
+    CHECK(pg_sql_controls_transaction("COMMIT"));
+    CHECK(pg_sql_controls_transaction("commit and chain"));
+    CHECK(pg_sql_controls_transaction("END"));
+    CHECK(pg_sql_controls_transaction("abort work"));
+    CHECK(pg_sql_controls_transaction("ROLLBACK"));
+    CHECK(pg_sql_controls_transaction("rollback /* to */ work"));
+    CHECK(pg_sql_controls_transaction("PREPARE TRANSACTION 'x'"));
+    CHECK(pg_sql_controls_transaction("prepare -- c\n transaction 'x'"));
+    CHECK(!pg_sql_controls_transaction("ROLLBACK TO SAVEPOINT a"));
+    CHECK(!pg_sql_controls_transaction("rollback /* c */ to a"));
+    CHECK(!pg_sql_controls_transaction("PREPARE q AS SELECT 1"));
+    CHECK(!pg_sql_controls_transaction("SAVEPOINT a"));
+    CHECK(!pg_sql_controls_transaction("RELEASE SAVEPOINT a"));
+    CHECK(!pg_sql_controls_transaction("SELECT 'BEGIN'"));
+    CHECK(!pg_sql_controls_transaction("beginning"));
+    CHECK(!pg_sql_controls_transaction("begin_at"));
+    CHECK(!pg_sql_controls_transaction("endpoint"));
+    CHECK(!pg_sql_controls_transaction("rollbacks"));
+    CHECK(!pg_sql_controls_transaction("/* unterminated"));
+    CHECK(!pg_sql_controls_transaction("-- only a comment"));
+    CHECK(!pg_sql_controls_transaction(""));
 }
 
 TEST(plannable_statements)
@@ -82,7 +96,7 @@ TEST(cache_names_and_forgets)
 
 int main(void)
 {
-    RUN(transaction_blocks_are_recognised);
+    RUN(transaction_control_is_recognised);
     RUN(plannable_statements);
     RUN(cache_names_and_forgets);
     return test_summary();

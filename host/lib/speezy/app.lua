@@ -5,6 +5,7 @@
 --   return app.fail(404, "NOT_FOUND", "store not found")    -- error envelope
 --   return app.fail(err)                 -- an err from pg/redis: status from err.code
 --   app.raise(400, "VALIDATION", "phone is required", details)   -- from anywhere below
+--   assert(pg.query(...))               -- a raised err from pg/redis: as app.fail(err)
 --
 -- A handler returns status, body[, headers]. A table body becomes the success envelope; a
 -- string body is sent as is (Content-Type from headers, default text/plain).
@@ -72,8 +73,10 @@ function M.use(hook)
   hooks[#hooks + 1] = hook
 end
 
-local function failure(code, message, details)
-  return setmetatable({ code = code, message = message, details = details }, Failure)
+-- cause: what a 5xx hides from the client, logged with the request id once it is answered.
+local function failure(code, message, details, cause)
+  return setmetatable({ code = code, message = message, details = details, cause = cause },
+    Failure)
 end
 
 function M.fail(status, code, message, details)
@@ -81,8 +84,8 @@ function M.fail(status, code, message, details)
     local err = status
     local st = STATUS[err.code] or 500
     if st >= 500 then
-      core.log("error", "request failed: " .. tostring(err.code) .. ": " .. tostring(err.message))
-      return st, failure(err.code or "INTERNAL", PUBLIC_5XX[st] or PUBLIC_5XX[500])
+      return st, failure(err.code or "INTERNAL", PUBLIC_5XX[st] or PUBLIC_5XX[500], nil,
+        tostring(err.code) .. ": " .. tostring(err.message))
     end
     return st, failure(err.code, err.message, err.details)
   end
@@ -175,8 +178,10 @@ local function run(idx, req)
   return handlers[idx](req)
 end
 
+-- app.raise's errors and the err tables of pg and redis (assert(pg.query(...))) are answers;
+-- anything else raised is a bug, logged with its traceback.
 local function on_error(e)
-  if getmetatable(e) == HttpError then return e end
+  if getmetatable(e) == HttpError or core.is_error(e) then return e end
   return debug.traceback(tostring(e), 2)
 end
 
@@ -210,8 +215,17 @@ function M._dispatch(idx, method, params, serial)
   local ok, status, body, headers = xpcall(run, on_error, idx, req)
   if not ok then
     local e = status
-    if getmetatable(e) ~= HttpError then return internal(req, e) end
-    status, body, headers = e.status, failure(e.code, e.message, e.details), nil
+    if getmetatable(e) == HttpError then
+      status, body, headers = e.status, failure(e.code, e.message, e.details), nil
+    elseif type(e) == "table" then
+      status, body = M.fail(e)
+      headers = nil
+    else
+      return internal(req, e)
+    end
+  end
+  if getmetatable(body) == Failure and body.cause then
+    core.log("error", "request failed: " .. body.cause, req.id)
   end
   if type(status) ~= "number" or status < 100 or status > 599 or status % 1 ~= 0 then
     return internal(req, "handler returned an invalid status: " .. tostring(status))

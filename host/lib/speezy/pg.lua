@@ -17,9 +17,10 @@
 -- bound, server down or restarting, connection lost, no DATABASE_URL), DB_ERROR (the rest).
 --
 -- Programming errors raise: a parameter that can't be sent, SQL text holding a NUL byte,
--- pg.query("BEGIN" or "START TRANSACTION") outside pg.tx (statements queued behind it on a
--- busy pool's connection would join its transaction), and any call where the request can't
--- wait (a table.sort comparator, a string.gsub callback).
+-- transaction control in pg.query or tx:query (BEGIN, START, COMMIT, END, ABORT, ROLLBACK
+-- but for ROLLBACK TO, PREPARE TRANSACTION: a BEGIN on a pooled connection would swallow the
+-- statements queued behind it, a COMMIT or ROLLBACK would end pg.tx's transaction half-way),
+-- and any call where the request can't wait (a table.sort comparator, a gsub callback).
 --
 -- Parameters are `$1..$n` only, never SQL built from strings:
 --   nil, pg.null -> NULL          boolean -> true/false        number -> integers without
@@ -29,9 +30,12 @@
 --   any other table -> JSON text (json/jsonb parameters)
 --
 -- Result values by column type:
---   int2, int4, oid, float4, float8 -> number      int8 -> number, or a string beyond ±2^53
---   numeric -> string (exact)      bool -> boolean      text, varchar, char, name -> string
---   json, jsonb -> decoded Lua value (JSON null -> pg.null)      uuid -> string
+--   int2, int4, oid -> number      int8 -> number, or a string beyond ±2^53
+--   float4, float8 -> number; NaN, Infinity, -Infinity as those strings (JSON has no such
+--   numbers)      numeric -> string (exact)      bool -> boolean      text, varchar, char,
+--   name -> string      json, jsonb -> decoded Lua value (JSON null -> pg.null; numbers are
+--   doubles, so integers beyond ±2^53 in a document lose digits, as in JavaScript; a number
+--   beyond a double's range fails the query: DB_ERROR)      uuid -> string
 --   timestamptz, timestamp -> "2026-11-25T09:51:41.123456Z" (UTC, PostgreSQL's fraction)
 --   date -> "YYYY-MM-DD"      bytea -> raw bytes string      arrays of these (any number of
 --   dimensions) -> Lua arrays      other types -> PostgreSQL's text      SQL NULL -> pg.null
@@ -118,7 +122,7 @@ run = function(state, fn)
     open, commit = "SAVEPOINT " .. name, "RELEASE SAVEPOINT " .. name
     rollback = "ROLLBACK TO SAVEPOINT " .. name
   end
-  local ok, err = core.conn_query(state.conn, open)
+  local ok, err = core.conn_control(state.conn, open)
   if not ok then return pack(nil, err) end
   local outer_err = state.err
   state.err = nil
@@ -127,7 +131,7 @@ run = function(state, fn)
   local r = pack(verdict(state, tx, pcall(fn, tx)))
   state.depth = state.depth - 1
   if r[1] == "commit" then
-    ok, err = core.conn_query(state.conn, commit)
+    ok, err = core.conn_control(state.conn, commit)
     if ok then
       state.err = outer_err
       return pack(unpack(r, 2, r.n))
@@ -135,7 +139,7 @@ run = function(state, fn)
     r = { "rollback", err }
   end
   -- A failed COMMIT has already ended the transaction; this ROLLBACK is then a no-op.
-  core.conn_query(state.conn, rollback)
+  core.conn_control(state.conn, rollback)
   state.err = outer_err
   if r[1] == "raise" then return { raise = true, err = r[2] } end
   return pack(nil, r[2])
@@ -166,9 +170,11 @@ local function number_text(v)
   if v == math.huge then return "Infinity" end
   if v == -math.huge then return "-Infinity" end
   if v == math.floor(v) and math.abs(v) < 1e21 then return string.format("%.0f", v) end
-  local s = string.format("%.15g", v)
-  if tonumber(s) ~= v then s = string.format("%.17g", v) end
-  return s
+  for digits = 15, 16 do
+    local s = string.format("%." .. digits .. "g", v)
+    if tonumber(s) == v then return s end
+  end
+  return string.format("%.17g", v)
 end
 
 local array_literal
