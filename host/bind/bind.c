@@ -1,8 +1,11 @@
 /* bind.c — what all bindings share: the host pointer, the error tables, the module table. */
 #include "bind.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static char host_key, error_mt_key;
 
@@ -22,18 +25,44 @@ bind_host_t *bind_host(lua_State *L)
     return h;
 }
 
+/* The first Lua frame outside the host's own library (host/lib, whose modules wrap the
+ * bindings): where the script called, so a misuse names the script's file:line. */
+static void push_script_where(lua_State *L)
+{
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0 && strncmp(ar.source, "@host/lib/", 10) != 0) {
+            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    luaL_where(L, 1);
+}
+
+int bind_misuse(lua_State *L, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    push_script_where(L);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
 co_t *bind_check_yieldable(lua_State *L, const char *fname)
 {
     co_t *co = co_current(L);
     if (!co)
-        luaL_error(L,
-                   "%s: I/O is not allowed here (script top level or a non-request context); "
-                   "call it from a handler",
-                   fname);
+        bind_misuse(L,
+                    "%s: I/O is not allowed here (script top level or a non-request context); "
+                    "call it from a handler",
+                    fname);
     /* Inside table.sort's comparator, a gsub callback or a C metamethod the coroutine can't
      * yield: refuse before any I/O starts, or its completion would resume someone else. */
     if (!lua_isyieldable(L))
-        luaL_error(L, "%s: cannot wait here (inside a C call such as table.sort or gsub)", fname);
+        bind_misuse(L, "%s: cannot wait here (inside a C call such as table.sort or gsub)", fname);
     return co;
 }
 
@@ -88,6 +117,21 @@ int bind_fail(lua_State *L, const char *code, const char *fmt, ...)
     lua_pushnil(L);
     bind_push_error(L, code, msg);
     return 2;
+}
+
+int bind_number_text(char *buf, size_t cap, lua_Number n)
+{
+    if (n == floor(n) && fabs(n) < 9e18)
+        return snprintf(buf, cap, "%lld", (long long)n);
+    if (n == floor(n) && fabs(n) < 1e21)
+        return snprintf(buf, cap, "%.0f", n);
+    int len = 0;
+    for (int digits = 15; digits <= 17; digits++) {
+        len = snprintf(buf, cap, "%.*g", digits, n);
+        if (strtod(buf, NULL) == n)
+            break;
+    }
+    return len;
 }
 
 void bind_push_null(lua_State *L)

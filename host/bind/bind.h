@@ -41,6 +41,10 @@ bind_host_t *bind_host(lua_State *L);
  * before starting any I/O. */
 co_t *bind_check_yieldable(lua_State *L, const char *fname);
 
+/* Raises a programming error (luaL_error's format) located at the script's call, not at the
+ * host library wrapper between them. */
+int bind_misuse(lua_State *L, const char *fmt, ...);
+
 /* Pushes nil and an error table; returns 2 so a binding can `return bind_fail(...)`. */
 int bind_fail(lua_State *L, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -49,6 +53,11 @@ void bind_push_error(lua_State *L, const char *code, const char *message);
 /* Whether the value at idx is such an error table (speezy.app answers a raised one as
  * app.fail(err) would). */
 int bind_is_error(lua_State *L, int idx);
+
+/* A finite number as pg and redis send it: integers without exponent ("10", not "1e+01"; an
+ * int8 column refuses "1e+15"), others in the fewest digits that read back to the same double
+ * ("0.1", not "0.10000000000000001"). Returns the length written into buf (64 bytes do). */
+int bind_number_text(char *buf, size_t cap, lua_Number n);
 
 /* The null sentinel shared by pg, redis and JSON (cjson.null, a NULL lightuserdata). */
 void bind_push_null(lua_State *L);

@@ -92,10 +92,10 @@ static co_t *check_can_wait(lua_State *L, const char *fname)
 {
     co_t *co = bind_check_yieldable(L, fname);
     if (!lua_isyieldable(L))
-        luaL_error(L,
-                   "%s: cannot wait for PostgreSQL here: a C function (table.sort comparator, "
-                   "string.gsub callback, ...) is between the handler and this call",
-                   fname);
+        bind_misuse(L,
+                    "%s: cannot wait for PostgreSQL here: a C function (table.sort comparator, "
+                    "string.gsub callback, ...) is between the handler and this call",
+                    fname);
     return co;
 }
 
@@ -105,10 +105,10 @@ static co_t *check_can_wait(lua_State *L, const char *fname)
 static void check_no_tx_control(lua_State *L, int sql, const char *fname)
 {
     if (pg_sql_controls_transaction(luaL_checkstring(L, sql)))
-        luaL_error(L,
-                   "%s: transaction control (BEGIN, COMMIT, ROLLBACK, ...) belongs to pg.tx: "
-                   "return from fn to commit, return nil, err or raise to roll back",
-                   fname);
+        bind_misuse(L,
+                    "%s: transaction control (BEGIN, COMMIT, ROLLBACK, ...) belongs to pg.tx: "
+                    "return from fn to commit, return nil, err or raise to roll back",
+                    fname);
 }
 
 /* ---- errors ----------------------------------------------------------------------------- */
@@ -229,29 +229,18 @@ static int is_param_object(lua_State *L, int i)
     return yes;
 }
 
-/* Integers without exponent (int8 columns refuse "1e+15"); others in the fewest digits that
- * read back exactly. */
+/* PostgreSQL's words for the numbers JSON lacks; the rest as bind_number_text writes them. */
 static int format_number(char *buf, size_t cap, lua_Number n)
 {
     if (isnan(n))
         return snprintf(buf, cap, "NaN");
     if (isinf(n))
         return snprintf(buf, cap, n > 0 ? "Infinity" : "-Infinity");
-    if (n == floor(n) && fabs(n) < 9e18)
-        return snprintf(buf, cap, "%lld", (long long)n);
-    if (n == floor(n) && fabs(n) < 1e21)
-        return snprintf(buf, cap, "%.0f", n);
-    int len = 0;
-    for (int digits = 15; digits <= 17; digits++) {
-        len = snprintf(buf, cap, "%.*g", digits, n);
-        if (strtod(buf, NULL) == n)
-            break;
-    }
-    return len;
+    return bind_number_text(buf, cap, n);
 }
 
 /* Replaces argument i by its text form (param objects and NULLs stay); returns its length. */
-static size_t param_normalize(lua_State *L, pgb_state_t *st, int i)
+static size_t param_normalize(lua_State *L, pgb_state_t *st, int i, int dollar)
 {
     char num[64];
     size_t len = 0;
@@ -285,7 +274,9 @@ static size_t param_normalize(lua_State *L, pgb_state_t *st, int i)
         lua_replace(L, i);
         return lua_objlen(L, i);
     }
-    luaL_argerror(L, i, "not a query parameter (nil, pg.null, boolean, number, string, table)");
+    bind_misuse(
+        L, "pg: $%d is a %s, not a query parameter (nil, pg.null, boolean, number, string, table)",
+        dollar, luaL_typename(L, i));
     return 0;
 }
 
@@ -319,18 +310,18 @@ static pgb_op_t *op_build(lua_State *L, pgb_state_t *st, int first)
     size_t sqllen;
     const char *sql = luaL_checklstring(L, first, &sqllen);
     if (memchr(sql, '\0', sqllen))
-        luaL_argerror(L, first, "the SQL text holds a NUL byte (pass data as a $n parameter)");
+        bind_misuse(L, "pg: the SQL text holds a NUL byte (pass data as a $n parameter)");
     luaL_checkstack(L, 4, "pg"); /* room for the results deliver() pushes on resume */
     int n = lua_gettop(L) - first;
     if (n > MAX_PARAMS)
-        luaL_error(L, "pg: too many parameters (%d)", n);
+        bind_misuse(L, "pg: too many parameters (%d)", n);
     size_t bytes = sqllen + 1;
     for (int i = 1; i <= n; i++)
-        bytes += param_normalize(L, st, first + i) + 1;
+        bytes += param_normalize(L, st, first + i, i) + 1;
     size_t arrays = (size_t)n * (sizeof(char *) + 2 * sizeof(int));
     pgb_op_t *op = calloc(1, sizeof(*op) + arrays + bytes);
     if (!op)
-        luaL_error(L, "pg: out of memory");
+        bind_misuse(L, "pg: out of memory");
     op->st = st;
     op->nparams = n;
     op->values = (const char **)(op + 1);
@@ -454,7 +445,7 @@ static pgb_pin_t *pin_new(lua_State *L, pgb_state_t *st, co_t *co, pg_pool_t *po
     lua_setmetatable(L, -2);
     pgb_pin_t *pin = calloc(1, sizeof(*pin));
     if (!pin)
-        luaL_error(L, "pg: out of memory");
+        bind_misuse(L, "pg: out of memory");
     *ud = pin;
     *pin = (pgb_pin_t){.st = st, .pool = pool, .co = co, .refs = 2, .held = 1};
     lua_pushvalue(L, -1);
@@ -502,7 +493,7 @@ static int l_acquire(lua_State *L)
     if (!pool)
         return bind_fail(L, "DB_UNAVAILABLE", "no database configured (DATABASE_URL is not set)");
     if (pin_find(st, co))
-        return luaL_error(L, "pg.tx: this coroutine already holds a connection");
+        return bind_misuse(L, "pg.tx: this coroutine already holds a connection");
     luaL_checkstack(L, 4, "pg"); /* room for the results deliver() pushes on resume */
     pgb_pin_t *pin = pin_new(L, st, co, pool);
     pg_conn_t *conn;
@@ -525,9 +516,9 @@ static pgb_pin_t *check_pin(lua_State *L, const char *fname, int will_wait)
     pgb_pin_t *pin = *(pgb_pin_t **)luaL_checkudata(L, 1, CONN_MT);
     co_t *co = will_wait ? check_can_wait(L, fname) : bind_check_yieldable(L, fname);
     if (!pin || !pin->held)
-        luaL_error(L, "%s: the transaction has already ended", fname);
+        bind_misuse(L, "%s: the transaction has already ended", fname);
     if (pin->co != co)
-        luaL_error(L, "%s: the transaction belongs to another request", fname);
+        bind_misuse(L, "%s: the transaction belongs to another request", fname);
     return pin;
 }
 

@@ -52,29 +52,17 @@ typedef struct {
 static void arg_error(lua_State *L, const char *fname, int cmdno, int argno, const char *what)
 {
     if (cmdno)
-        luaL_error(L, "%s: command #%d, argument #%d %s", fname, cmdno, argno, what);
-    luaL_error(L, "%s: argument #%d %s", fname, argno, what);
+        bind_misuse(L, "%s: command #%d, argument #%d %s", fname, cmdno, argno, what);
+    bind_misuse(L, "%s: argument #%d %s", fname, argno, what);
 }
 
-/* Integers without exponent ("10", not "1e+01"); other numbers in the fewest digits that
- * read back to the same double ("0.1", not "0.10000000000000001"). */
 static void arg_number(lua_State *L, int idx, const char *fname, int cmdno, int argno)
 {
     lua_Number d = lua_tonumber(L, idx);
-    char buf[32];
-    int len = 0;
+    char buf[64];
     if (!isfinite(d))
         arg_error(L, fname, cmdno, argno, "is not a finite number");
-    if (d == floor(d) && fabs(d) < 9.2e18) {
-        len = snprintf(buf, sizeof(buf), "%lld", (long long)d);
-    } else {
-        for (int prec = 15; prec <= 17; prec++) {
-            len = snprintf(buf, sizeof(buf), "%.*g", prec, d);
-            if (strtod(buf, NULL) == d)
-                break;
-        }
-    }
-    lua_pushlstring(L, buf, (size_t)len);
+    lua_pushlstring(L, buf, (size_t)bind_number_text(buf, sizeof(buf), d));
     lua_replace(L, idx);
 }
 
@@ -125,18 +113,18 @@ static redis_class_t check_class(lua_State *L, int argc, const char **argv, cons
     redis_class_t cls = redis_command_class(argc, argv, len);
     const char *cmd = argv[0];
     if (cls == REDIS_CLASS_FORBIDDEN)
-        luaL_error(L,
-                   "%s: %s is not supported: it would change the connection shared by every "
-                   "request",
-                   fname, cmd);
+        bind_misuse(L,
+                    "%s: %s is not supported: it would change the connection shared by every "
+                    "request",
+                    fname, cmd);
     if (cls == REDIS_CLASS_TX && !in_pipeline)
-        luaL_error(L,
-                   "%s: %s only works inside one redis.pipeline{{'MULTI'}, ..., {'EXEC'}} "
-                   "(or use redis.eval)",
-                   fname, cmd);
+        bind_misuse(L,
+                    "%s: %s only works inside one redis.pipeline{{'MULTI'}, ..., {'EXEC'}} "
+                    "(or use redis.eval)",
+                    fname, cmd);
     if (cls == REDIS_CLASS_BLOCKING && in_pipeline)
-        luaL_error(L, "%s: blocking command %s is not allowed in a pipeline; use redis.call", fname,
-                   cmd);
+        bind_misuse(L, "%s: blocking command %s is not allowed in a pipeline; use redis.call",
+                    fname, cmd);
     return cls;
 }
 
@@ -155,7 +143,7 @@ static size_t batch_count(lua_State *L, int n)
     for (int i = 1; i <= n; i++) {
         lua_rawgeti(L, 1, i);
         if (!lua_istable(L, -1))
-            luaL_error(L, "redis.pipeline: command #%d must be an array of arguments", i);
+            bind_misuse(L, "redis.pipeline: command #%d must be an array of arguments", i);
         total += lua_objlen(L, -1);
         lua_pop(L, 1);
     }
@@ -170,7 +158,7 @@ static size_t batch_command(lua_State *L, int i, int keep, size_t k, size_t tota
     if (argc == 0)
         arg_error(L, "redis.pipeline", i, 1, "is missing: no command name");
     if (k + (size_t)argc > total) /* a __gc finalizer grew it since it was counted */
-        luaL_error(L, "redis.pipeline: command #%d changed while being read", i);
+        bind_misuse(L, "redis.pipeline: command #%d changed while being read", i);
     for (int j = 1; j <= argc; j++) {
         lua_rawgeti(L, t, j);
         b->argv[k] = arg_string(L, lua_gettop(L), "redis.pipeline", i, j, &b->len[k]);
@@ -186,7 +174,7 @@ static void batch_build(lua_State *L, int n, batch_t *b)
 {
     size_t total = batch_count(L, n), k = 0;
     if (total > INT_MAX)
-        luaL_error(L, "redis.pipeline: too many arguments");
+        bind_misuse(L, "redis.pipeline: too many arguments");
     char *mem =
         lua_newuserdata(L, total * (sizeof(char *) + sizeof(size_t)) + (size_t)n * sizeof(int));
     b->argv = (const char **)mem;
@@ -205,7 +193,7 @@ static void batch_build(lua_State *L, int n, batch_t *b)
             in_multi = len[0] == 5 && strncasecmp(argv[0], "MULTI", 5) == 0;
     }
     if (in_multi)
-        luaL_error(L, "redis.pipeline: MULTI without EXEC or DISCARD");
+        bind_misuse(L, "redis.pipeline: MULTI without EXEC or DISCARD");
 }
 
 /* ---- errors and replies -------------------------------------------------------------- */
@@ -414,7 +402,7 @@ static int rb_wait(lua_State *L)
         return 0;
     co_t *co = bind_check_yieldable(L, "redis");
     if (co != op->co)
-        return luaL_error(L, "redis: a reply can only be awaited by the request that sent it");
+        return bind_misuse(L, "redis: a reply can only be awaited by the request that sent it");
     op->waiting = 1;
     return co_yield_op(L, co, op_cancel, op);
 }
@@ -458,7 +446,7 @@ static int rb_result(lua_State *L)
 {
     op_t *op = luaL_checkudata(L, 1, OP_MT);
     if (op->pending)
-        return luaL_error(L, "redis: result read before the reply arrived");
+        return bind_misuse(L, "redis: result read before the reply arrived");
     return op->pipeline ? result_pipeline(L, op) : result_single(L, &op->slot[0]);
 }
 
@@ -472,7 +460,7 @@ static int rb_sha1(lua_State *L)
     unsigned int mdlen = 0;
     char hex[2 * EVP_MAX_MD_SIZE];
     if (!EVP_Digest(s, n, md, &mdlen, EVP_sha1(), NULL))
-        return luaL_error(L, "redis.eval: SHA1 failed");
+        return bind_misuse(L, "redis.eval: SHA1 failed");
     for (unsigned i = 0; i < mdlen; i++) {
         hex[2 * i] = digits[md[i] >> 4];
         hex[2 * i + 1] = digits[md[i] & 15];

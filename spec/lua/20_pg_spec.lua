@@ -244,6 +244,11 @@ describe("speezy.pg", function()
       assert.has_error(function() pg.query("BEGIN") end,
         "pg.query: transaction control (BEGIN, COMMIT, ROLLBACK, ...) belongs to pg.tx")
       assert.has_error(function() pg.query(" -- why\n start transaction") end)
+      -- a misuse names the script's line, not the library's wrapper
+      local _, where = pcall(function() pg.query("COMMIT") end)
+      assert.matches("^spec/lua/20_pg_spec%.lua:%d+: pg%.query: transaction control", where)
+      _, where = pcall(function() pg.query("SELECT $1", function() end) end)
+      assert.matches("^spec/lua/20_pg_spec%.lua:%d+: pg: %$1 is a function, not a query", where)
       assert.has_error(function() pg.query("COMMIT") end)
       assert.has_error(function() pg.query("rollback") end)
       assert.equal(1, one("SELECT 1 AS begin").begin)

@@ -91,6 +91,8 @@ describe("speezy.redis", function()
 
     it("refuses commands that would change the shared connection", function()
       assert.has_error(function() redis.call("SELECT", 1) end, "SELECT is not supported")
+      local _, where = pcall(function() redis.call("SELECT", 1) end)
+      assert.matches("^spec/lua/30_redis_spec%.lua:%d+: ", where) -- the script's line
       assert.has_error(function() redis.call("SUBSCRIBE", "c") end, "not supported")
       assert.has_error(function() redis.call("WATCH", P .. "s") end, "not supported")
       assert.has_error(function() redis.call("MULTI") end, "redis.pipeline")
