@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct redis_cmd {
     redis_status_cb status_cb; /* redis_ping's callback instead of cb */
     void *ud;
     uint64_t sent_ms;
+    uint64_t block_ms;        /* a blocking command's own timeout (REDIS_BLOCK_FOREVER: none) */
     redis_cmd_t *prev, *next; /* the connection's outstanding commands, oldest first */
 };
 
@@ -215,14 +217,14 @@ static int word_in(const char *s, size_t n, const char *const *words)
 }
 
 /* XREAD [COUNT n] [BLOCK ms] STREAMS ... and XREADGROUP GROUP g c [COUNT n] [BLOCK ms]
- * [NOACK] STREAMS ...: options are walked with their values, so that a group named STREAMS
- * or a consumer named BLOCK is not taken for an option. */
-static int stream_read_blocks(int argc, const char **argv, const size_t *len)
+ * [NOACK] STREAMS ...: the index of BLOCK's value, or 0. Options are walked with their values,
+ * so that a group named STREAMS or a consumer named BLOCK is not taken for an option. */
+static int stream_block_arg(int argc, const char **argv, const size_t *len)
 {
     int i = 1;
     while (i < argc) {
         if (word_is(argv[i], len[i], "BLOCK"))
-            return 1;
+            return i + 1 < argc ? i + 1 : 0;
         if (word_is(argv[i], len[i], "GROUP"))
             i += 3;
         else if (word_is(argv[i], len[i], "COUNT"))
@@ -253,7 +255,7 @@ redis_class_t redis_command_class(int argc, const char **argv, const size_t *len
     if (word_in(cmd, n, blocking))
         return REDIS_CLASS_BLOCKING;
     if ((word_is(cmd, n, "XREAD") || word_is(cmd, n, "XREADGROUP")) &&
-        stream_read_blocks(argc, argv, len))
+        stream_block_arg(argc, argv, len))
         return REDIS_CLASS_BLOCKING;
     if (word_in(cmd, n, tx))
         return REDIS_CLASS_TX;
@@ -263,6 +265,39 @@ redis_class_t redis_command_class(int argc, const char **argv, const size_t *len
     if (word_is(cmd, n, "CLIENT") && argc > 1 && word_is(argv[1], len[1], "REPLY"))
         return REDIS_CLASS_FORBIDDEN;
     return REDIS_CLASS_PLAIN;
+}
+
+/* argv[i] as a number of units of unit_ms, in ms; REDIS_BLOCK_FOREVER for 0 (wait for data) and
+ * for what is not a number (the server will refuse it). */
+static uint64_t block_arg_ms(const char **argv, const size_t *len, int i, double unit_ms)
+{
+    char buf[32];
+    if (len[i] == 0 || len[i] >= sizeof(buf))
+        return REDIS_BLOCK_FOREVER;
+    memcpy(buf, argv[i], len[i]);
+    buf[len[i]] = '\0';
+    char *end;
+    double v = strtod(buf, &end) * unit_ms;
+    if (*end != '\0' || !(v > 0) || v > 1e15)
+        return REDIS_BLOCK_FOREVER;
+    return (uint64_t)ceil(v);
+}
+
+uint64_t redis_command_block_ms(int argc, const char **argv, const size_t *len)
+{
+    const char *cmd = argv[0];
+    size_t n = len[0];
+    if (word_is(cmd, n, "XREAD") || word_is(cmd, n, "XREADGROUP")) {
+        int i = stream_block_arg(argc, argv, len);
+        return i ? block_arg_ms(argv, len, i, 1) : REDIS_BLOCK_FOREVER;
+    }
+    if (word_is(cmd, n, "WAIT"))
+        return argc > 2 ? block_arg_ms(argv, len, 2, 1) : REDIS_BLOCK_FOREVER;
+    if (word_is(cmd, n, "WAITAOF"))
+        return argc > 3 ? block_arg_ms(argv, len, 3, 1) : REDIS_BLOCK_FOREVER;
+    if (word_is(cmd, n, "BLMPOP") || word_is(cmd, n, "BZMPOP"))
+        return argc > 1 ? block_arg_ms(argv, len, 1, 1000) : REDIS_BLOCK_FOREVER;
+    return argc > 1 ? block_arg_ms(argv, len, argc - 1, 1000) : REDIS_BLOCK_FOREVER;
 }
 
 /* ---- event glue ----------------------------------------------------------------------
@@ -492,6 +527,7 @@ static redis_cmd_t *conn_send(redis_conn_t *conn, int argc, const char **argv, c
     cmd->cb = cb;
     cmd->ud = ud;
     cmd->sent_ms = uv_now(c->loop);
+    cmd->block_ms = REDIS_BLOCK_FOREVER; /* pool_send sets a blocking command's own */
     if (redisAsyncCommandArgv(conn->ac, conn_on_reply, cmd, argc, argv, len) != REDIS_OK) {
         free(cmd);
         return NULL;
@@ -687,14 +723,21 @@ static void client_connect(redis_client_t *c)
 }
 
 /* Connect and handshake are bounded by connect_timeout_ms; on the main connection the oldest
- * outstanding command by timeout_ms. Commands leave in FIFO order, so the head is enough. */
+ * outstanding command by timeout_ms (commands leave in FIFO order, so the head is enough); a
+ * blocking command by its own timeout plus timeout_ms, so a hung server can't hold it longer
+ * than the command asked for. */
 static uint64_t conn_deadline(const redis_conn_t *conn)
 {
     const redis_client_t *c = conn->client;
+    const redis_cmd_t *head = conn->head;
     if (conn->state == CONN_CONNECTING || conn->state == CONN_HANDSHAKE)
         return conn->started_ms + c->connect_timeout_ms;
-    if (conn->state == CONN_READY && !conn->blocking && conn->head)
-        return conn->head->sent_ms + c->timeout_ms;
+    if (conn->state != CONN_READY || !head)
+        return UINT64_MAX;
+    if (!conn->blocking)
+        return head->sent_ms + c->timeout_ms;
+    if (head->block_ms != REDIS_BLOCK_FOREVER)
+        return head->sent_ms + head->block_ms + c->timeout_ms;
     return UINT64_MAX;
 }
 
@@ -743,8 +786,9 @@ static void client_on_timer(uv_timer_t *t)
     /* Rescan after each failure: the callbacks it runs may close other connections. */
     while (!c->closing && (conn = client_expired(c)) != NULL) {
         if (conn->state == CONN_READY) {
-            log_warn("redis: no reply from %s:%d within %u ms; resetting the connection",
-                     c->url.host, c->url.port, c->timeout_ms);
+            log_warn("redis: no reply from %s:%d within %u ms%s; resetting the connection",
+                     c->url.host, c->url.port, c->timeout_ms,
+                     conn->blocking ? " past the command's own timeout" : "");
             conn_fail(conn, REDIS_ETIMEOUT);
         } else {
             if (conn == c->main) /* a dedicated one just fails its command */
@@ -781,7 +825,9 @@ static int pool_send(redis_client_t *c, int argc, const char **argv, const size_
     redis_cmd_t *cmd = conn_send(conn, argc, argv, len, cb, ud);
     if (!cmd)
         return REDIS_EUNAVAILABLE;
+    cmd->block_ms = redis_command_block_ms(argc, argv, len);
     conn->busy = 1;
+    client_arm_timer(c);
     if (out)
         *out = cmd;
     return 0;

@@ -13,6 +13,7 @@
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 typedef struct redis_client redis_client_t;
@@ -56,7 +57,7 @@ typedef void (*redis_status_cb)(int status, void *ud);
 
 typedef enum {
     REDIS_CLASS_PLAIN,    /* pipelined on the main connection */
-    REDIS_CLASS_BLOCKING, /* goes to a dedicated connection, exempt from timeout_ms */
+    REDIS_CLASS_BLOCKING, /* goes to a dedicated connection, bounded by its own timeout */
     REDIS_CLASS_TX,       /* MULTI/EXEC/DISCARD: only safe when sent together in one batch */
     REDIS_CLASS_FORBIDDEN /* changes connection state for everyone (SELECT, SUBSCRIBE, ...) */
 } redis_class_t;
@@ -71,6 +72,12 @@ void redis_client_close(redis_client_t *client);
 void redis_client_stats(const redis_client_t *client, redis_stats_t *out);
 
 redis_class_t redis_command_class(int argc, const char **argv, const size_t *argvlen);
+/* How long the server may rightly keep a blocking command waiting, in ms, from the command's
+ * own timeout (seconds for BLPOP and the other B* commands, milliseconds for WAIT, WAITAOF and
+ * XREAD/XREADGROUP BLOCK); REDIS_BLOCK_FOREVER for 0 (wait for data) or no readable timeout.
+ * Past it plus timeout_ms without a reply, the command fails with REDIS_ETIMEOUT. */
+#define REDIS_BLOCK_FOREVER UINT64_MAX
+uint64_t redis_command_block_ms(int argc, const char **argv, const size_t *argvlen);
 
 /* Sends a binary-safe command. Returns 0 and, if out is not NULL, a handle valid until its
  * callback runs; or a negative code without ever calling cb (REDIS_EINVAL for a forbidden

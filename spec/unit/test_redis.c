@@ -238,6 +238,39 @@ TEST(command_classes)
     }
 }
 
+TEST(blocking_commands_own_timeouts)
+{
+    struct {
+        int argc;
+        const char *argv[8];
+        uint64_t ms;
+    } cases[] = {
+        {3, {"BLPOP", "k", "1"}, 1000},
+        {4, {"brpop", "a", "b", "0.25"}, 250},
+        {3, {"BZPOPMIN", "k", "0"}, REDIS_BLOCK_FOREVER},
+        {6, {"BLMOVE", "s", "d", "LEFT", "RIGHT", "2"}, 2000},
+        {5, {"BLMPOP", "1.5", "1", "k", "LEFT"}, 1500},
+        {3, {"WAIT", "1", "300"}, 300},
+        {4, {"WAITAOF", "1", "0", "40"}, 40},
+        {6, {"XREAD", "BLOCK", "10", "STREAMS", "s", "$"}, 10},
+        {8, {"XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s"}, REDIS_BLOCK_FOREVER},
+        {3, {"BLPOP", "k", "soon"}, REDIS_BLOCK_FOREVER},
+        {3, {"BLPOP", "k", "-1"}, REDIS_BLOCK_FOREVER},
+        {3, {"BLPOP", "k", "1e300"}, REDIS_BLOCK_FOREVER},
+        {3, {"BLPOP", "k", "0.0001"}, 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len[8];
+        for (int j = 0; j < cases[i].argc; j++)
+            len[j] = strlen(cases[i].argv[j]);
+        uint64_t ms = redis_command_block_ms(cases[i].argc, cases[i].argv, len);
+        if (ms != cases[i].ms)
+            fprintf(stderr, "  case %zu (%s): %llu ms\n", i, cases[i].argv[0],
+                    (unsigned long long)ms);
+        CHECK(ms == cases[i].ms);
+    }
+}
+
 TEST(binary_round_trip)
 {
     redis_client_t *c = client_at(base_url, NULL);
@@ -621,6 +654,35 @@ TEST(blocking_connection_handshake_times_out)
     client_done(admin);
 }
 
+/* On a ready dedicated connection a blocking command is bounded by its own timeout plus
+ * timeout_ms: a server that stops answering (here paused) can't hold it longer. */
+TEST(blocking_command_times_out_past_its_own_timeout)
+{
+    redis_opts_t opts = {.timeout_ms = 200};
+    redis_client_t *c = client_at(base_url, &opts), *admin = client_at(base_url, NULL);
+    if (!c || !admin)
+        return;
+    capture_t cap = {0}, acap = {0};
+    CHECK(cmd(c, &cap, "BLPOP", "t:never", "0.05", NULL) == 0 && cap.reply &&
+          cap.reply->type == REDIS_REPLY_NIL); /* the dedicated connection is open and idle */
+    capture_reset(&cap);
+    CHECK(cmd(admin, &acap, "CLIENT", "PAUSE", "1500", "ALL", NULL) == 0);
+    uint64_t t0 = uv_now(loop);
+    CHECK(send_cmd(c, &cap, NULL, "BLPOP", "t:never", "0.1", NULL) == 0);
+    CHECK(run_until(flag_set, &cap.done, 3000) && cap.err == REDIS_ETIMEOUT && !cap.reply);
+    uint64_t took = uv_now(loop) - t0;
+    CHECK(took >= 290 && took < 1000); /* 100 + 200 ms, not after the pause (1500 ms) */
+    if (took >= 1000)
+        fprintf(stderr, "  the blocking command took %llu ms\n", (unsigned long long)took);
+    sleep_loop(1300); /* the pause ends */
+    CHECK(cmd(c, &cap, "BLPOP", "t:never", "0.1", NULL) == 0 && cap.reply &&
+          cap.reply->type == REDIS_REPLY_NIL);
+    capture_reset(&cap);
+    capture_reset(&acap);
+    client_done(c);
+    client_done(admin);
+}
+
 TEST(auth_and_select)
 {
     redis_client_t *admin = client_at(base_url, NULL);
@@ -951,6 +1013,7 @@ int main(void)
     base_url = getenv("SPEEZY_TEST_REDIS_URL");
     RUN(url_parse);
     RUN(command_classes);
+    RUN(blocking_commands_own_timeouts);
     if (!base_url || redis_url_parse(base_url, &base) < 0) {
         fprintf(stderr, "SPEEZY_TEST_REDIS_URL is not set to a redis:// URL: the harness "
                         "starts a redis-server and passes it there\n");
@@ -970,6 +1033,7 @@ int main(void)
     RUN(reconnect_after_client_kill);
     RUN(timeout_resets_connection);
     RUN(blocking_connection_handshake_times_out);
+    RUN(blocking_command_times_out_past_its_own_timeout);
     RUN(auth_and_select);
     RUN(close_fails_everything_outstanding);
     RUN(binding_resumes_and_cancels);
