@@ -704,7 +704,7 @@ function h.servers()
   }
   local tool = h.root .. "/spec/tools/servers.sh"
   for _, cmd in ipairs({ "stop-pg", "start-pg", "restart-pg", "stop-redis", "start-redis",
-    "restart-redis" }) do
+    "restart-redis", "freeze-pg", "thaw-pg", "freeze-redis", "thaw-redis" }) do
     s[cmd:gsub("%-", "_")] = function()
       assert(dir, "SPEEZY_TEST_SERVERS_DIR is not set (run the specs through spec/run)")
       local code, out = h.run({ tool, cmd, dir }, nil, { timeout_ms = 60000 })

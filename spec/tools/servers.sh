@@ -8,6 +8,9 @@
 #   servers.sh stop DIR           stop both (fine when not running)
 #   servers.sh start-pg|stop-pg|restart-pg DIR
 #   servers.sh start-redis|stop-redis|restart-redis DIR
+#   servers.sh freeze-pg|thaw-pg|freeze-redis|thaw-redis DIR
+#                                 SIGSTOP / SIGCONT every process of the server: it keeps its
+#                                 connections but answers nothing (a hung server, for tests)
 #   servers.sh destroy DIR        stop, then rm -rf DIR
 #
 # DIR/env holds DATABASE_URL, REDIS_URL, PG_PORT, REDIS_PORT, PGDATA and PG_BIN. Ports are
@@ -34,7 +37,7 @@ die() {
 }
 
 usage() {
-    sed -n '6,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '6,15p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -214,8 +217,21 @@ pg_create_db() {
     fi
 }
 
+# The postmaster, then its children (backends and helpers): stopped first, it forks no new
+# one while the list is taken.
+pg_signal() { # STOP|CONT
+    local pid children
+    pid=$(head -n 1 "$PGDATA/postmaster.pid" 2>/dev/null) || return 0
+    [[ -n "$pid" && -r "/proc/$pid/comm" && "$(<"/proc/$pid/comm")" == postgres ]] || return 0
+    kill -"$1" "$pid"
+    children=$(ps -o pid= --ppid "$pid") || true
+    # shellcheck disable=SC2086 # one pid per word; a backend may exit meanwhile
+    kill -"$1" $children 2>/dev/null || true
+}
+
 pg_stop() {
     pg_running || return 0
+    pg_signal CONT # a frozen server would never act on the stop request
     as_pg "$PG_BIN/pg_ctl" stop -D "$PGDATA" -m fast -w -t "$WAIT_SECONDS" >/dev/null
 }
 
@@ -227,6 +243,12 @@ redis_pid() {
     pid=$(<"$DIR/redis/redis.pid")
     [[ -n "$pid" && -r "/proc/$pid/comm" && "$(<"/proc/$pid/comm")" == redis-server* ]] || return 1
     echo "$pid"
+}
+
+redis_signal() { # STOP|CONT
+    local pid
+    pid=$(redis_pid) || return 0
+    kill -"$1" "$pid"
 }
 
 redis_write_conf() {
@@ -289,6 +311,7 @@ redis_stop() {
         rm -f "$DIR/redis/redis.pid"
         return 0
     }
+    kill -CONT "$pid" 2>/dev/null || true # a frozen server would never act on TERM
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 $((WAIT_SECONDS * 10))); do
         kill -0 "$pid" 2>/dev/null || break
@@ -347,7 +370,7 @@ main() {
     # Stopping a folder that was never started does nothing and creates nothing.
     case "$cmd" in
     start | start-pg | start-redis | restart-pg | restart-redis) setup ;;
-    stop | stop-pg | stop-redis) if [[ -f "$DIR/ports" ]]; then setup; else exit 0; fi ;;
+    stop | stop-pg | stop-redis | freeze-* | thaw-*) if [[ -f "$DIR/ports" ]]; then setup; else exit 0; fi ;;
     destroy) ;;
     *) usage ;;
     esac
@@ -372,6 +395,10 @@ main() {
         ;;
     stop-pg) pg_stop ;;
     stop-redis) redis_stop ;;
+    freeze-pg) pg_signal STOP ;;
+    thaw-pg) pg_signal CONT ;;
+    freeze-redis) redis_signal STOP ;;
+    thaw-redis) redis_signal CONT ;;
     destroy) destroy ;;
     esac
     case "$cmd" in
