@@ -135,6 +135,7 @@ static const num_setting_t num_settings[] = {
     NUM("PG_PREPARED_STATEMENTS", 256, 0, 100000, pg_prepared_statements),
     NUM("REDIS_TIMEOUT_MS", 5000, 1, 600000, redis_timeout_ms),
     NUM("REDIS_BLOCKING_POOL", 4, 1, 1000, redis_blocking_pool),
+    NUM("READYZ_TIMEOUT_MS", 800, 1, 600000, readyz_timeout_ms),
 };
 
 static int load_numbers(config_t *cfg, char *err, size_t errlen)

@@ -48,6 +48,9 @@ typedef struct config {
     /* Redis */
     unsigned redis_timeout_ms;
     int redis_blocking_pool;
+
+    /* GET /readyz */
+    unsigned readyz_timeout_ms; /* bound on the pings to PostgreSQL and Redis, together */
 } config_t;
 
 /* Loads .env (path may be NULL for "./.env"), then the environment. Returns 0, or -1 with a

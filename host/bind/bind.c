@@ -146,6 +146,7 @@ void bind_open_all(lua_State *L)
         {"speezy.json", luaopen_speezy_json},
         {"speezy.pg.core", luaopen_speezy_pg_core},
         {"speezy.redis.core", luaopen_speezy_redis_core},
+        {"speezy.ready.core", luaopen_speezy_ready_core},
         {NULL, NULL},
     };
     lua_getglobal(L, "package");

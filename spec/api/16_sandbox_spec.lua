@@ -33,6 +33,7 @@ describe("sandbox", function()
       string_mt = "attempt to index a boolean value",
       runtime = "internal to the host",
       pg_core = "internal to the host",
+      ready_core = "internal to the host",
       new_global = "assignment to undefined global 'leaked'",
       collectgarbage = "undefined global 'collectgarbage'",
     }

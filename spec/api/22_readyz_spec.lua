@@ -1,7 +1,14 @@
 -- GET /readyz (issue #3): 200 while PostgreSQL and Redis both answer, 503 NOT_READY naming
--- the one that is down, while GET /healthz (liveness) stays 200. Each server stopped here is
--- started again before the test ends, so later specs find it running.
+-- the one that is down, while GET /healthz (liveness) stays 200. A hung server (frozen with
+-- SIGSTOP: connected, answering nothing) is reported within READYZ_TIMEOUT_MS, both pings
+-- running at once. Each server stopped or frozen here is started or thawed again before the
+-- test ends, so later specs find it running.
 local h = require "spec.helpers"
+
+-- Small so the frozen cases stay fast; an answer must come within it plus generous slack.
+-- REDIS_TIMEOUT_MS stays longer than that bound: the answer must not wait for it.
+local READYZ_TIMEOUT_MS = 300
+local BOUND_MS = READYZ_TIMEOUT_MS + 1500
 
 local function readyz(srv)
   return srv:request{ path = "/readyz", timeout_ms = 15000 }
@@ -31,6 +38,19 @@ local function assert_not_ready(res, down)
   end
 end
 
+-- /readyz with one or both servers frozen: one answer within BOUND_MS, the frozen ones down
+-- with TIMEOUT.
+local function assert_bounded_not_ready(srv, frozen)
+  local t0 = h.now_ms()
+  local res = srv:request{ path = "/readyz", timeout_ms = BOUND_MS }
+  local elapsed = h.now_ms() - t0
+  assert.truthy(elapsed < BOUND_MS, ("answered after %d ms"):format(elapsed))
+  assert_not_ready(res, frozen)
+  for _, name in ipairs(frozen) do
+    assert.equal("TIMEOUT", res.json.error.details[name].error, res.body)
+  end
+end
+
 local function assert_live(srv)
   local res = srv:request{ path = "/healthz" }
   assert.equal(200, res.status, res.body)
@@ -43,7 +63,7 @@ describe("GET /readyz", function()
   setup(function()
     servers = h.servers()
     srv = h.start{ scripts = "spec/fixtures/scripts/data", env = { PG_POOL_WAIT_MS = "1000",
-      REDIS_TIMEOUT_MS = "2000" } }
+      REDIS_TIMEOUT_MS = "5000", READYZ_TIMEOUT_MS = tostring(READYZ_TIMEOUT_MS) } }
   end)
 
   teardown(function()
@@ -94,5 +114,38 @@ describe("GET /readyz", function()
     servers.start_pg()
     servers.start_redis()
     assert.truthy(wait_ready(srv), "/readyz did not come back after both started")
+  end)
+
+  it("answers 503 naming postgres within the bound while PostgreSQL hangs", function()
+    servers.freeze_pg()
+    finally(function() servers.thaw_pg() end)
+    assert_bounded_not_ready(srv, { "postgres" })
+    assert_live(srv)
+    assert_bounded_not_ready(srv, { "postgres" })
+    servers.thaw_pg()
+    assert.truthy(wait_ready(srv), "/readyz did not come back after PostgreSQL resumed")
+  end)
+
+  it("answers 503 naming redis within the bound while Redis hangs", function()
+    servers.freeze_redis()
+    finally(function() servers.thaw_redis() end)
+    assert_bounded_not_ready(srv, { "redis" })
+    assert_live(srv)
+    servers.thaw_redis()
+    assert.truthy(wait_ready(srv), "/readyz did not come back after Redis resumed")
+  end)
+
+  it("names both in one answer within the bound when both hang", function()
+    servers.freeze_pg()
+    servers.freeze_redis()
+    finally(function()
+      servers.thaw_pg()
+      servers.thaw_redis()
+    end)
+    assert_bounded_not_ready(srv, { "postgres", "redis" })
+    assert_live(srv)
+    servers.thaw_pg()
+    servers.thaw_redis()
+    assert.truthy(wait_ready(srv), "/readyz did not come back after both resumed")
   end)
 end)

@@ -2,9 +2,11 @@
  *
  * The harness passes the server in SPEEZY_TEST_REDIS_URL (a throwaway instance: the tests
  * kill its clients, pause it and add an ACL user); a few fake servers on loopback play the
- * ones that accept and hang up. The last tests drive the binding (speezy.redis.core) from
- * coroutines, for what Lua specs can't reach: cancellation, pooled cos reused by the next
- * request, a memory budget, a disconnect under many waiters. */
+ * ones that accept and hang up. The last tests drive the bindings (speezy.redis.core, and
+ * speezy.ready.core's Redis side) from coroutines, for what Lua specs can't reach:
+ * cancellation, pooled cos reused by the next request, a memory budget, a disconnect under
+ * many waiters. */
+#include "config.h"
 #include "redis.h"
 #include "test.h"
 #include "vm.h"
@@ -731,17 +733,20 @@ TEST(close_fails_everything_outstanding)
     CHECK(get.done == 1 && blpop.done == 1 && ping.done == 1);
 }
 
-/* A Lua state whose speezy.redis.core (global core) reaches host. */
-static lua_State *binding_state(bind_host_t *host)
+/* A Lua state whose module (global core) reaches host. */
+static lua_State *binding_state(bind_host_t *host, const char *module)
 {
     lua_State *L = test_lua_new(host);
     bind_open_all(L);
-    if (luaL_dostring(L, "core = require 'speezy.redis.core'") != 0) {
+    lua_getglobal(L, "require");
+    lua_pushstring(L, module);
+    if (lua_pcall(L, 1, 1, 0) != 0) {
         fprintf(stderr, "  %s\n", lua_tostring(L, -1));
-        CHECK(!"speezy.redis.core is registered");
+        CHECK(!"the module is registered");
         lua_close(L);
         return NULL;
     }
+    lua_setglobal(L, "core");
     return L;
 }
 
@@ -782,7 +787,7 @@ TEST(binding_resumes_and_cancels)
     if (!c)
         return;
     bind_host_t host = {.loop = loop, .redis = c};
-    lua_State *L = binding_state(&host);
+    lua_State *L = binding_state(&host, "speezy.redis.core");
     if (!L) {
         client_done(c);
         return;
@@ -849,7 +854,7 @@ TEST(binding_reply_never_resumes_a_reused_co)
     if (!c)
         return;
     bind_host_t host = {.loop = loop, .redis = c};
-    lua_State *L = binding_state(&host);
+    lua_State *L = binding_state(&host, "speezy.redis.core");
     if (!L) {
         client_done(c);
         return;
@@ -879,7 +884,7 @@ TEST(binding_disconnect_under_many_waiters)
     if (!c || !killer)
         return;
     bind_host_t host = {.loop = loop, .redis = c};
-    lua_State *L = binding_state(&host);
+    lua_State *L = binding_state(&host, "speezy.redis.core");
     if (!L) {
         client_done(c);
         client_done(killer);
@@ -1000,6 +1005,54 @@ TEST(binding_pipeline_out_of_memory_sends_nothing)
     test_co_pool_close();
 }
 
+/* GET /readyz's probe, PostgreSQL not configured: both known at once, no yield. With Redis
+ * up, its round trip; with Redis paused, one answer at READYZ_TIMEOUT_MS naming it TIMEOUT;
+ * cancelled while waiting, nothing left behind (loop_left_clean, and ASan's leak check). */
+TEST(ready_probe_is_bounded_and_cancellable)
+{
+    static const char src[] = "local pg_ms, pg_err, ms, err = core.probe()\n"
+                              "return table.concat({tostring(pg_ms), core.errors[pg_err], "
+                              "type(ms), tostring(core.errors[err])}, ' ')";
+    config_t cfg = {.readyz_timeout_ms = 150};
+    bind_host_t host = {.loop = loop, .cfg = &cfg};
+    lua_State *L = binding_state(&host, "speezy.ready.core");
+    if (!L)
+        return;
+    outcome_t o;
+    start_chunk(L, &o, src);
+    CHECK(o.done && o.status == CO_OK);
+    CHECK_STR(o.result, "nil DB_UNAVAILABLE nil REDIS_UNAVAILABLE");
+
+    redis_client_t *c = client_at(base_url, NULL), *admin = client_at(base_url, NULL);
+    if (!c || !admin) {
+        lua_close(L);
+        return;
+    }
+    host.redis = c;
+    start_chunk(L, &o, src);
+    CHECK(run_until(flag_set, &o.done, 2000) && o.status == CO_OK);
+    CHECK_STR(o.result, "nil DB_UNAVAILABLE number nil");
+
+    capture_t acap = {0};
+    CHECK(cmd(admin, &acap, "CLIENT", "PAUSE", "600", "ALL", NULL) == 0);
+    uint64_t t0 = uv_now(loop);
+    start_chunk(L, &o, src);
+    CHECK(run_until(flag_set, &o.done, 2000) && o.status == CO_OK);
+    uint64_t took = uv_now(loop) - t0;
+    CHECK(took >= 140 && took < 450); /* the bound, not the pause (600 ms) */
+    CHECK_STR(o.result, "nil DB_UNAVAILABLE nil TIMEOUT");
+    co_t *co = start_chunk(L, &o, src);
+    co_cancel(co);
+    CHECK(o.done && o.status == CO_CANCELLED);
+    sleep_loop(600); /* the pause ends: the abandoned pings' replies are dropped */
+    CHECK(run_until(no_pending, c, 1000));
+    lua_close(L);
+    capture_reset(&acap);
+    client_done(c);
+    client_done(admin);
+    test_co_pool_close();
+}
+
 /* Every client closed all its handles: nothing leaks into the worker's loop. */
 TEST(loop_left_clean)
 {
@@ -1040,6 +1093,7 @@ int main(void)
     RUN(binding_reply_never_resumes_a_reused_co);
     RUN(binding_pipeline_out_of_memory_sends_nothing);
     RUN(binding_disconnect_under_many_waiters);
+    RUN(ready_probe_is_bounded_and_cancellable);
     RUN(loop_left_clean);
     return test_summary();
 }
