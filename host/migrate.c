@@ -23,6 +23,9 @@
 #define MIGRATE_CONNECT_TIMEOUT "10"
 /* DDL waiting behind a long transaction blocks every query queued after it: give up instead. */
 #define MIGRATE_LOCK_TIMEOUT "60s"
+/* The one naming rule, NNNN_name.sql: at least four digits, so that a directory listing shows
+ * the files in the order they apply; at most 18, so that the version fits an int64. */
+#define MIGRATE_MIN_VERSION_DIGITS 4
 #define MIGRATE_MAX_VERSION_DIGITS 18
 
 typedef struct {
@@ -98,7 +101,8 @@ static int64_t migrate_parse_version(const char *name)
     size_t digits = 0;
     while (isdigit((unsigned char)name[digits]))
         digits++;
-    if (digits == 0 || digits > MIGRATE_MAX_VERSION_DIGITS || name[digits] != '_')
+    if (digits < MIGRATE_MIN_VERSION_DIGITS || digits > MIGRATE_MAX_VERSION_DIGITS ||
+        name[digits] != '_')
         return -1;
     if (strlen(name + digits) <= strlen("_.sql"))
         return -1;
@@ -181,7 +185,9 @@ static int migrate_check_unique(migrate_ctx_t *m)
     return MIGRATE_OK;
 }
 
-/* Every *.sql of dir must be NNNN_name.sql: a misnamed file would otherwise never run. */
+/* Every *.sql of dir must be NNNN_name.sql: a misnamed file would otherwise never run, or run
+ * in an order its listing hides. Dot files and other suffixes (notes, *.sql.orig) are not
+ * migrations and are left alone. */
 static int migrate_scan(migrate_ctx_t *m)
 {
     DIR *d = opendir(m->dir);
@@ -195,7 +201,9 @@ static int migrate_scan(migrate_ctx_t *m)
             continue;
         int64_t version = migrate_parse_version(e->d_name);
         if (version < 0)
-            rc = migrate_fail(m, MIGRATE_EFILES, "%s/%s: migration files are named NNNN_name.sql",
+            rc = migrate_fail(m, MIGRATE_EFILES,
+                              "%s/%s: migration files are named NNNN_name.sql (4 to 18 digits, "
+                              "an underscore, a name), e.g. 0007_add_ratings.sql",
                               m->dir, e->d_name);
         else
             rc = migrate_add_file(m, e->d_name, version);

@@ -1,5 +1,9 @@
 /* migrate.h — schema migrations: the files DIR/NNNN_name.sql, applied in version order, once.
  *
+ * Each file of DIR ending in .sql must be named NNNN_name.sql: 4 to 18 digits (the version),
+ * an underscore and a name; any other is refused (EFILES) before anything connects. Dot files
+ * and files not ending in .sql are ignored.
+ *
  * For the CLI only (`speezy migrate`, `speezy migrate status`): it uses blocking libpq, which
  * would stall a worker's loop. Both functions connect to database_url (a libpq URI or
  * conninfo), write progress and warnings as plain lines to out, and on failure return a
