@@ -217,18 +217,39 @@ static int migrate_scan(migrate_ctx_t *m)
 
 /* --- database ---------------------------------------------------------------------------- */
 
+static int migrate_result_ok(const PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
+}
+
 /* Runs sql (no parameters) and checks it returned ok; err names what was being done. */
 static int migrate_exec(migrate_ctx_t *m, const char *sql, const char *doing)
 {
     PGresult *r = PQexec(m->conn, sql);
-    ExecStatusType st = PQresultStatus(r);
-    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
     int rc = MIGRATE_OK;
-    if (!ok) {
+    if (!migrate_result_ok(r)) {
         const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
         rc = migrate_fail(m, PQstatus(m->conn) == CONNECTION_OK ? MIGRATE_ESQL : MIGRATE_ECONNECT,
                           "%s: %s", doing, msg ? msg : PQerrorMessage(m->conn));
     }
+    PQclear(r);
+    return rc;
+}
+
+/* Runs sql with one text parameter (or none when param is NULL) and copies the single value it
+ * returns into buf; err names what was being done. */
+static int migrate_value(migrate_ctx_t *m, const char *sql, const char *param, char *buf,
+                         size_t len, const char *doing)
+{
+    PGresult *r = PQexecParams(m->conn, sql, param ? 1 : 0, NULL, &param, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0);
+    int rc = MIGRATE_OK;
+    if (ok)
+        snprintf(buf, len, "%s", PQgetvalue(r, 0, 0));
+    else
+        rc = migrate_fail(m, PQstatus(m->conn) == CONNECTION_OK ? MIGRATE_ESQL : MIGRATE_ECONNECT,
+                          "%s: %s", doing, PQerrorMessage(m->conn));
     PQclear(r);
     return rc;
 }
@@ -393,19 +414,113 @@ static int migrate_line_of(const char *sql, const char *position)
     return line;
 }
 
-static int migrate_apply_failed(migrate_ctx_t *m, const migrate_file_t *f, PGresult *r)
+/* "dir/file" and, when r failed, ":line: message (SQLSTATE x)". Called before anything else runs
+ * on the connection, which would replace its error message. */
+static void migrate_describe(const migrate_ctx_t *m, const migrate_file_t *f, const PGresult *r,
+                             char *buf, size_t len)
 {
+    if (migrate_result_ok(r)) {
+        snprintf(buf, len, "%s/%s", m->dir, f->name);
+        return;
+    }
     const char *pos = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION);
     const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     char where[32] = "";
     if (pos)
         snprintf(where, sizeof where, ":%d", migrate_line_of(f->sql, pos));
-    int rc =
-        migrate_fail(m, PQstatus(m->conn) == CONNECTION_OK ? MIGRATE_ESQL : MIGRATE_ECONNECT,
-                     "%s/%s%s: %s (SQLSTATE %s); rolled back, nothing of it was applied", m->dir,
-                     f->name, where, msg ? msg : PQerrorMessage(m->conn), state ? state : "?");
+    snprintf(buf, len, "%s/%s%s: %s (SQLSTATE %s)", m->dir, f->name, where,
+             msg ? msg : PQerrorMessage(m->conn), state ? state : "?");
+}
+
+static int migrate_rolled_back(migrate_ctx_t *m, const char *what)
+{
+    return migrate_fail(m, PQstatus(m->conn) == CONNECTION_OK ? MIGRATE_ESQL : MIGRATE_ECONNECT,
+                        "%s; rolled back, nothing of it was applied", what);
+}
+
+/* Bookkeeping failed inside the migration's own transaction: undo the file with it. */
+static int migrate_apply_failed(migrate_ctx_t *m, const migrate_file_t *f, PGresult *r)
+{
+    char what[512];
+    migrate_describe(m, f, r, what, sizeof what);
+    int rc = migrate_rolled_back(m, what);
     PQclear(PQexec(m->conn, "ROLLBACK"));
+    return rc;
+}
+
+/* Opens the migration's transaction and notes its id (assigned now; the file's first write
+ * would assign it anyway): only the id tells later whether the file ended it. */
+static int migrate_begin(migrate_ctx_t *m, const migrate_file_t *f, char *xid, size_t len)
+{
+    int rc = migrate_exec(m, "BEGIN", "starting a transaction");
+    if (rc == MIGRATE_OK)
+        rc = migrate_value(m, "SELECT pg_current_xact_id()", NULL, xid, len, f->name);
+    return rc;
+}
+
+/* Whether the file's SQL left the migration's transaction (xid) open and never committed. The
+ * server knows; a scan of the SQL would guess, as COMMIT, ROLLBACK and END also appear in
+ * comments, strings and function bodies. Idle: the file ended it. In a transaction: ours, or
+ * one the file began after ending ours (ROLLBACK; BEGIN; ...). Aborted: it answers no query,
+ * so it is rolled back first; ours then being committed means the file committed it before
+ * beginning the one that failed (BEGIN; ... COMMIT; BEGIN; ... error). */
+static int migrate_still_ours(migrate_ctx_t *m, const migrate_file_t *f, const char *xid, int *ours)
+{
+    char answer[16] = "";
+    int rc = MIGRATE_OK;
+    switch (PQtransactionStatus(m->conn)) {
+    case PQTRANS_INTRANS:
+        rc = migrate_value(m, "SELECT pg_current_xact_id() = $1::xid8", xid, answer, sizeof answer,
+                           f->name);
+        *ours = strcmp(answer, "t") == 0;
+        break;
+    case PQTRANS_INERROR:
+        PQclear(PQexec(m->conn, "ROLLBACK"));
+        rc = migrate_value(m, "SELECT pg_xact_status($1::xid8)", xid, answer, sizeof answer,
+                           f->name);
+        *ours = strcmp(answer, "committed") != 0;
+        break;
+    default: /* idle: the file ended ours; nothing is open to record into */
+        *ours = 0;
+        break;
+    }
+    return rc;
+}
+
+/* The file committed or rolled back the migration's transaction itself: what it did before
+ * (and after, in the implicit transactions of a multi-statement query) may be committed, which
+ * no rollback from here can undo; recording it would claim all of it applied. */
+static int migrate_ended(migrate_ctx_t *m, const char *what, int failed)
+{
+    return migrate_fail(m, MIGRATE_ETRANSACTION,
+                        "%s%s ends the migration's transaction itself (COMMIT or ROLLBACK inside "
+                        "the file), so some of it may already be committed; it is not recorded "
+                        "as applied: remove the transaction control from the file (each file "
+                        "already runs in its own transaction), check what of it the database "
+                        "already has, then run migrate again",
+                        what, failed ? "; the file" : "");
+}
+
+/* MIGRATE_OK when the file ran in the migration's own transaction, which is still open and
+ * takes its schema_migrations row next; otherwise whatever is still open is rolled back. */
+static int migrate_settle(migrate_ctx_t *m, const migrate_file_t *f, const char *xid,
+                          const PGresult *r)
+{
+    char what[512];
+    migrate_describe(m, f, r, what, sizeof what);
+    int failed = !migrate_result_ok(r);
+    if (PQstatus(m->conn) != CONNECTION_OK)
+        return migrate_fail(m, MIGRATE_ECONNECT,
+                            "%s; the connection was lost, so it is not recorded as applied", what);
+    int ours = 0;
+    int rc = migrate_still_ours(m, f, xid, &ours);
+    if (rc == MIGRATE_OK && ours && !failed)
+        return MIGRATE_OK;
+    if (rc == MIGRATE_OK)
+        rc = ours ? migrate_rolled_back(m, what) : migrate_ended(m, what, failed);
+    if (PQtransactionStatus(m->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(m->conn, "ROLLBACK"));
     return rc;
 }
 
@@ -435,17 +550,15 @@ static int migrate_apply(migrate_ctx_t *m, const migrate_file_t *f)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = migrate_exec(m, "BEGIN", "starting a transaction");
+    char xid[32];
+    int rc = migrate_begin(m, f, xid, sizeof xid);
     if (rc != MIGRATE_OK)
         return rc;
     PGresult *r = PQexec(m->conn, f->sql);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
-        rc = migrate_apply_failed(m, f, r);
-        PQclear(r);
-        return rc;
-    }
+    rc = migrate_settle(m, f, xid, r);
     PQclear(r);
+    if (rc != MIGRATE_OK)
+        return rc;
     rc = migrate_record(m, f);
     if (rc == MIGRATE_OK)
         rc = migrate_exec(m, "COMMIT", f->name);

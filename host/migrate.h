@@ -24,8 +24,12 @@
  * of the file's bytes, applied_at), and applies each pending file in its own transaction
  * together with its schema_migrations row. Before applying anything it refuses (ECHANGED) when
  * an applied file's checksum changed; a file recorded as applied but missing on disk only
- * warns. Migration files must not contain BEGIN/COMMIT nor statements that refuse to run in
- * a transaction block (CREATE INDEX CONCURRENTLY).
+ * warns. Migration files must not contain transaction control (BEGIN, COMMIT, ROLLBACK, END;
+ * savepoints are fine) nor statements that refuse to run in a transaction block (CREATE INDEX
+ * CONCURRENTLY). A file that ends the migration's transaction itself is caught after it ran,
+ * by asking the server (transaction status, id and fate) rather than by scanning the SQL: it
+ * is never recorded, whatever of it is still open is rolled back, and the run stops there with
+ * ETRANSACTION, saying that some of it may already be committed.
  *
  * migrate_status lists every version as applied, pending, missing (applied, no file) or
  * changed, then a summary line; it changes nothing, takes no lock, and returns ECHANGED when
@@ -38,10 +42,12 @@
 
 enum {
     MIGRATE_OK = 0,
-    MIGRATE_ECONNECT = -1, /* no DATABASE_URL, cannot connect, or the connection broke */
-    MIGRATE_EFILES = -2,   /* unreadable dir or file, bad file name, duplicate version */
-    MIGRATE_ECHANGED = -3, /* an applied file was edited afterwards: nothing was applied */
-    MIGRATE_ESQL = -4      /* a migration failed and was rolled back (or bookkeeping failed) */
+    MIGRATE_ECONNECT = -1,    /* no DATABASE_URL, cannot connect, or the connection broke */
+    MIGRATE_EFILES = -2,      /* unreadable dir or file, bad file name, duplicate version */
+    MIGRATE_ECHANGED = -3,    /* an applied file was edited afterwards: nothing was applied */
+    MIGRATE_ESQL = -4,        /* a migration failed and was rolled back (or bookkeeping failed) */
+    MIGRATE_ETRANSACTION = -5 /* a migration ended its own transaction: not recorded, some of it
+                                 may be committed */
 };
 
 int migrate_run(const char *database_url, const char *dir, FILE *out, char *err, size_t errlen);

@@ -235,6 +235,90 @@ describe("speezy migrate", function()
     assert.equal("10", must(url, "SELECT string_agg(version::text, ',') FROM schema_migrations"))
   end)
 
+  -- Files that end the migration's transaction themselves: { file, SQL, the error it also
+  -- reports or nil, tables it committed anyway, tables it must not leave }.
+  local ends_tx = {
+    { "0011_rb.sql", "CREATE TABLE mig11 (x int);\nROLLBACK;\n", nil, {}, { "mig11" } },
+    { "0007_commit_then_fail.sql",
+      "BEGIN;\nCREATE TABLE mig7 (x int);\nCOMMIT;\nCREATE TABLE mig7b (x int);\nSELECT 1/0;\n",
+      ": division by zero", { "mig7" }, { "mig7b" } },
+    { "0013_two_blocks.sql", "BEGIN;\nCREATE TABLE mig13 (x int);\nCOMMIT;\n\n"
+      .. "BEGIN;\nCREATE TABLE mig13b (x int);\nSELECT 1/0;\nCOMMIT;\n",
+      ": division by zero", { "mig13" }, { "mig13b" } },
+    { "0014_rollback_then_begin.sql",
+      "CREATE TABLE mig14 (x int);\nROLLBACK;\nBEGIN;\nCREATE TABLE mig14b (x int);\n", nil, {},
+      { "mig14", "mig14b" } },
+  }
+
+  for _, case in ipairs(ends_tx) do
+    local file, sql, failure, committed, absent = case[1], case[2], case[3], case[4], case[5]
+    it("refuses " .. file .. ", which ends the migration's transaction itself, and stops there",
+      function()
+        local url = fresh_db()
+        local dir = copy_migrations(FIXTURES .. "/migrations-broken/0001_widgets.sql")
+        h.write_file(dir .. "/" .. file, sql)
+        h.write_file(dir .. "/0099_after.sql", "CREATE TABLE after_it (x int);\n")
+        local code, out = migrate(url, dir)
+        assert.equal(1, code, out)
+        assert.matches(escape(file) .. (failure and escape(failure) or "") .. "[^\n]*ends the "
+          .. "migration's transaction itself %(COMMIT or ROLLBACK inside the file%)", out)
+        assert.matches("some of it may already be committed; it is not recorded as applied", out)
+        assert.matches("remove the transaction control from the file %(each file already runs "
+          .. "in its own transaction%)", out)
+        assert.no.matches("nothing of it was applied", out)
+        assert.no.matches("applied " .. escape(file), out)
+        -- not recorded and the lock released: the next run meets the file again, and stops there
+        code, out = migrate(url, dir)
+        assert.equal(1, code, out)
+        assert.matches(escape(file), out)
+        assert.no.matches("waiting for another migrate", out)
+        assert.no.matches("applied ", out)
+        assert.equal("1", must(url, "SELECT string_agg(version::text, ',') FROM schema_migrations"))
+        assert.equal("", must(url, "SELECT to_regclass('after_it')"))
+        for _, t in ipairs(committed) do
+          assert.equal(t, must(url, ("SELECT to_regclass('%s')"):format(t)), t)
+        end
+        for _, t in ipairs(absent) do
+          assert.equal("", must(url, ("SELECT to_regclass('%s')"):format(t)), t)
+        end
+        code, out = migrate(url, dir, "status")
+        assert.equal(0, code, out)
+        assert.matches("pending%s+%-%s+" .. escape(file), out)
+      end)
+  end
+
+  it("applies a file whose comments, strings, bodies and savepoints hold transaction words",
+    function()
+      local url = fresh_db()
+      local dir = h.tmpdir("migrations")
+      h.write_file(dir .. "/0001_words.sql", [[
+-- COMMIT; ROLLBACK;
+/* BEGIN; END; ABORT; */
+CREATE TABLE words (w text);
+INSERT INTO words VALUES ('COMMIT;'), ($$ROLLBACK;$$), (E'END;');
+CREATE FUNCTION words_count() RETURNS bigint LANGUAGE sql
+BEGIN ATOMIC
+  SELECT count(*) FROM words;
+END;
+CREATE FUNCTION words_add(t text) RETURNS void LANGUAGE plpgsql AS $body$
+BEGIN
+  INSERT INTO words VALUES (t);
+END
+$body$;
+DO $$ BEGIN PERFORM words_add('BEGIN'); END $$;
+SAVEPOINT before_gone;
+CREATE TABLE gone (x int);
+ROLLBACK TO SAVEPOINT before_gone;
+RELEASE SAVEPOINT before_gone;
+]])
+      local code, out = migrate(url, dir)
+      assert.equal(0, code, out)
+      assert.matches("applied 0001_words%.sql", out)
+      assert.equal("4", must(url, "SELECT words_count()"))
+      assert.equal("", must(url, "SELECT to_regclass('gone')"))
+      assert.equal("1", must(url, "SELECT string_agg(version::text, ',') FROM schema_migrations"))
+    end)
+
   it("fails clearly when the database is unreachable", function()
     local code, out = migrate("postgresql://postgres@127.0.0.1:1/nowhere", MIGRATIONS)
     assert.equal(1, code, out)
