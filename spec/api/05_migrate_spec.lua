@@ -448,9 +448,15 @@ describe("the schema of migrations/", function()
     { "an address snapshot that is not an object", [[INSERT INTO orders (customer_id, store_id,
         subtotal_minor, delivery_fee_minor, total_minor, currency, delivery_address)
         VALUES (2, 1, 0, 0, 0, 'INR', '"Pune"')]], "orders_delivery_address_object" },
-    { "a picked-up order without a partner", [[INSERT INTO orders (customer_id, store_id, status,
-        subtotal_minor, delivery_fee_minor, total_minor, currency, delivery_address)
-        VALUES (2, 1, 'PICKED_UP', 0, 0, 0, 'INR', '{}')]], "orders_partner_when_picked_up" },
+    -- one implicit transaction: order 1 stays PLACED
+    { "a pickup without a partner", [[UPDATE orders SET status = 'ACCEPTED' WHERE id = 1;
+        UPDATE orders SET status = 'PREPARING' WHERE id = 1;
+        UPDATE orders SET status = 'READY_FOR_PICKUP' WHERE id = 1;
+        UPDATE orders SET status = 'PICKED_UP' WHERE id = 1]], "orders_partner_when_picked_up" },
+    { "a new order that does not start at PLACED", [[INSERT INTO orders (customer_id, store_id,
+        delivery_partner_id, status, subtotal_minor, total_minor, currency, delivery_address)
+        VALUES (2, 1, 3, 'DELIVERED', 100, 100, 'INR', '{}')]],
+      "a new order starts at PLACED, not DELIVERED" },
     { "a skipped lifecycle step", "UPDATE orders SET status = 'DELIVERED' WHERE id = 1",
       "PLACED %-> DELIVERED is not an allowed transition" },
     { "a delivery partner who is not one", "UPDATE orders SET delivery_partner_id = 2 WHERE id = 1",
@@ -466,6 +472,11 @@ describe("the schema of migrations/", function()
       "order_status_history is append%-only: UPDATE refused" },
     { "a DELETE of the history", "DELETE FROM order_status_history",
       "order_status_history is append%-only: DELETE refused" },
+    -- rolled back if accepted, so that a regression fails only here
+    { "a TRUNCATE of the history", "BEGIN; TRUNCATE order_status_history; ROLLBACK",
+      "order_status_history is append%-only: TRUNCATE refused" },
+    { "a TRUNCATE of orders cascading to the history", "BEGIN; TRUNCATE orders CASCADE; ROLLBACK",
+      "order_status_history is append%-only: TRUNCATE refused" },
     { "half a partner location", "UPDATE delivery_partners SET last_latitude = 18.5",
       "delivery_partners_location_complete" },
     { "a partner latitude beyond -90", [[UPDATE delivery_partners SET last_latitude = -91,
@@ -506,6 +517,13 @@ describe("the schema of migrations/", function()
     must(url, ("UPDATE products SET reserved_stock = reserved_stock - 1 WHERE id = %s"):format(id))
     local left = must(url, ("SELECT stock, reserved_stock FROM products WHERE id = %s"):format(id))
     assert.equal("3|0", left)
+  end)
+
+  it("accepts a new order placed as PLACED, by default or explicitly", function()
+    local insert = [[INSERT INTO orders (customer_id, store_id, %s subtotal_minor, total_minor,
+      currency, delivery_address) VALUES (2, 1, %s 100, 100, 'INR', '{}') RETURNING status]]
+    assert.equal("PLACED", must(url, insert:format("", "")))
+    assert.equal("PLACED", must(url, insert:format("status,", "'PLACED',")))
   end)
 
   it("walks an order through its whole lifecycle, and no further", function()
