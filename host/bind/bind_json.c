@@ -129,14 +129,38 @@ static int is_marked_array(lua_State *L, const jbuf_t *b, int idx)
     return yes;
 }
 
-/* Bytes put_string must look at: '"', '\\', '/', controls and DEL. */
+/* Bytes put_string must look at: '"', '\\', '/', controls, DEL, and every byte of a
+ * multi-byte sequence, which must be valid UTF-8. */
 static const unsigned char json_special[256] = {
-    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, ['/'] = 1, [0x7f] = 1,
+    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, ['/'] = 1, [0x7f ... 0xff] = 1,
 };
+
+/* The length of the valid UTF-8 sequence at s (n bytes left), or 0: overlong forms,
+ * surrogates and code points past U+10FFFF are not valid (RFC 3629). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+    size_t len;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
 
 /* One pass that copies as it looks: room for the string as it is comes first, so the common
  * byte costs a table lookup and a store; an escape makes room for itself (at most 6 bytes)
- * and for what is left. */
+ * and for what is left. A byte that is not part of valid UTF-8 (binary from a bytea column or
+ * Redis) becomes U+FFFD, as Go's encoder does: a response is always valid JSON. */
 static void put_string(jbuf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -148,6 +172,13 @@ static void put_string(jbuf_t *b, const char *s, size_t len)
         unsigned char c = (unsigned char)s[i];
         if (!json_special[c]) {
             *o++ = (char)c;
+            continue;
+        }
+        size_t n = c >= 0x80 ? utf8_len((const unsigned char *)s + i, len - i) : 0;
+        if (n) {
+            memcpy(o, s + i, n);
+            o += n;
+            i += n - 1;
             continue;
         }
         b->len = (size_t)(o - b->p);
@@ -177,9 +208,13 @@ static void put_string(jbuf_t *b, const char *s, size_t len)
             *o++ = 't';
             break;
         default:
-            memcpy(o, "u00", 3);
-            o[3] = hex[c >> 4];
-            o[4] = hex[c & 15];
+            if (c >= 0x80) {
+                memcpy(o, "ufffd", 5);
+            } else {
+                memcpy(o, "u00", 3);
+                o[3] = hex[c >> 4];
+                o[4] = hex[c & 15];
+            }
             o += 5;
         }
     }

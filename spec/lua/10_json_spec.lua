@@ -51,25 +51,55 @@ describe("json.encode", function()
   it("escapes exactly what needs it, wherever it falls in a long string", function()
     -- The reference: one byte at a time, the way the encoder's word-at-a-time scan must agree.
     local named = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+    -- The length of a valid UTF-8 sequence at i (RFC 3629: no overlong forms, surrogates or
+    -- code points past U+10FFFF), or nil.
+    local function utf8_at(s, i)
+      local b = s:byte(i)
+      local len, lo, hi
+      if b >= 0xc2 and b <= 0xdf then len, lo, hi = 2, 0x80, 0xbf
+      elseif b == 0xe0 then len, lo, hi = 3, 0xa0, 0xbf
+      elseif b == 0xed then len, lo, hi = 3, 0x80, 0x9f
+      elseif b >= 0xe1 and b <= 0xef then len, lo, hi = 3, 0x80, 0xbf
+      elseif b == 0xf0 then len, lo, hi = 4, 0x90, 0xbf
+      elseif b == 0xf4 then len, lo, hi = 4, 0x80, 0x8f
+      elseif b >= 0xf1 and b <= 0xf3 then len, lo, hi = 4, 0x80, 0xbf
+      else return nil end
+      local b2 = s:byte(i + 1)
+      if not b2 or b2 < lo or b2 > hi then return nil end
+      for j = i + 2, i + len - 1 do
+        local bj = s:byte(j)
+        if not bj or bj < 0x80 or bj > 0xbf then return nil end
+      end
+      return len
+    end
     local function reference(s)
-      local out = {}
-      for i = 1, #s do
+      local out, i = {}, 1
+      while i <= #s do
         local c = s:sub(i, i)
         local b = c:byte()
-        if named[c] then
-          out[i] = named[c]
+        local n = b >= 0x80 and utf8_at(s, i)
+        if n then
+          out[#out + 1] = s:sub(i, i + n - 1)
+          i = i + n - 1
+        elseif named[c] then
+          out[#out + 1] = named[c]
         elseif c == "/" and i > 1 and s:sub(i - 1, i - 1) == "<" then
-          out[i] = "\\/"
+          out[#out + 1] = "\\/"
         elseif b < 0x20 or b == 0x7f then
-          out[i] = string.format("\\u%04x", b)
+          out[#out + 1] = string.format("\\u%04x", b)
+        elseif b >= 0x80 then
+          out[#out + 1] = "\\ufffd"
         else
-          out[i] = c
+          out[#out + 1] = c
         end
+        i = i + 1
       end
       return '"' .. table.concat(out) .. '"'
     end
     local alphabet = {
       "a", "Z", "0", " ", "<", "/", '"', "\\", "\n", "\t", "\0", "\31", "\127", "\195\169",
+      "\226\130\172", "\240\159\146\169", "\255", "\128", "\195", "\226\130", "\224\128\128",
+      "\237\160\128", "\244\144\128\128", "\192\175",
     }
     math.randomseed(7)
     for _ = 1, 3000 do
@@ -78,9 +108,20 @@ describe("json.encode", function()
         parts[i] = math.random(4) == 1 and alphabet[math.random(#alphabet)] or "x"
       end
       local s = table.concat(parts)
-      assert.equal(reference(s), json.encode(s))
-      assert.equal(s, json.decode(json.encode(s)))
+      local want = reference(s)
+      assert.equal(want, json.encode(s))
+      if not want:find("\\ufffd", 1, true) then assert.equal(s, json.decode(json.encode(s))) end
     end
+  end)
+
+  it("writes valid UTF-8 only: a byte outside a valid sequence becomes U+FFFD", function()
+    assert.equal('"é€💩"', json.encode("é€💩"))
+    assert.equal('"a\\ufffdb"', json.encode("a\255b"))
+    assert.equal('"\\ufffd\\ufffdA"', json.encode("\226\130A")) -- a cut sequence, byte by byte
+    assert.equal('"\\ufffd\\ufffd\\ufffd"', json.encode("\237\160\128")) -- a surrogate
+    assert.equal('"\\ufffd\\ufffd"', json.encode("\192\175")) -- an overlong '/'
+    assert.equal('{"k\\ufffd":1}', json.encode { ["k\200"] = 1 })
+    assert.equal("a\239\191\189b", json.decode(json.encode("a\255b")))
   end)
 
   it("grows its buffer for escapes anywhere in a long string", function()
@@ -89,6 +130,8 @@ describe("json.encode", function()
     assert.equal('"' .. string.rep('\\"', 50000) .. '"', json.encode(string.rep('"', 50000)))
     assert.equal('"' .. string.rep("\\u001f", 20000) .. plain .. '"',
       json.encode(string.rep("\31", 20000) .. plain))
+    assert.equal('"' .. plain .. string.rep("\\ufffd", 30000) .. '"',
+      json.encode(plain .. string.rep("\255", 30000)))
   end)
 
   it("encodes json.array{} as [] and an empty table as {}", function()
