@@ -691,16 +691,21 @@ end
 
 -- PostgreSQL / Redis from the harness --------------------------------------------------------
 
--- The servers spec/run started (spec/tools/servers.sh), with controls to restart them.
+-- The servers spec/run started (spec/tools/servers.sh), with controls to restart them. Both
+-- need the folder's own passwords (pg_password, redis_password), which their URLs carry.
 function h.servers()
   local dir = os.getenv("SPEEZY_TEST_SERVERS_DIR")
   local envfile = dir and h.read_file(dir .. "/env") or ""
+  local passwords = dir and h.read_file(dir .. "/passwords") or ""
   local s = {
     dir = dir,
     database_url = os.getenv("SPEEZY_TEST_DATABASE_URL") or envfile:match("DATABASE_URL=([^\n]+)"),
     redis_url = os.getenv("SPEEZY_TEST_REDIS_URL") or envfile:match("REDIS_URL=([^\n]+)"),
     pg_port = tonumber(envfile:match("PG_PORT=(%d+)")),
     redis_port = tonumber(envfile:match("REDIS_PORT=(%d+)")),
+    pgdata = envfile:match("PGDATA=([^\n]+)"),
+    pg_password = passwords:match("PG_PASSWORD=(%x+)"),
+    redis_password = passwords:match("REDIS_PASSWORD=(%x+)"),
   }
   local tool = h.root .. "/spec/tools/servers.sh"
   for _, cmd in ipairs({ "stop-pg", "start-pg", "restart-pg", "stop-redis", "start-redis",

@@ -3,9 +3,10 @@
 # secrets when there is none, project-local PostgreSQL/Redis when the user configured none,
 # migrations, then the server in the foreground.
 #
-# Local servers live in .run/ (spec/tools/servers.sh; `make stop` stops them). Their URLs are
-# written into .env; a URL there that is the local server's own still means "use the local
-# servers", so the next `make run` starts them again.
+# Local servers live in .run/ (spec/tools/servers.sh; `make stop` stops them). Their URLs,
+# with the random passwords servers.sh made for .run/, are written into .env; a URL there
+# that is the local server's own still means "use the local servers", so the next `make run`
+# starts them again. The passwords are never printed.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -48,13 +49,26 @@ local_url() {
     [[ -f .run/env ]] && sed -n "s/^$1=//p" .run/env
 }
 
+# $1 without the password of its user info: what the same local server's URL looked like
+# before servers.sh gave it passwords (postgresql://postgres@..., redis://...).
+without_password() {
+    sed -E 's#^([a-z]+://[^:@/]*):[^@/]*@#\1@#; s#^([a-z]+://)(default)?@#\1#' <<<"$1"
+}
+
+# $1 without scheme and user info (host:port/db): what can be shown, the password never is.
+without_secret() {
+    sed -E 's#^[a-z]+://([^@/]*@)?##' <<<"$1"
+}
+
 # Set by the user: in the environment, or in .env with a value that is not the local
-# server's own URL (which this script writes there itself).
+# server's own URL (which this script writes there itself). A URL from before the local
+# servers had passwords is theirs too: the next start upgrades them and rewrites the line.
 configured() {
-    local v=${!1:-}
+    local v=${!1:-} own
     [[ -n $v ]] && return 0
     v=$(dotenv_value "$1")
-    [[ -n $v && $v != "$(local_url "$1")" ]]
+    own=$(local_url "$1")
+    [[ -n $v && $v != "$own" && ( -z $own || $v != "$(without_password "$own")" ) ]]
 }
 
 # Points .env at the local server, so every tool reading .env (psql, speezy migrate,
@@ -84,13 +98,15 @@ local_servers() {
         url=$(local_url DATABASE_URL)
         export DATABASE_URL=$url
         point_dotenv DATABASE_URL "$url"
-        echo "run.sh: local PostgreSQL at $url (.run/; make stop stops it)"
+        echo "run.sh: local PostgreSQL at $(without_secret "$url") (.run/; full URL in .env;" \
+            "make stop stops it)"
     fi
     if [[ "$what" == *redis ]]; then
         url=$(local_url REDIS_URL)
         export REDIS_URL=$url
         point_dotenv REDIS_URL "$url"
-        echo "run.sh: local Redis at $url (.run/; make stop stops it)"
+        echo "run.sh: local Redis at $(without_secret "$url") (.run/; full URL in .env;" \
+            "make stop stops it)"
     fi
 }
 

@@ -13,15 +13,22 @@
 #                                 connections but answers nothing (a hung server, for tests)
 #   servers.sh destroy DIR        stop, then rm -rf DIR
 #
-# DIR/env holds DATABASE_URL, REDIS_URL, PG_PORT, REDIS_PORT, PGDATA and PG_BIN. Ports are
-# chosen once per DIR (kept in DIR/ports) so restarts reuse them: DIR=.run prefers
+# DIR/env (mode 600) holds DATABASE_URL, REDIS_URL, PG_PORT, REDIS_PORT, PGDATA and PG_BIN.
+# Ports are chosen once per DIR (kept in DIR/ports) so restarts reuse them: DIR=.run prefers
 # 54329/63799 when free; any other DIR gets random free ports (SERVERS_PG_PORT and
 # SERVERS_REDIS_PORT force them). Already running servers are reused, so start is idempotent.
 #
+# Every DIR has its own random passwords, made once and kept in DIR/passwords (mode 600, hex
+# so the URLs need no escaping): PostgreSQL's `postgres` user needs it over TCP
+# (scram-sha-256) and Redis has `requirepass`. So a server only ever reaches its own folder's
+# servers: when another folder's (another checkout's) take over the same port while ours are
+# stopped, they refuse our URLs instead of serving the wrong data. A DIR made before passwords
+# existed is upgraded in place by the next start (see pg_secure, redis_secure); no data is lost.
+#
 # Two modes (SERVERS_MODE=dev|test; default dev for a folder named .run, test otherwise):
 # test turns off fsync and Redis persistence for speed; dev keeps PostgreSQL crash-safe and
-# lets Redis save its queue to DIR/redis/dump.rdb on shutdown. Both listen on 127.0.0.1 only
-# with trust authentication: they are development servers, never production ones.
+# lets Redis save its queue to DIR/redis/dump.rdb on shutdown. Both listen on 127.0.0.1 only:
+# they are development servers, never production ones.
 #
 # PostgreSQL refuses to run as root, so as root its processes run as the `postgres` system
 # user on a data dir it owns. When that user cannot reach DIR (a parent such as /root is
@@ -146,16 +153,62 @@ save_ports() {
     printf 'PG_PORT=%s\nREDIS_PORT=%s\n' "$PG_PORT" "$REDIS_PORT" >"$DIR/ports"
 }
 
+# --- passwords -----------------------------------------------------------------------------
+
+# 32 random bytes in hex: safe in a URL and in SQL without any quoting.
+random_password() {
+    od -An -tx1 -N32 /dev/urandom | tr -d ' \n'
+}
+
+# The DIR's passwords, made on first use and never changed after: a running server, .env and
+# DIR/env all hold them. `stop` may make them too, harmlessly: the next start needs them.
+load_passwords() {
+    PG_PASSWORD=""
+    REDIS_PASSWORD=""
+    if [[ -f "$DIR/passwords" ]]; then
+        # shellcheck disable=SC1091
+        . "$DIR/passwords"
+    fi
+    local fresh=0
+    if [[ -z "$PG_PASSWORD" ]]; then
+        PG_PASSWORD=$(random_password)
+        fresh=1
+    fi
+    if [[ -z "$REDIS_PASSWORD" ]]; then
+        REDIS_PASSWORD=$(random_password)
+        fresh=1
+    fi
+    [[ "$PG_PASSWORD$REDIS_PASSWORD" =~ ^[0-9a-f]+$ ]] || die "$DIR/passwords: not hex passwords"
+    ((fresh == 0)) || save_passwords
+}
+
+# Mode 600 from the start (umask), then renamed into place: never readable by others.
+save_passwords() {
+    (
+        umask 077
+        printf 'PG_PASSWORD=%s\nREDIS_PASSWORD=%s\n' "$PG_PASSWORD" "$REDIS_PASSWORD" \
+            >"$DIR/passwords.tmp"
+    )
+    mv "$DIR/passwords.tmp" "$DIR/passwords"
+}
+
+# Mode 600 like DIR/passwords: the URLs carry the passwords. REDIS_URL names the user
+# `default` (whose password requirepass sets): redis-cli 7.0 -u sends "AUTH '' <password>"
+# for the bare ":<password>@" form and fails, while speezy, ioredis and redis-cli all accept
+# "default:<password>@".
 write_env() {
     local tmp=$DIR/env.tmp
-    cat >"$tmp" <<EOF
-DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/$PG_DB
-REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+    (
+        umask 077
+        cat >"$tmp" <<EOF
+DATABASE_URL=postgresql://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB
+REDIS_URL=redis://default:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT
 PG_PORT=$PG_PORT
 REDIS_PORT=$REDIS_PORT
 PGDATA=$PGDATA
 PG_BIN=$PG_BIN
 EOF
+    )
     mv "$tmp" "$DIR/env"
 }
 
@@ -165,10 +218,39 @@ pg_running() {
     [[ -f "$PGDATA/PG_VERSION" ]] && as_pg "$PG_BIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1
 }
 
+# The first line of every pg_hba.conf servers.sh writes; a cluster without it predates
+# passwords (see pg_secure).
+PG_HBA_MARK="# written by spec/tools/servers.sh: password over TCP, trust on the Unix socket"
+
+# TCP asks for the password (scram-sha-256). The Unix socket stays trusted: it lives in
+# PG_ROOT, mode 700, so only the cluster's owner (and root), who can read DIR/passwords
+# anyway, can reach it; it is also the way back in should DIR/passwords ever be lost
+# (psql -h PG_ROOT -U postgres, then ALTER USER postgres PASSWORD '...').
+# Written by the cluster's owner (tee under as_pg), as every file in PGDATA.
+pg_write_hba() {
+    as_pg tee "$PGDATA/pg_hba.conf" >/dev/null <<EOF
+$PG_HBA_MARK
+local all all                trust
+host  all all 127.0.0.1/32   scram-sha-256
+host  all all ::1/128        scram-sha-256
+EOF
+}
+
+# A fresh cluster needs the password from its very first start: initdb reads it from a file
+# in PG_ROOT (mode 700, the owner's), removed right after.
 pg_initdb() {
     [[ -f "$PGDATA/PG_VERSION" ]] && return
-    as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --locale=C --no-sync \
-        >"$PG_ROOT/initdb.log" 2>&1 || die "initdb failed; see $PG_ROOT/initdb.log"
+    local pwfile=$PG_ROOT/initdb.pw rc=0
+    (
+        umask 077
+        printf '%s\n' "$PG_PASSWORD" >"$pwfile"
+    )
+    ((EUID != 0)) || chown postgres: "$pwfile"
+    as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --pwfile="$pwfile" --auth-host=scram-sha-256 \
+        --auth-local=trust -E UTF8 --locale=C --no-sync >"$PG_ROOT/initdb.log" 2>&1 || rc=$?
+    rm -f "$pwfile"
+    ((rc == 0)) || die "initdb failed; see $PG_ROOT/initdb.log"
+    pg_write_hba
 }
 
 pg_options() {
@@ -193,6 +275,7 @@ pg_try_start() {
 pg_start() {
     pg_initdb
     if pg_running; then
+        pg_secure # one from before passwords, left running
         return
     fi
     local tries=1
@@ -207,14 +290,38 @@ pg_start() {
         PG_PORT=$(random_free_port)
         save_ports
     done
+    pg_secure
     pg_create_db
 }
 
+# psql as `postgres` over TCP with the DIR's password, passed in the environment so that it
+# is never on a command line; a ~/.pgpass is not consulted (PGPASSFILE names no file: libpq
+# then reads none, where /dev/null itself would draw a warning).
+pg_psql() {
+    PGPASSWORD=$PG_PASSWORD PGPASSFILE=/dev/null/none \
+        "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tA "$@"
+}
+
+# A cluster made before passwords (initdb -A trust: its pg_hba.conf lacks PG_HBA_MARK) is
+# upgraded in place, running, with its data: ALTER USER gives `postgres` the DIR's password
+# (TCP still trusts anyone at that moment), then our pg_hba.conf and a reload make TCP ask
+# for it. Each step can be repeated, so an upgrade cut short is finished by the next start.
+# Any other cluster costs no round trip (a running one may be frozen by a test).
+pg_secure() {
+    [[ "$(as_pg head -n 1 "$PGDATA/pg_hba.conf")" == "$PG_HBA_MARK" ]] && return
+    pg_psql -c "ALTER USER postgres PASSWORD '$PG_PASSWORD'" >/dev/null ||
+        die "could not set the password of PostgreSQL in $PGDATA"
+    pg_write_hba
+    as_pg "$PG_BIN/pg_ctl" reload -D "$PGDATA" >/dev/null
+    echo "servers.sh: PostgreSQL in $PGDATA now asks for the password in $DIR/passwords" >&2
+}
+
+# Right after the start, so it also proves that the DIR's password is accepted.
 pg_create_db() {
-    local psql=("$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tA)
-    if [[ -z "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" ]]; then
-        "${psql[@]}" -c "CREATE DATABASE $PG_DB" >/dev/null
-    fi
+    local exists
+    exists=$(pg_psql -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'") ||
+        die "PostgreSQL on 127.0.0.1:$PG_PORT refused psql (above); password: $DIR/passwords"
+    [[ -n "$exists" ]] || pg_psql -c "CREATE DATABASE $PG_DB" >/dev/null
 }
 
 # The postmaster, then its children (backends and helpers): stopped first, it forks no new
@@ -251,13 +358,18 @@ redis_signal() { # STOP|CONT
     kill -"$1" "$pid"
 }
 
+# Mode 600 (renamed into place, so an older world-readable file goes too): it holds the
+# password.
 redis_write_conf() {
-    local save='save ""'
+    local save='save ""' tmp=$DIR/redis/redis.conf.tmp
     [[ "$MODE" == dev ]] && save='save 3600 1 300 100 60 10000'
-    cat >"$DIR/redis/redis.conf" <<EOF
+    (
+        umask 077
+        cat >"$tmp" <<EOF
 # written by spec/tools/servers.sh on every start
 bind 127.0.0.1
 port $REDIS_PORT
+requirepass $REDIS_PASSWORD
 protected-mode yes
 daemonize no
 dir $DIR/redis
@@ -265,10 +377,41 @@ logfile $DIR/redis/redis.log
 $save
 appendonly no
 EOF
+    )
+    mv "$tmp" "$DIR/redis/redis.conf"
 }
 
+# redis-cli on our port; REDISCLI_AUTH keeps the password off the command line (and the
+# caller's own REDISCLI_AUTH out): `redis_cli ""` is unauthenticated.
+redis_cli() { # password args...
+    local pw=$1
+    shift
+    if [[ -n "$pw" ]]; then
+        REDISCLI_AUTH=$pw redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+    else
+        env -u REDISCLI_AUTH redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+    fi
+}
+
+# With the DIR's password: another folder's Redis on this port answers WRONGPASS, not PONG.
+# stderr counts too: when AUTH fails (a Redis without any password), redis-cli says so there
+# and still sends the PING.
 redis_ping() {
-    [[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]
+    [[ "$(redis_cli "$REDIS_PASSWORD" ping 2>&1)" == PONG ]]
+}
+
+# A running Redis started with another password than the DIR's (none: from before passwords;
+# another: DIR/passwords was lost), as its redis.conf written at its start says, gets the
+# DIR's with CONFIG SET, sent on stdin (off the command line), and keeps its data; the
+# rewritten redis.conf records it. Otherwise no round trip (it may be frozen by a test).
+redis_secure() {
+    local was
+    was=$(sed -n 's/^requirepass //p' "$DIR/redis/redis.conf" 2>/dev/null) || true
+    [[ "$was" == "$REDIS_PASSWORD" ]] && return
+    printf 'CONFIG SET requirepass %s\n' "$REDIS_PASSWORD" | redis_cli "$was" >/dev/null
+    redis_ping || die "Redis on port $REDIS_PORT refuses the password set by CONFIG SET"
+    redis_write_conf
+    echo "servers.sh: Redis on port $REDIS_PORT now asks for the password in $DIR/passwords" >&2
 }
 
 # Started in its own session (setsid) so a Ctrl-C on `make run` leaves it alone; we record
@@ -291,7 +434,10 @@ redis_try_start() {
 redis_start() {
     command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
     mkdir -p "$DIR/redis"
-    redis_pid >/dev/null && return
+    if redis_pid >/dev/null; then
+        redis_secure # one from before passwords, left running
+        return
+    fi
     local tries=1
     ((PORTS_FRESH)) && tries=5
     while ! redis_try_start; do
@@ -338,6 +484,7 @@ setup() {
     [[ "$MODE" == dev || "$MODE" == test ]] || die "SERVERS_MODE must be dev or test"
     prepare_pg_root
     load_ports
+    load_passwords
 }
 
 destroy() {

@@ -159,10 +159,22 @@ static int reply_is(const redisReply *r, int type, const char *str)
            (!str || (r->len == strlen(str) && !memcmp(r->str, str, r->len)));
 }
 
+/* The harness' server under another host name and db. A NULL userinfo keeps base_url's own
+ * as written (the harness' Redis has a password); a given one replaces it. */
+static void url_at(char *out, size_t cap, const char *host, const char *userinfo, int db)
+{
+    const char *auth = base_url + strlen("redis://"), *at = NULL;
+    for (size_t i = 0, n = strcspn(auth, "/?#"); i < n; i++)
+        if (auth[i] == '@')
+            at = auth + i;
+    int len = userinfo ? (int)strlen(userinfo) : at ? (int)(at - auth) : 0;
+    snprintf(out, cap, "redis://%.*s%s%s:%d/%d", len, userinfo ? userinfo : auth, len ? "@" : "",
+             host, base.port, db);
+}
+
 static void url_with(char *out, size_t cap, const char *userinfo, int db)
 {
-    snprintf(out, cap, "redis://%s%s%s:%d/%d", userinfo ? userinfo : "", userinfo ? "@" : "",
-             base.host, base.port, db);
+    url_at(out, cap, base.host, userinfo, db);
 }
 
 static int free_port(void)
@@ -571,7 +583,7 @@ TEST(first_connect_waits_for_handshake)
 TEST(resolves_host_names)
 {
     char url[300];
-    snprintf(url, sizeof(url), "redis://localhost:%d", base.port);
+    url_at(url, sizeof(url), "localhost", NULL, 0);
     redis_client_t *c = client_at(url, NULL);
     capture_t cap = {0};
     if (c)
