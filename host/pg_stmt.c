@@ -63,6 +63,19 @@ int pg_sql_controls_transaction(const char *sql)
     return 0;
 }
 
+int pg_sql_sets_session(const char *sql)
+{
+    static const char *const scoped[] = {"local", "transaction", "constraints"};
+    const char *p = sql_skip_noise(sql);
+    if (!sql_is_word(p, "set"))
+        return 0;
+    p = sql_next_word(p, 3);
+    for (size_t i = 0; i < sizeof(scoped) / sizeof(scoped[0]); i++)
+        if (sql_is_word(p, scoped[i]))
+            return 0;
+    return 1;
+}
+
 int pg_sql_plannable(const char *sql)
 {
     static const char *const words[] = {"select", "insert", "update", "delete",

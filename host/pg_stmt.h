@@ -53,6 +53,10 @@ void pg_stmt_forget(pg_stmt_cache_t *c, pg_stmt_t *s, unsigned id);
  * pooled connection, a block would outlive its statement and swallow whatever runs next there;
  * ended inside pg.tx, it would commit or drop half of it and leave the rest in autocommit. */
 int pg_sql_controls_transaction(const char *sql);
+/* Whether sql is a SET that outlives its transaction (SET x, SET SESSION ..., SET ROLE ...;
+ * not SET LOCAL, SET TRANSACTION or SET CONSTRAINTS): on a pooled connection it would change
+ * the session of whichever request gets the connection next. */
+int pg_sql_sets_session(const char *sql);
 /* Whether sql is a statement PostgreSQL plans (see the top of this file). */
 int pg_sql_plannable(const char *sql);
 

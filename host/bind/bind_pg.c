@@ -99,15 +99,23 @@ static co_t *check_can_wait(lua_State *L, const char *fname)
     return co;
 }
 
-/* Transaction control is pg.tx's: BEGIN on a pooled connection would swallow the statements
- * queued behind it, COMMIT or ROLLBACK inside pg.tx would end its transaction half-way and
- * run the rest in autocommit. A programming error, so it raises. */
-static void check_no_tx_control(lua_State *L, int sql, const char *fname)
+/* What a statement on a shared connection may not do, a programming error that raises:
+ * control the transaction (pg.tx's: BEGIN on a pooled connection would swallow the statements
+ * queued behind it, COMMIT or ROLLBACK inside pg.tx would end its transaction half-way and run
+ * the rest in autocommit), or SET what outlives it (the next request on the connection would
+ * run with it: a TimeZone, a role, no statement_timeout). */
+static void check_statement(lua_State *L, int sql, const char *fname)
 {
-    if (pg_sql_controls_transaction(luaL_checkstring(L, sql)))
+    const char *text = luaL_checkstring(L, sql);
+    if (pg_sql_controls_transaction(text))
         bind_misuse(L,
                     "%s: transaction control (BEGIN, COMMIT, ROLLBACK, ...) belongs to pg.tx: "
                     "return from fn to commit, return nil, err or raise to roll back",
+                    fname);
+    if (pg_sql_sets_session(text))
+        bind_misuse(L,
+                    "%s: a session-wide SET would stay on the pooled connection for later "
+                    "requests; use SET LOCAL (or set_config(name, value, true)) inside pg.tx",
                     fname);
 }
 
@@ -387,7 +395,7 @@ static int l_query(lua_State *L)
     pg_pool_t *pool = st->host->pg;
     if (!pool)
         return bind_fail(L, "DB_UNAVAILABLE", "no database configured (DATABASE_URL is not set)");
-    check_no_tx_control(L, 1, "pg.query");
+    check_statement(L, 1, "pg.query");
     pgb_op_t *op = op_build(L, st, 1);
     op->co = co;
     op->pool = pool;
@@ -523,12 +531,12 @@ static pgb_pin_t *check_pin(lua_State *L, const char *fname, int will_wait)
 }
 
 /* tx:query(sql, ...); pg.lua's own BEGIN, COMMIT, ROLLBACK and savepoints go through
- * conn_control, the same call without the transaction-control check. */
+ * conn_control, the same call without check_statement. */
 static int conn_query(lua_State *L, int control)
 {
     pgb_pin_t *pin = check_pin(L, "tx:query", 1);
     if (!control)
-        check_no_tx_control(L, 2, "tx:query");
+        check_statement(L, 2, "tx:query");
     pgb_op_t *op = op_build(L, state(L), 2);
     op->co = pin->co;
     op->pool = pin->pool;

@@ -244,6 +244,16 @@ describe("speezy.pg", function()
       assert.has_error(function() pg.query("BEGIN") end,
         "pg.query: transaction control (BEGIN, COMMIT, ROLLBACK, ...) belongs to pg.tx")
       assert.has_error(function() pg.query(" -- why\n start transaction") end)
+      -- a session-wide SET would reach the next request on the connection
+      assert.has_error(function() pg.query("SET TimeZone = 'Asia/Kolkata'") end,
+        "use SET LOCAL (or set_config(name, value, true)) inside pg.tx")
+      assert.has_error(function()
+        pg.tx(function(tx) tx:query("set statement_timeout = 0") end)
+      end, "session-wide SET")
+      assert.equal("50ms", pg.tx(function(tx)
+        assert(tx:query("SET LOCAL statement_timeout = 50"))
+        return assert(tx:query("SHOW statement_timeout"))[1].statement_timeout
+      end))
       -- a misuse names the script's line, not the library's wrapper
       local _, where = pcall(function() pg.query("COMMIT") end)
       assert.matches("^spec/lua/20_pg_spec%.lua:%d+: pg%.query: transaction control", where)

@@ -37,6 +37,23 @@ TEST(transaction_control_is_recognised)
     CHECK(!pg_sql_controls_transaction(""));
 }
 
+TEST(session_sets_are_recognised)
+{
+    CHECK(pg_sql_sets_session("SET statement_timeout = 0"));
+    CHECK(pg_sql_sets_session("set TimeZone to 'Asia/Kolkata'"));
+    CHECK(pg_sql_sets_session("SET SESSION search_path = x"));
+    CHECK(pg_sql_sets_session("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"));
+    CHECK(pg_sql_sets_session("/* c */ SET ROLE admin"));
+    CHECK(!pg_sql_sets_session("SET LOCAL statement_timeout = 50"));
+    CHECK(!pg_sql_sets_session("set -- c\n local x = 1"));
+    CHECK(!pg_sql_sets_session("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"));
+    CHECK(!pg_sql_sets_session("SET CONSTRAINTS ALL DEFERRED"));
+    CHECK(!pg_sql_sets_session("SELECT set_config('a.b', 'c', true)"));
+    CHECK(!pg_sql_sets_session("settle"));
+    CHECK(!pg_sql_sets_session("RESET statement_timeout"));
+    CHECK(!pg_sql_sets_session("UPDATE t SET a = 1"));
+}
+
 TEST(plannable_statements)
 {
     CHECK(pg_sql_plannable("SELECT 1"));
@@ -97,6 +114,7 @@ TEST(cache_names_and_forgets)
 int main(void)
 {
     RUN(transaction_control_is_recognised);
+    RUN(session_sets_are_recognised);
     RUN(plannable_statements);
     RUN(cache_names_and_forgets);
     return test_summary();

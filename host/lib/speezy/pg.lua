@@ -20,7 +20,8 @@
 -- transaction control in pg.query or tx:query (BEGIN, START, COMMIT, END, ABORT, ROLLBACK
 -- but for ROLLBACK TO, PREPARE TRANSACTION: a BEGIN on a pooled connection would swallow the
 -- statements queued behind it, a COMMIT or ROLLBACK would end pg.tx's transaction half-way),
--- and any call where the request can't wait (a table.sort comparator, a gsub callback).
+-- a session-wide SET (it would stay on the pooled connection: use SET LOCAL in pg.tx), and
+-- any call where the request can't wait (a table.sort comparator, a gsub callback).
 --
 -- Parameters are `$1..$n` only, never SQL built from strings:
 --   nil, pg.null -> NULL          boolean -> true/false        number -> integers without
