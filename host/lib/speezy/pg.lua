@@ -39,7 +39,9 @@
 --   beyond a double's range fails the query: DB_ERROR)      uuid -> string
 --   timestamptz, timestamp -> "2026-11-25T09:51:41.123456Z" (UTC, PostgreSQL's fraction)
 --   date -> "YYYY-MM-DD"      bytea -> raw bytes string      arrays of these (any number of
---   dimensions) -> Lua arrays      other types -> PostgreSQL's text      SQL NULL -> pg.null
+--   dimensions) -> Lua arrays      other types -> PostgreSQL's text, arrays of them too
+--   (an enum[] such as array_agg(status) comes back "{PLACED,DELIVERED}": select it as
+--   ::text[] for a Lua array)      SQL NULL -> pg.null
 -- pg.null is cjson.null, so it encodes as JSON null. A row is keyed by column name (the last
 -- of two equal names wins); affected is the command's row count (0 when it has none).
 --
