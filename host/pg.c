@@ -311,13 +311,15 @@ static int query_stmt_stale(pg_conn_t *c, const pg_query_t *q, const PGresult *r
 static int pool_wait(pg_pool_t *pool, pg_acquire_cb cb, void *ud, pg_query_t *q, pg_waiter_t **out);
 
 /* A pool statement that failed only because its prepared form was stale never ran: it goes
- * back to the queue once (to be prepared afresh) instead of failing its caller. */
+ * back to the queue (to be prepared afresh) instead of failing its caller. After DDL every
+ * session that prepared it holds a stale plan and the retry may land on another of them, but
+ * each forgets its own on failing, so it needs at most one retry per connection. */
 static int query_retry(pg_conn_t *c, pg_query_t *q)
 {
-    if (q == &c->own || q->retried || !q->cb || c->pool->closing ||
+    if (q == &c->own || q->retries >= c->pool->opts.size || !q->cb || c->pool->closing ||
         pool_wait(c->pool, NULL, NULL, q, &q->waiter) != PG_WAIT)
         return 0;
-    q->retried = 1;
+    q->retries++;
     PQclear(q->res);
     q->res = NULL;
     pg_pool_handoff_soon(c->pool);

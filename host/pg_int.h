@@ -39,7 +39,7 @@ struct pg_query {
     pg_stmt_t *stmt; /* run as this prepared statement (its name numbered stmt_id) */
     unsigned stmt_id;
     int parsing; /* its first result is the Parse's */
-    int retried; /* went back to the queue once: its prepared form was stale */
+    int retries; /* went back to the queue: its prepared form was stale (query_retry) */
     pg_query_t *next;
 };
 

@@ -439,6 +439,44 @@ TEST(depth_one_sends_one_by_one)
     pool_shut(pool);
 }
 
+/* After DDL every session that prepared a statement holds a stale plan: a statement failing
+ * on one goes back to the queue and may be taken by another stale session, yet it never
+ * reaches its caller as an error. Statements arrive a few at a time, as under load. */
+TEST(stale_statements_on_every_session_are_prepared_again)
+{
+    enum { SIZE = 4, N = 200 };
+    pg_pool_t *pool = pool_ready(SIZE, 5000);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    static stmt_t s[N];
+    CHECK(fresh_table(pool, "t_stale", "a int") == 0);
+    CHECK(run1(pool, &s[0], "INSERT INTO t_stale VALUES (1)", NULL) == 0);
+    static const char sql[] = "SELECT *, pg_sleep(0.002) FROM t_stale";
+    int failed = 0;
+    for (int round = 0; round < 4; round++) {
+        char alter[64];
+        snprintf(alter, sizeof(alter), "ALTER TABLE t_stale ADD COLUMN c%d int", round);
+        for (int pass = 0; pass < 2; pass++) { /* before the DDL (preparing), then after it */
+            if (pass == 1)
+                CHECK(run1(pool, &s[0], alter, NULL) == 0);
+            for (int i = 0; i < N; i++) {
+                CHECK(stmt_start(pool, &s[i], sql, NULL, NULL) == 0);
+                if (i % 3 == 0)
+                    sleep_loop(1);
+            }
+            CHECK(wait_all(s, N, 20000));
+            for (int i = 0; i < N; i++)
+                failed += s[i].err != 0 || s[i].calls != 1;
+        }
+    }
+    if (failed)
+        fprintf(stderr, "  %d statements failed after DDL\n", failed);
+    CHECK(failed == 0);
+    CHECK(run1(pool, &s[0], "DROP TABLE t_stale", NULL) == 0);
+    pool_shut(pool);
+}
+
 int main(void)
 {
     loop = uv_default_loop();
@@ -448,6 +486,7 @@ int main(void)
         RUN(transaction_blocks_are_refused);
         RUN(statements_are_prepared_once_per_session);
         RUN(lost_or_stale_statements_are_prepared_again);
+        RUN(stale_statements_on_every_session_are_prepared_again);
         RUN(prepared_statements_can_be_turned_off);
         RUN(batched_statements_commit_or_fail_alone);
         RUN(deferred_failure_reaches_its_statement);
