@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../log.h"
 #include "bind.h"
 #include "bind_pg_rows.h"
 #include "pg.h"
@@ -360,6 +361,10 @@ static void op_result(pg_conn_t *conn, const PGresult *res, int err, void *ud)
 static void op_cancel(void *ud)
 {
     pgb_op_t *op = ud;
+    /* pg.tx's own COMMIT (pg.lua sends exactly this text): the server may already have it */
+    if (op->conn && strcmp(op->sql, "COMMIT") == 0)
+        log_warn("pg.tx: the request ended (deadline, client gone or drain) while its COMMIT "
+                 "was in flight: the transaction may have committed; its client saw an error");
     if (op->query)
         pg_query_cancel(op->query);
     else

@@ -309,6 +309,38 @@ describe("pg pool of one connection", function()
   end)
 end)
 
+describe("pg.tx whose COMMIT is in flight when the deadline passes", function()
+  local srv, servers
+
+  setup(function()
+    servers = h.servers()
+    srv = h.start{ scripts = SCRIPTS, env = { REQUEST_TIMEOUT_MS = "1000" } }
+  end)
+
+  teardown(function()
+    servers.thaw_pg()
+    if srv then srv:stop() end
+  end)
+
+  it("answers 504 and logs that the transaction may have committed", function()
+    local p = phone()
+    local conn = srv:connect()
+    conn:send(h.format_request{ method = "POST", path = "/pg/tx/hold",
+      body = cjson.encode{ phone = p, ms = 400 } })
+    h.sleep(200) -- the insert is done, the handler sleeps; its COMMIT will meet a frozen server
+    servers.freeze_pg()
+    local ok, res = pcall(conn.read_response, conn, { timeout_ms = 5000 })
+    servers.thaw_pg()
+    conn:close()
+    assert.is_true(ok, tostring(res))
+    h.assert_error_envelope(res, 504, "TIMEOUT")
+    assert.is_true(srv:wait_log("while its COMMIT was in flight", 3000),
+      "no warning that the outcome is unknown")
+    -- what the warning is about: the server had the COMMIT and applied it once thawed
+    assert.is_true(h.eventually(function() return count(srv, p) == 1 end, 5000) == true)
+  end)
+end)
+
 describe("pg pool of four under 500 concurrent requests", function()
   local srv
 

@@ -52,7 +52,8 @@
 --                              -> ROLLBACK; pg.tx returns nil, that statement's err
 --   * fn raises                -> ROLLBACK, then the error is raised again
 --   * the request is cancelled (client gone, deadline) -> the host rolls back and returns the
---     connection to the pool; nothing is committed
+--     connection to the pool; nothing is committed, unless the COMMIT was already sent: then
+--     the outcome is unknown to the client (a warning in the log says so)
 -- tx:query(sql, ...) has pg.query's contract. Inside fn, pg.query and pg.tx join the
 -- transaction: pg.tx or tx:tx(fn) nested there runs in a SAVEPOINT with the same rules,
 -- rolling back to it without ending the outer transaction.
