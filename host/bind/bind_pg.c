@@ -347,11 +347,23 @@ static pgb_op_t *op_build(lua_State *L, pgb_state_t *st, int first)
 
 /* ---- statements ------------------------------------------------------------------------- */
 
+/* A wait that ran out while the database is up: every connection was busy, which an operator
+ * must tell apart from an outage in the log. */
+#define POOL_BUSY "no database connection came free within PG_POOL_WAIT_MS"
+static int busy_not_down(pg_pool_t *pool)
+{
+    pg_pool_stats_t s;
+    pg_pool_stats(pool, &s);
+    return s.connected > 0;
+}
+
 static void op_result(pg_conn_t *conn, const PGresult *res, int err, void *ud)
 {
     pgb_op_t *op = ud;
     co_t *co = op->co;
     pgb_out_t o = {.kind = err ? OUT_ERROR : OUT_ROWS, .st = op->st, .res = res, .err = err};
+    if (err == PG_EUNAVAILABLE && !res && op->pool && busy_not_down(op->pool))
+        o.message = POOL_BUSY;
     int n = deliver(&o, co);
     free(op);
     co_resume(co, n);
@@ -484,6 +496,8 @@ static void pin_acquired(pg_conn_t *conn, int err, void *ud)
     if (err == 0)
         err = pin_attach(pin, conn);
     pgb_out_t o = {.kind = err ? OUT_ERROR : OUT_PIN, .st = pin->st, .err = err, .pin = pin};
+    if (err == PG_EUNAVAILABLE && busy_not_down(pin->pool))
+        o.message = POOL_BUSY;
     int n = deliver(&o, pin->co);
     if (err)
         pin_drop(pin);

@@ -271,6 +271,8 @@ describe("pg pool of one connection", function()
     local res = srv:request{ path = "/pg/ping", timeout_ms = 5000 }
     h.assert_error_envelope(res, 503, "DB_UNAVAILABLE")
     assert.is_true(h.now_ms() - t0 < 3000, "the 503 took more than 3 s")
+    assert.is_true(srv:wait_log("no database connection came free within PG_POOL_WAIT_MS", 3000),
+      "the log does not tell a busy pool from an outage")
     local done = assert(holder:read_response{ timeout_ms = 5000 })
     holder:close()
     assert.equal(200, done.status, done.body)
