@@ -4,9 +4,10 @@
  *   query(sql, ...)            -> rows, affected | nil, err   (pg_pool_query: any connection),
  *                                 or false in a coroutine that holds a pg.tx connection
  *   acquire()                  -> conn | nil, err             (pinned to the coroutine)
- *   conn_query(conn, sql, ...) -> rows, affected | nil, err
- *   release(conn), pinned() -> conn | nil, param(s, binary), configure(decode, encode),
- *   stats(), null
+ *   conn_query(conn, sql, ...) -> rows, affected | nil, err   (conn_control(conn, sql) and
+ *                                 commit(conn) for pg.lua's own transaction statements)
+ *   release(conn), pinned() -> conn | nil, param(s, binary), number_text(n),
+ *   configure(decode, encode), stats(), null
  *
  * Results are converted (bind_pg_rows.c) where no coroutine is running (in the loop's
  * callbacks), so they are built on a private scratch thread under lua_pcall and then moved
@@ -66,6 +67,7 @@ typedef struct {
     int *lengths;
     int *formats;
     char *sql;
+    int commit; /* pg.tx's COMMIT: cancelled, its outcome is unknown */
 } pgb_op_t;
 
 enum { OUT_ROWS, OUT_ERROR, OUT_PIN };
@@ -373,8 +375,7 @@ static void op_result(pg_conn_t *conn, const PGresult *res, int err, void *ud)
 static void op_cancel(void *ud)
 {
     pgb_op_t *op = ud;
-    /* pg.tx's own COMMIT (pg.lua sends exactly this text): the server may already have it */
-    if (op->conn && strcmp(op->sql, "COMMIT") == 0)
+    if (op->commit) /* the server may already have it */
         log_warn("pg.tx: the request ended (deadline, client gone or drain) while its COMMIT "
                  "was in flight: the transaction may have committed; its client saw an error");
     if (op->query)
@@ -549,28 +550,38 @@ static pgb_pin_t *check_pin(lua_State *L, const char *fname, int will_wait)
     return pin;
 }
 
-/* tx:query(sql, ...); pg.lua's own BEGIN, COMMIT, ROLLBACK and savepoints go through
- * conn_control, the same call without check_statement. */
-static int conn_query(lua_State *L, int control)
+/* Who sent a statement on a pinned connection: the script (tx:query, checked), or pg.lua for
+ * its BEGIN, ROLLBACK and savepoints (control) and its COMMIT. */
+enum { STMT_SCRIPT, STMT_CONTROL, STMT_COMMIT };
+
+static int conn_query(lua_State *L, int who)
 {
     pgb_pin_t *pin = check_pin(L, "tx:query", 1);
-    if (!control)
+    if (who == STMT_SCRIPT)
         check_statement(L, 2, "tx:query");
     pgb_op_t *op = op_build(L, state(L), 2);
     op->co = pin->co;
     op->pool = pin->pool;
     op->conn = pin->conn;
+    op->commit = who == STMT_COMMIT;
     return op_start(L, op);
 }
 
 static int l_conn_query(lua_State *L)
 {
-    return conn_query(L, 0);
+    return conn_query(L, STMT_SCRIPT);
 }
 
 static int l_conn_control(lua_State *L)
 {
-    return conn_query(L, 1);
+    return conn_query(L, STMT_CONTROL);
+}
+
+static int l_commit(lua_State *L)
+{
+    lua_settop(L, 1);
+    lua_pushliteral(L, "COMMIT");
+    return conn_query(L, STMT_COMMIT);
 }
 
 static int l_release(lua_State *L)
@@ -619,6 +630,14 @@ static int l_param(lua_State *L)
     return 1;
 }
 
+/* number_text(n): n as a number parameter is sent (for pg.array's elements). */
+static int l_number_text(lua_State *L)
+{
+    char buf[64];
+    lua_pushlstring(L, buf, (size_t)format_number(buf, sizeof(buf), luaL_checknumber(L, 1)));
+    return 1;
+}
+
 static int l_configure(lua_State *L)
 {
     pgb_state_t *st = state(L);
@@ -662,11 +681,18 @@ static int l_stats(lua_State *L)
 int luaopen_speezy_pg_core(lua_State *L)
 {
     static const luaL_Reg fns[] = {
-        {"query", l_query},           {"acquire", l_acquire},
-        {"conn_query", l_conn_query}, {"conn_control", l_conn_control},
-        {"release", l_release},       {"pinned", l_pinned},
-        {"param", l_param},           {"configure", l_configure},
-        {"stats", l_stats},           {NULL, NULL},
+        {"query", l_query},
+        {"acquire", l_acquire},
+        {"conn_query", l_conn_query},
+        {"conn_control", l_conn_control},
+        {"commit", l_commit},
+        {"release", l_release},
+        {"pinned", l_pinned},
+        {"param", l_param},
+        {"number_text", l_number_text},
+        {"configure", l_configure},
+        {"stats", l_stats},
+        {NULL, NULL},
     };
     luaL_newmetatable(L, PARAM_MT);
     lua_pop(L, 1);
@@ -685,7 +711,7 @@ int luaopen_speezy_pg_core(lua_State *L)
     st->out_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     st->decode_ref = st->encode_ref = LUA_NOREF;
 
-    lua_createtable(L, 0, 10);
+    lua_createtable(L, 0, 14);
     for (const luaL_Reg *f = fns; f->name; f++) {
         lua_pushvalue(L, sti);
         lua_pushcclosure(L, f->func, 1);

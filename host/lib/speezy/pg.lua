@@ -121,10 +121,12 @@ end
 -- outcome; with `raise` set, `err` is an error to raise once the connection is safe.
 run = function(state, fn)
   local name = "speezy_sp" .. state.depth
-  local open, commit, rollback = "BEGIN", "COMMIT", "ROLLBACK"
+  local open, rollback = "BEGIN", "ROLLBACK"
+  local commit = core.commit -- the host knows a cancelled COMMIT's outcome is unknown
   if state.depth > 0 then
-    open, commit = "SAVEPOINT " .. name, "RELEASE SAVEPOINT " .. name
-    rollback = "ROLLBACK TO SAVEPOINT " .. name
+    open, rollback = "SAVEPOINT " .. name, "ROLLBACK TO SAVEPOINT " .. name
+    local release = "RELEASE SAVEPOINT " .. name
+    commit = function(conn) return core.conn_control(conn, release) end
   end
   local ok, err = core.conn_control(state.conn, open)
   if not ok then return pack(nil, err) end
@@ -135,7 +137,7 @@ run = function(state, fn)
   local r = pack(verdict(state, tx, pcall(fn, tx)))
   state.depth = state.depth - 1
   if r[1] == "commit" then
-    ok, err = core.conn_control(state.conn, commit)
+    ok, err = commit(state.conn)
     if ok then
       state.err = outer_err
       return pack(unpack(r, 2, r.n))
@@ -169,18 +171,6 @@ function pg.tx(fn)
   return finish(r)
 end
 
-local function number_text(v)
-  if v ~= v then return "NaN" end
-  if v == math.huge then return "Infinity" end
-  if v == -math.huge then return "-Infinity" end
-  if v == math.floor(v) and math.abs(v) < 1e21 then return string.format("%.0f", v) end
-  for digits = 15, 16 do
-    local s = string.format("%." .. digits .. "g", v)
-    if tonumber(s) == v then return s end
-  end
-  return string.format("%.17g", v)
-end
-
 local array_literal
 
 local function array_element(v)
@@ -188,7 +178,7 @@ local function array_element(v)
   if v == nil or v == pg.null then return "NULL" end
   if t == "table" then return array_literal(v) end
   if t == "boolean" then return v and "t" or "f" end
-  if t == "number" then return number_text(v) end
+  if t == "number" then return core.number_text(v) end -- as a number parameter is sent
   if t == "string" then return '"' .. v:gsub('[\\"]', "\\%0") .. '"' end
   error("pg.array: cannot hold a " .. t, 4)
 end
