@@ -43,6 +43,15 @@ static int sql_is_word(const char *p, const char *word)
     return !(isalnum(next) || next == '_' || next == '$' || next >= 0x80);
 }
 
+/* Whether the word at p is one of words (NULL-terminated, lower case). */
+static int sql_is_any(const char *p, const char *const *words)
+{
+    for (; *words; words++)
+        if (sql_is_word(p, *words))
+            return 1;
+    return 0;
+}
+
 /* The word after the one at p (which is n letters long). */
 static const char *sql_next_word(const char *p, size_t n)
 {
@@ -51,11 +60,10 @@ static const char *sql_next_word(const char *p, size_t n)
 
 int pg_sql_controls_transaction(const char *sql)
 {
-    static const char *const words[] = {"begin", "start", "commit", "end", "abort"};
+    static const char *const words[] = {"begin", "start", "commit", "end", "abort", NULL};
     const char *p = sql_skip_noise(sql);
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (sql_is_word(p, words[i]))
-            return 1;
+    if (sql_is_any(p, words))
+        return 1;
     if (sql_is_word(p, "rollback")) /* ROLLBACK TO [SAVEPOINT] x keeps the transaction */
         return !sql_is_word(sql_next_word(p, 8), "to");
     if (sql_is_word(p, "prepare")) /* PREPARE TRANSACTION ends it; PREPARE name AS ... not */
@@ -65,26 +73,16 @@ int pg_sql_controls_transaction(const char *sql)
 
 int pg_sql_sets_session(const char *sql)
 {
-    static const char *const scoped[] = {"local", "transaction", "constraints"};
+    static const char *const scoped[] = {"local", "transaction", "constraints", NULL};
     const char *p = sql_skip_noise(sql);
-    if (!sql_is_word(p, "set"))
-        return 0;
-    p = sql_next_word(p, 3);
-    for (size_t i = 0; i < sizeof(scoped) / sizeof(scoped[0]); i++)
-        if (sql_is_word(p, scoped[i]))
-            return 0;
-    return 1;
+    return sql_is_word(p, "set") && !sql_is_any(sql_next_word(p, 3), scoped);
 }
 
 int pg_sql_plannable(const char *sql)
 {
-    static const char *const words[] = {"select", "insert", "update", "delete",
-                                        "with",   "values", "table",  "merge"};
-    const char *p = sql_skip_noise(sql);
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (sql_is_word(p, words[i]))
-            return 1;
-    return 0;
+    static const char *const words[] = {"select", "insert", "update", "delete", "with",
+                                        "values", "table",  "merge",  NULL};
+    return sql_is_any(sql_skip_noise(sql), words);
 }
 
 /* Eight bytes at a time, multiplied and folded: SQL texts are not chosen by clients, so this
