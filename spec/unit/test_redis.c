@@ -641,31 +641,43 @@ TEST(timeout_resets_connection)
     client_done(admin);
 }
 
+/* Pauses the server for pause_ms and sends BLPOP t:never 0.1 on c: it must fail with err
+ * after at least min_ms and before the pause ends; once the pause is over BLPOP works again. */
+static void blpop_during_pause(redis_client_t *c, unsigned pause_ms, int err, uint64_t min_ms)
+{
+    redis_client_t *admin = client_at(base_url, NULL);
+    if (!admin)
+        return;
+    capture_t cap = {0}, acap = {0};
+    char pause[16];
+    snprintf(pause, sizeof(pause), "%u", pause_ms);
+    CHECK(cmd(admin, &acap, "CLIENT", "PAUSE", pause, "ALL", NULL) == 0);
+    uint64_t t0 = uv_now(loop);
+    CHECK(send_cmd(c, &cap, NULL, "BLPOP", "t:never", "0.1", NULL) == 0);
+    CHECK(run_until(flag_set, &cap.done, pause_ms * 2) && cap.err == err && !cap.reply);
+    uint64_t took = uv_now(loop) - t0, before_end = pause_ms - 20;
+    CHECK(took >= min_ms && took < before_end);
+    if (took >= before_end)
+        fprintf(stderr, "  the blocking command took %llu ms\n", (unsigned long long)took);
+    sleep_loop(pause_ms); /* the pause ends */
+    CHECK(cmd(c, &cap, "BLPOP", "t:never", "0.1", NULL) == 0 && cap.reply &&
+          cap.reply->type == REDIS_REPLY_NIL);
+    capture_reset(&cap);
+    capture_reset(&acap);
+    client_done(admin);
+}
+
 /* A dedicated connection's handshake is bounded by connect_timeout_ms like the main one's:
  * opened while the server answers nobody, its blocking command fails at that bound instead
  * of waiting for the server (here the pause, elsewhere forever). */
 TEST(blocking_connection_handshake_times_out)
 {
     redis_opts_t opts = {.connect_timeout_ms = 200};
-    redis_client_t *c = client_at(base_url, &opts), *admin = client_at(base_url, NULL);
-    if (!c || !admin)
+    redis_client_t *c = client_at(base_url, &opts);
+    if (!c)
         return;
-    capture_t cap = {0}, acap = {0};
-    CHECK(cmd(admin, &acap, "CLIENT", "PAUSE", "600", "ALL", NULL) == 0);
-    uint64_t t0 = uv_now(loop);
-    CHECK(send_cmd(c, &cap, NULL, "BLPOP", "t:never", "0.1", NULL) == 0);
-    CHECK(run_until(flag_set, &cap.done, 2000) && cap.err == REDIS_EUNAVAILABLE && !cap.reply);
-    uint64_t took = uv_now(loop) - t0;
-    CHECK(took >= 190 && took < 580); /* not after the pause (600 ms) */
-    if (took >= 580)
-        fprintf(stderr, "  the blocking command took %llu ms\n", (unsigned long long)took);
-    sleep_loop(600); /* the pause ends */
-    CHECK(cmd(c, &cap, "BLPOP", "t:never", "0.1", NULL) == 0 && cap.reply &&
-          cap.reply->type == REDIS_REPLY_NIL);
-    capture_reset(&cap);
-    capture_reset(&acap);
+    blpop_during_pause(c, 600, REDIS_EUNAVAILABLE, 190);
     client_done(c);
-    client_done(admin);
 }
 
 /* On a ready dedicated connection a blocking command is bounded by its own timeout plus
@@ -673,28 +685,15 @@ TEST(blocking_connection_handshake_times_out)
 TEST(blocking_command_times_out_past_its_own_timeout)
 {
     redis_opts_t opts = {.timeout_ms = 200};
-    redis_client_t *c = client_at(base_url, &opts), *admin = client_at(base_url, NULL);
-    if (!c || !admin)
+    redis_client_t *c = client_at(base_url, &opts);
+    if (!c)
         return;
-    capture_t cap = {0}, acap = {0};
+    capture_t cap = {0};
     CHECK(cmd(c, &cap, "BLPOP", "t:never", "0.05", NULL) == 0 && cap.reply &&
           cap.reply->type == REDIS_REPLY_NIL); /* the dedicated connection is open and idle */
     capture_reset(&cap);
-    CHECK(cmd(admin, &acap, "CLIENT", "PAUSE", "1500", "ALL", NULL) == 0);
-    uint64_t t0 = uv_now(loop);
-    CHECK(send_cmd(c, &cap, NULL, "BLPOP", "t:never", "0.1", NULL) == 0);
-    CHECK(run_until(flag_set, &cap.done, 3000) && cap.err == REDIS_ETIMEOUT && !cap.reply);
-    uint64_t took = uv_now(loop) - t0;
-    CHECK(took >= 290 && took < 1000); /* 100 + 200 ms, not after the pause (1500 ms) */
-    if (took >= 1000)
-        fprintf(stderr, "  the blocking command took %llu ms\n", (unsigned long long)took);
-    sleep_loop(1300); /* the pause ends */
-    CHECK(cmd(c, &cap, "BLPOP", "t:never", "0.1", NULL) == 0 && cap.reply &&
-          cap.reply->type == REDIS_REPLY_NIL);
-    capture_reset(&cap);
-    capture_reset(&acap);
+    blpop_during_pause(c, 1500, REDIS_ETIMEOUT, 290); /* 100 + 200 ms */
     client_done(c);
-    client_done(admin);
 }
 
 TEST(auth_and_select)
