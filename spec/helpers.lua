@@ -719,6 +719,21 @@ function h.servers()
   return s
 end
 
+-- psql's trimmed output of sql against url. It never prompts and reads no password from the
+-- environment or a ~/.pgpass: the URL carries it, so a wrong one shows.
+function h.psql(url, sql)
+  local code, out = h.run({ "psql", "-X", "-w", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
+    "-d", url, "-c", sql }, { PGPASSWORD = false, PGPASSFILE = "/dev/null/none" })
+  return code, (out:gsub("%s+$", ""))
+end
+
+-- h.psql that fails the test when the statement fails; returns the output.
+function h.must_psql(url, sql)
+  local code, out = h.psql(url, sql)
+  assert(code == 0, ("psql failed (%d) on %s\n%s"):format(code, sql, out))
+  return out
+end
+
 -- Assertions shared by the specs ------------------------------------------------------------
 
 -- Checks the error envelope of DESIGN.md; returns the decoded body.

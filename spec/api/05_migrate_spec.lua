@@ -15,18 +15,7 @@ local function url_for(db)
   return authority .. "/" .. db .. query
 end
 
-local function psql(url, sql)
-  local code, out = h.run({ "psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
-    "-d", url, "-c", sql })
-  return code, (out:gsub("%s+$", ""))
-end
-
--- Runs sql and returns its trimmed output; fails the test when it fails.
-local function must(url, sql)
-  local code, out = psql(url, sql)
-  assert(code == 0, ("psql failed (%d) on %s\n%s"):format(code, sql, out))
-  return out
-end
+local psql, must = h.psql, h.must_psql
 
 local created = {}
 

@@ -10,18 +10,7 @@ local pstat = require "posix.sys.stat"
 local SCRIPTS = "spec/fixtures/scripts/data"
 local SERVERS_SH = h.root .. "/spec/tools/servers.sh"
 
--- psql that never prompts and reads no password from the environment or a ~/.pgpass.
-local function psql(url, sql)
-  local code, out = h.run({ "psql", "-X", "-w", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
-    "-d", url, "-c", sql }, { PGPASSWORD = false, PGPASSFILE = "/dev/null/none" })
-  return code, (out:gsub("%s+$", ""))
-end
-
-local function must_psql(url, sql)
-  local code, out = psql(url, sql)
-  assert(code == 0, ("psql failed (%d) on %s\n%s"):format(code, sql, out))
-  return out
-end
+local psql, must_psql = h.psql, h.must_psql
 
 -- redis-cli's output (replies and errors: it exits 0 on an error reply) with args as given
 -- (-u URL or -h/-p, then a command); no REDISCLI_AUTH from the environment.
