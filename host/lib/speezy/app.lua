@@ -193,7 +193,10 @@ local function error_body(f, id)
 end
 
 local function encode(body, req)
-  if getmetatable(body) == Failure then return error_body(body, req.id), JSON end
+  if getmetatable(body) == Failure then
+    if body.cause then core.log("error", "request failed: " .. body.cause, req.id) end
+    return error_body(body, req.id), JSON
+  end
   local t = type(body)
   if t == "string" then return body, nil end
   if body == nil then return '{"success":true}', JSON end
@@ -223,9 +226,6 @@ function M._dispatch(idx, method, params, serial)
     else
       return internal(req, e)
     end
-  end
-  if getmetatable(body) == Failure and body.cause then
-    core.log("error", "request failed: " .. body.cause, req.id)
   end
   if type(status) ~= "number" or status < 100 or status > 599 or status % 1 ~= 0 then
     return internal(req, "handler returned an invalid status: " .. tostring(status))
