@@ -84,9 +84,6 @@ int http_respond(http_req_t *req, int status, const http_header_t *headers, size
 int http_respond_error(http_req_t *req, int status, const char *code, const char *message,
                        const http_header_t *headers, size_t nheaders);
 
-/* Writes the error envelope into buf; returns its length (for callers that add members). */
-size_t http_error_body(char *buf, size_t cap, const char *code, const char *message,
-                       const char *request_id);
 const char *http_status_text(int status);
 
 /* Feeds bytes to a detached connection without sockets: the fuzz harness's entry point.

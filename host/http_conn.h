@@ -1,12 +1,12 @@
-/* http_conn.h — inside the HTTP room: the connection and server structs shared by the
- * parser side (http.c) and the response writer (http_response.c). Not for other rooms. */
+/* http_conn.h — inside the HTTP subsystem: the connection and server structs shared by the
+ * parser side (http.c) and the response writer (http_response.c). Not for other subsystems. */
 #ifndef SPEEZY_HTTP_CONN_H
 #define SPEEZY_HTTP_CONN_H
 
 #include <llhttp.h>
 #include <time.h>
 
-/* Included after http.h (not from here: the room's public header stays its top). */
+/* Included after http.h (not from here: the subsystem's public header stays its top). */
 #ifndef SPEEZY_HTTP_H
 #error "include http.h before http_conn.h"
 #endif

@@ -1,11 +1,13 @@
 /* http_response.c — the response writer: status line, the headers every response gets,
- * the JSON error envelope, and writing without a copy when the socket takes it all. */
+ * the JSON error envelope (through the JSON writer), and writing without a copy when the socket
+ * takes it all. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
 #include "http_conn.h"
+#include "json.h"
 
 /* ---- status texts and the error envelope --------------------------------------------------- */
 
@@ -52,37 +54,6 @@ const char *http_status_text(int status)
         if (status_texts[i].status == status)
             return status_texts[i].text;
     return "Unknown";
-}
-
-static size_t json_escape(char *out, size_t cap, const char *s)
-{
-    size_t o = 0;
-    for (; *s && o + 7 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o] = '\0';
-    return o;
-}
-
-size_t http_error_body(char *buf, size_t cap, const char *code, const char *message,
-                       const char *request_id)
-{
-    char msg[512], id[160];
-    json_escape(msg, sizeof(msg), message);
-    json_escape(id, sizeof(id), request_id);
-    int n = snprintf(buf, cap,
-                     "{\"success\":false,\"error\":{\"code\":\"%s\",\"message\":\"%s\"},"
-                     "\"requestId\":\"%s\"}",
-                     code, msg, id);
-    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
 }
 
 /* ---- writing ----------------------------------------------------------------------------------
@@ -232,12 +203,27 @@ int http_respond(http_req_t *req, int status, const http_header_t *headers, size
 int http_respond_error(http_req_t *req, int status, const char *code, const char *message,
                        const http_header_t *headers, size_t nheaders)
 {
-    char body[1024];
-    size_t n = http_error_body(body, sizeof(body), code, message, req->id);
+    static const char oom[] = "{\"success\":false,\"error\":{\"code\":\"INTERNAL\","
+                              "\"message\":\"out of memory\"},\"requestId\":null}";
+    char storage[1024];
+    json_buf_t b;
+    json_init(&b, storage, sizeof(storage));
+    json_obj_open(&b);
+    json_field_bool(&b, "success", 0);
+    json_key(&b, "error");
+    json_obj_open(&b);
+    json_field_str(&b, "code", code);
+    json_field_str(&b, "message", message);
+    json_obj_close(&b);
+    json_field_str(&b, "requestId", req->id);
+    json_obj_close(&b);
     http_header_t hs[8];
     size_t nh = 0;
     hs[nh++] = (http_header_t){"Content-Type", 12, "application/json", 16};
     for (size_t i = 0; i < nheaders && nh < 8; i++)
         hs[nh++] = headers[i];
-    return http_respond(req, status, hs, nh, body, n);
+    int rc = json_ok(&b) ? http_respond(req, status, hs, nh, b.p, b.len)
+                         : http_respond(req, 500, hs, 1, oom, sizeof(oom) - 1);
+    json_free(&b);
+    return rc;
 }

@@ -1,26 +1,33 @@
-/* log.c — JSON-lines logger shared by every room of one process.
+/* log.c — JSON-lines logger shared by every subsystem of one process.
  *
  * Lines collect in a buffer that the worker flushes once per loop turn (and when it fills),
- * so an access line costs a memcpy, not a write(2). Errors are flushed at once: they matter
- * most when the process is about to die. */
+ * so an access line costs a few copies, not a write(2). Errors are flushed at once: they
+ * matter most when the process is about to die. Every line is built by the JSON writer
+ * (json.h): whatever a message holds, the line is one valid JSON object. */
 #include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "json.h"
+
 #define LOG_BUF_CAP (64 * 1024)
-#define LOG_LINE_MAX 8192
+/* A message longer than this is cut (at a character) and the line says how long it was: a
+ * script logging a huge string must not make every worker hold a huge buffer. */
+#define LOG_MSG_MAX (32 * 1024)
 
 static struct {
     log_level_t level;
     char component[32];
     char buf[LOG_BUF_CAP];
     size_t len;
+    json_buf_t line; /* the line being built, reused */
     time_t ts_sec;
     char ts[24]; /* "2026-11-25T09:51:41" cached per second */
 } lg = {.level = LOG_INFO, .component = "speezy"};
@@ -44,34 +51,43 @@ int log_parse_level(const char *name, log_level_t *out)
     return -1;
 }
 
-int log_enabled(log_level_t level)
+static void write_all(const char *p, size_t n)
 {
-    return level >= lg.level;
+    while (n) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
 }
 
 void log_flush(void)
 {
-    size_t off = 0;
-    while (off < lg.len) {
-        ssize_t n = write(STDERR_FILENO, lg.buf + off, lg.len - off);
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
+    write_all(lg.buf, lg.len);
     lg.len = 0;
 }
 
-static void append(const char *s, size_t n)
+/* Queues the line built in lg.line; one longer than the whole buffer goes out at once. A
+ * line the writer could not finish (out of memory) is dropped whole, never sent cut. */
+static void append_line(void)
 {
-    if (lg.len + n > LOG_BUF_CAP)
+    json_buf_t *b = &lg.line;
+    json_put(b, "\n", 1);
+    if (!json_ok(b))
+        return;
+    if (lg.len + b->len > LOG_BUF_CAP)
         log_flush();
-    if (n > LOG_BUF_CAP)
-        n = LOG_BUF_CAP;
-    memcpy(lg.buf + lg.len, s, n);
-    lg.len += n;
+    if (b->len > LOG_BUF_CAP) {
+        write_all(b->p, b->len);
+        return;
+    }
+    memcpy(lg.buf + lg.len, b->p, b->len);
+    lg.len += b->len;
 }
 
-static size_t timestamp(char *out, size_t cap)
+/* Starts a line: {"time":"2026-11-25T09:51:41.123Z","level":"info" */
+static json_buf_t *begin_line(log_level_t level)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -81,63 +97,57 @@ static size_t timestamp(char *out, size_t cap)
         strftime(lg.ts, sizeof(lg.ts), "%Y-%m-%dT%H:%M:%S", &tm);
         lg.ts_sec = tv.tv_sec;
     }
-    return (size_t)snprintf(out, cap, "%s.%03ldZ", lg.ts, (long)(tv.tv_usec / 1000));
+    char ts[32];
+    int n = snprintf(ts, sizeof(ts), "%s.%03ldZ", lg.ts, (long)(tv.tv_usec / 1000));
+    json_buf_t *b = &lg.line;
+    if (b->cap > 4 * LOG_BUF_CAP)
+        json_free(b);
+    json_reset(b);
+    json_obj_open(b);
+    json_key(b, "time");
+    json_str(b, ts, (size_t)n);
+    json_field_str(b, "level", level_names[level]);
+    return b;
 }
 
-size_t log_json_str(char *buf, size_t cap, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    if (cap < 3)
-        return 0;
-    buf[o++] = '"';
-    for (size_t i = 0; i < len && o + 7 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            buf[o++] = '\\';
-            buf[o++] = (char)c;
-        } else if (c == '\n') {
-            buf[o++] = '\\';
-            buf[o++] = 'n';
-        } else if (c < 0x20 || c == 0x7f) {
-            memcpy(buf + o, "\\u00", 4);
-            buf[o + 4] = hex[c >> 4];
-            buf[o + 5] = hex[c & 15];
-            o += 6;
-        } else {
-            buf[o++] = (char)c;
-        }
-    }
-    buf[o++] = '"';
-    return o;
-}
-
-void log_msg(log_level_t level, const char *extra_json, const char *fmt, ...)
+void log_msg(log_level_t level, const char *request_id, const char *fmt, ...)
 {
     if (level < lg.level)
         return;
-    char msg[LOG_LINE_MAX / 2];
+    char stack[1024], *msg = stack;
     va_list ap;
     va_start(ap, fmt);
-    int mlen = vsnprintf(msg, sizeof(msg), fmt, ap);
+    int n = vsnprintf(stack, sizeof(stack), fmt, ap);
     va_end(ap);
-    if (mlen < 0)
+    if (n < 0)
         return;
-    if ((size_t)mlen >= sizeof(msg))
-        mlen = sizeof(msg) - 1;
+    size_t full = (size_t)n, len = full < LOG_MSG_MAX ? full : LOG_MSG_MAX;
+    if (len >= sizeof(stack) && (msg = malloc(len + 1))) {
+        va_start(ap, fmt);
+        vsnprintf(msg, len + 1, fmt, ap);
+        va_end(ap);
+    } else if (len >= sizeof(stack)) {
+        msg = stack;
+        len = sizeof(stack) - 1;
+    }
+    while (len < full && len > 0 && ((unsigned char)msg[len] & 0xc0) == 0x80)
+        len--; /* cut before a character, not inside it */
 
-    char line[LOG_LINE_MAX];
-    size_t o = 0;
-    o += (size_t)snprintf(line + o, sizeof(line) - o, "{\"time\":\"");
-    o += timestamp(line + o, sizeof(line) - o);
-    o += (size_t)snprintf(line + o, sizeof(line) - o,
-                          "\",\"level\":\"%s\",\"pid\":%d,\"proc\":\"%s\",\"msg\":",
-                          level_names[level], (int)getpid(), lg.component);
-    o += log_json_str(line + o, sizeof(line) - o - 64, msg, (size_t)mlen);
-    if (extra_json && *extra_json && o + strlen(extra_json) + 4 < sizeof(line))
-        o += (size_t)snprintf(line + o, sizeof(line) - o, ",%s", extra_json);
-    o += (size_t)snprintf(line + o, sizeof(line) - o, "}\n");
-    append(line, o);
+    json_buf_t *b = begin_line(level);
+    json_field_int(b, "pid", (int64_t)getpid());
+    json_field_str(b, "proc", lg.component);
+    json_key(b, "msg");
+    json_str(b, msg, len);
+    if (len < full) {
+        json_field_uint(b, "msgBytes", full);
+    }
+    if (request_id) {
+        json_field_str(b, "reqId", request_id);
+    }
+    json_obj_close(b);
+    append_line();
+    if (msg != stack)
+        free(msg);
     if (level >= LOG_ERROR)
         log_flush();
 }
@@ -146,26 +156,20 @@ void log_access(const log_access_t *a)
 {
     if (LOG_INFO < lg.level)
         return;
-    char line[LOG_LINE_MAX];
-    size_t o = 0, cap = sizeof(line) - 16;
-    o += (size_t)snprintf(line, cap, "{\"time\":\"");
-    o += timestamp(line + o, cap - o);
-    o += (size_t)snprintf(line + o, cap - o, "\",\"level\":\"info\",\"msg\":\"access\",\"reqId\":");
-    o += log_json_str(line + o, cap - o, a->request_id, strlen(a->request_id));
-    o += (size_t)snprintf(line + o, cap - o, ",\"method\":");
-    o += log_json_str(line + o, cap - o, a->method ? a->method : "", a->method ? a->method_len : 0);
-    o += (size_t)snprintf(line + o, cap - o, ",\"route\":");
-    if (a->route)
-        o += log_json_str(line + o, cap - o, a->route, strlen(a->route));
-    else
-        o += (size_t)snprintf(line + o, cap - o, "null");
-    o += (size_t)snprintf(line + o, cap - o, ",\"path\":");
-    o += log_json_str(line + o, cap - o, a->path ? a->path : "", a->path ? a->path_len : 0);
-    o += (size_t)snprintf(
-        line + o, cap - o, ",\"status\":%d,\"durationUs\":%llu,\"bytesOut\":%zu,\"ip\":\"%s\"",
-        a->status, (unsigned long long)a->duration_us, a->bytes_out, a->ip ? a->ip : "");
+    json_buf_t *b = begin_line(LOG_INFO);
+    json_field_str(b, "msg", "access");
+    json_field_str(b, "reqId", a->request_id);
+    json_key(b, "method");
+    json_str(b, a->method ? a->method : "", a->method ? a->method_len : 0);
+    json_field_str(b, "route", a->route);
+    json_key(b, "path");
+    json_str(b, a->path ? a->path : "", a->path ? a->path_len : 0);
+    json_field_int(b, "status", a->status);
+    json_field_uint(b, "durationUs", a->duration_us);
+    json_field_uint(b, "bytesOut", a->bytes_out);
+    json_field_str(b, "ip", a->ip ? a->ip : "");
     if (a->generation)
-        o += (size_t)snprintf(line + o, cap - o, ",\"generation\":\"%s\"", a->generation);
-    o += (size_t)snprintf(line + o, sizeof(line) - o, "}\n");
-    append(line, o);
+        json_field_str(b, "generation", a->generation);
+    json_obj_close(b);
+    append_line();
 }

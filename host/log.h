@@ -1,6 +1,6 @@
 /* log.h — one JSON object per line on stderr, buffered and flushed once per loop turn.
  *
- * The logger is process-wide (like Redis' serverLog): every room may log without carrying a
+ * The logger is process-wide (like Redis' serverLog): every subsystem may log without carrying a
  * handle. Secrets never reach it: callers log names of settings, never their values. */
 #ifndef SPEEZY_LOG_H
 #define SPEEZY_LOG_H
@@ -12,10 +12,9 @@ typedef enum { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 } log_le
 
 void log_init(log_level_t level, const char *component);
 int log_parse_level(const char *name, log_level_t *out);
-int log_enabled(log_level_t level);
 
-/* A message plus optional extra JSON members (already encoded, e.g. "\"file\":\"a.lua\""). */
-void log_msg(log_level_t level, const char *extra_json, const char *fmt, ...)
+/* A message; request_id (or NULL) names the request it is about, as its access line does. */
+void log_msg(log_level_t level, const char *request_id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define log_debug(...) log_msg(LOG_DEBUG, NULL, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, NULL, __VA_ARGS__)
@@ -36,9 +35,6 @@ typedef struct {
     const char *generation;
 } log_access_t;
 void log_access(const log_access_t *a);
-
-/* Appends s as a JSON string literal (quotes included) to buf; returns bytes written. */
-size_t log_json_str(char *buf, size_t cap, const char *s, size_t len);
 
 void log_flush(void);
 

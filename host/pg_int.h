@@ -1,5 +1,5 @@
 /* pg_int.h — what the pool (pg.c) and its sessions (pg_session.c) share: the structures
- * behind pg.h's opaque types and the few calls between the two files. Not for other rooms. */
+ * behind pg.h's opaque types and the few calls between the two files. Not for other subsystems. */
 #ifndef SPEEZY_PG_INT_H
 #define SPEEZY_PG_INT_H
 
@@ -7,7 +7,7 @@
 
 #include "log.h"
 
-/* Included after pg.h (not from here: the room's public header stays its top). */
+/* Included after pg.h (not from here: the subsystem's public header stays its top). */
 #ifndef SPEEZY_PG_H
 #error "include pg.h before pg_int.h"
 #endif

@@ -16,6 +16,7 @@
 #include "co.h"
 #include "crypto.h"
 #include "http.h"
+#include "json.h"
 #include "log.h"
 #include "pg.h"
 #include "redis.h"
@@ -49,6 +50,7 @@ typedef struct {
     worker_slot_t *slots;
     int nslots;
     char last_reload_error[1024];
+    json_buf_t out; /* the JSON answers the worker writes itself (/healthz, /admin/) */
 } worker_t;
 
 struct wreq {
@@ -63,50 +65,82 @@ struct wreq {
 
 /* ---- responses the host writes itself ------------------------------------------------------ */
 
-static void respond_json(http_req_t *req, int status, const char *body, size_t len)
+/* The answer's JSON starts {"success":true in the worker's buffer, reused by every answer. */
+static json_buf_t *begin_json(worker_t *w)
 {
-    http_header_t h = {"Content-Type", 12, "application/json", 16};
-    http_respond(req, status, &h, 1, body, len);
+    json_buf_t *b = &w->out;
+    json_reset(b);
+    json_obj_open(b);
+    json_field_bool(b, "success", 1);
+    return b;
 }
 
-/* "workers" lists every live worker's generation; "consistent" says whether they agree. */
-static size_t workers_json(const worker_t *w, char *out, size_t cap, int *consistent)
+/* Closes the object begun by begin_json and sends it; an answer the writer could not finish
+ * (out of memory) becomes a 500, never a cut body. */
+static void respond_json(worker_t *w, http_req_t *req, int status)
 {
-    size_t o = (size_t)snprintf(out, cap, "[");
-    *consistent = 1;
-    for (int i = 0; i < w->nslots && o + 96 < cap; i++) {
+    json_buf_t *b = &w->out;
+    json_obj_close(b);
+    if (!json_ok(b)) {
+        http_respond_error(req, 500, "INTERNAL", "out of memory", NULL, 0);
+        return;
+    }
+    http_header_t h = {"Content-Type", 12, "application/json", 16};
+    http_respond(req, status, &h, 1, b->p, b->len);
+    if (b->cap > 65536)
+        json_free(b);
+}
+
+/* A worker slot's generation, NUL-terminated: the slot is shared memory another process
+ * writes, so it is copied once and read from the copy. */
+static void slot_generation(const worker_slot_t *s, char out[17])
+{
+    for (int j = 0; j < 16; j++)
+        out[j] = s->generation[j];
+    out[16] = '\0';
+}
+
+/* "consistent" says whether every live worker serves this worker's generation, "workers"
+ * lists them. */
+static void put_workers(const worker_t *w, json_buf_t *b)
+{
+    int consistent = 1;
+    char gen[17];
+    for (int i = 0; w->slots && i < w->nslots; i++) {
+        slot_generation(&w->slots[i], gen);
+        consistent &= !w->slots[i].pid || strcmp(gen, w->gen->short_hash) == 0;
+    }
+    json_field_bool(b, "consistent", consistent);
+    json_key(b, "workers");
+    json_arr_open(b);
+    for (int i = 0; w->slots && i < w->nslots; i++) {
         const worker_slot_t *s = &w->slots[i];
         if (!s->pid)
             continue;
-        char gen[17];
-        for (int j = 0; j < 16; j++)
-            gen[j] = s->generation[j];
-        gen[16] = '\0';
-        *consistent &= strcmp(gen, w->gen->short_hash) == 0;
-        o +=
-            (size_t)snprintf(out + o, cap - o, "%s{\"worker\":%d,\"pid\":%d,\"generation\":\"%s\"}",
-                             o > 1 ? "," : "", i, s->pid, gen);
+        slot_generation(s, gen);
+        json_obj_open(b);
+        json_field_int(b, "worker", i);
+        json_field_int(b, "pid", s->pid);
+        json_field_str(b, "generation", gen);
+        json_obj_close(b);
     }
-    o += (size_t)snprintf(out + o, cap - o, "]");
-    return o;
+    json_arr_close(b);
 }
 
 static void serve_healthz(worker_t *w, http_req_t *req)
 {
-    char workers[4096] = "[]", body[5120];
-    int consistent = 1;
-    if (w->slots)
-        workers_json(w, workers, sizeof(workers), &consistent);
-    uint64_t now = uv_now(w->loop);
-    int n = snprintf(
-        body, sizeof(body),
-        "{\"success\":true,\"status\":\"%s\",\"generation\":\"%s\",\"generationSeq\":%u,"
-        "\"pid\":%d,\"worker\":%d,\"uptimeMs\":%llu,\"inflight\":%u,\"connections\":%u,"
-        "\"env\":\"%s\",\"consistent\":%s,\"workers\":%s}",
-        w->draining ? "draining" : "ok", w->gen->short_hash, w->gen->seq, (int)getpid(), w->index,
-        (unsigned long long)(now - w->started_ms), w->ninflight, http_server_connections(w->http),
-        w->cfg->env_name, consistent ? "true" : "false", workers);
-    respond_json(req, 200, body, (size_t)n);
+    json_buf_t *b = begin_json(w);
+    json_field_str(b, "status", w->draining ? "draining" : "ok");
+    json_field_str(b, "generation", w->gen->short_hash);
+    json_field_uint(b, "generationSeq", w->gen->seq);
+    json_field_int(b, "pid", getpid());
+    json_field_int(b, "worker", w->index);
+    json_field_uint(b, "uptimeMs", uv_now(w->loop) - w->started_ms);
+    json_field_uint(b, "inflight", w->ninflight);
+    json_field_uint(b, "connections", http_server_connections(w->http));
+    json_field_str(b, "env", w->cfg->env_name);
+    put_workers(w, b);
+    respond_json(w, req, 200);
 }
 
 /* ---- the walk ------------------------------------------------------------------------------ */
@@ -207,9 +241,7 @@ static void on_co_done(co_t *co, co_status_t status, int nresults, void *ud)
                                NULL, 0);
             break;
         case CO_ERROR: {
-            char extra[96];
-            snprintf(extra, sizeof(extra), "\"reqId\":\"%s\"", r->req->id);
-            log_msg(LOG_ERROR, extra, "request coroutine failed: %s", lua_tostring(L, -1));
+            log_msg(LOG_ERROR, r->req->id, "request coroutine failed: %s", lua_tostring(L, -1));
             http_respond_error(r->req, 500, "INTERNAL", "internal server error", NULL, 0);
             break;
         }
@@ -376,50 +408,53 @@ static int admin_authorized(const worker_t *w, const http_req_t *req)
 static void admin_reload(worker_t *w, http_req_t *req)
 {
     vm_gen_t *next;
-    char err[1024], body[1400];
+    char err[sizeof(w->last_reload_error)];
     bind_host_t probe = w->host;
     probe.loop = NULL; /* loading runs no I/O */
     if (vm_gen_load(w->cfg->scripts_dir, &probe, &next, err, sizeof(err)) < 0) {
         http_respond_error(req, 422, "RELOAD_REFUSED", err, NULL, 0);
         return;
     }
-    char hash[17];
-    memcpy(hash, next->short_hash, sizeof(hash));
+    json_buf_t *b = begin_json(w);
+    json_field_str(b, "message", "reload requested");
+    json_field_str(b, "generation", next->short_hash);
     vm_gen_unpin(next);
     if (kill(getppid(), SIGHUP) < 0) {
         http_respond_error(req, 500, "INTERNAL", "cannot signal the master", NULL, 0);
         return;
     }
-    int n =
-        snprintf(body, sizeof(body),
-                 "{\"success\":true,\"message\":\"reload requested\",\"generation\":\"%s\"}", hash);
-    respond_json(req, 202, body, (size_t)n);
+    respond_json(w, req, 202);
 }
 
 static void admin_status(worker_t *w, http_req_t *req)
 {
-    char workers[4096] = "[]", body[8192], err[1100];
-    int consistent = 1;
-    if (w->slots)
-        workers_json(w, workers, sizeof(workers), &consistent);
-    log_json_str(err, sizeof(err), w->last_reload_error, strlen(w->last_reload_error));
     pg_pool_stats_t pg = {0};
     redis_stats_t rd = {0};
     if (w->host.pg)
         pg_pool_stats(w->host.pg, &pg);
     if (w->host.redis)
         redis_client_stats(w->host.redis, &rd);
-    int n =
-        snprintf(body, sizeof(body),
-                 "{\"success\":true,\"generation\":\"%s\",\"consistent\":%s,\"workers\":%s,"
-                 "\"lastReloadError\":%s,\"inflight\":%u,\"requests\":%llu,"
-                 "\"vmMemoryBytes\":%zu,\"postgres\":{\"size\":%d,\"idle\":%d,\"busy\":%d,"
-                 "\"waiting\":%d,\"connected\":%d},\"redis\":{\"connected\":%d,\"pending\":%zu}}",
-                 w->gen->short_hash, consistent ? "true" : "false", workers,
-                 w->last_reload_error[0] ? err : "null", w->ninflight,
-                 (unsigned long long)w->requests, w->gen->mem.used, pg.size, pg.idle, pg.busy,
-                 pg.waiting, pg.connected, rd.connected, rd.pending);
-    respond_json(req, 200, body, (size_t)n);
+    json_buf_t *b = begin_json(w);
+    json_field_str(b, "generation", w->gen->short_hash);
+    put_workers(w, b);
+    json_field_str(b, "lastReloadError", w->last_reload_error[0] ? w->last_reload_error : NULL);
+    json_field_uint(b, "inflight", w->ninflight);
+    json_field_uint(b, "requests", w->requests);
+    json_field_uint(b, "vmMemoryBytes", w->gen->mem.used);
+    json_key(b, "postgres");
+    json_obj_open(b);
+    json_field_int(b, "size", pg.size);
+    json_field_int(b, "idle", pg.idle);
+    json_field_int(b, "busy", pg.busy);
+    json_field_int(b, "waiting", pg.waiting);
+    json_field_int(b, "connected", pg.connected);
+    json_obj_close(b);
+    json_key(b, "redis");
+    json_obj_open(b);
+    json_field_int(b, "connected", rd.connected);
+    json_field_uint(b, "pending", rd.pending);
+    json_obj_close(b);
+    respond_json(w, req, 200);
 }
 
 /* Returns 1 when the request was an /admin/ one (answered here). */
@@ -526,7 +561,7 @@ static void publish_generation(worker_t *w)
 static void reload(worker_t *w)
 {
     vm_gen_t *next;
-    char err[1024];
+    char err[sizeof(w->last_reload_error)];
     if (vm_gen_load(w->cfg->scripts_dir, &w->host, &next, err, sizeof(err)) < 0) {
         snprintf(w->last_reload_error, sizeof(w->last_reload_error), "%s", err);
         log_error("reload refused, still serving generation %s: %s", w->gen->short_hash, err);
@@ -737,6 +772,7 @@ int worker_main(const config_t *cfg, int listen_fd, int index, worker_slot_t *sl
     worker_host_close(&w.host);
     uv_walk(w.loop, close_walk, NULL);
     uv_run(w.loop, UV_RUN_NOWAIT);
+    json_free(&w.out);
     log_flush();
     return w.exit_code;
 }

@@ -73,14 +73,7 @@ static int core_log(lua_State *L)
     int level = luaL_checkoption(L, 1, NULL, levels);
     const char *msg = luaL_checkstring(L, 2);
     const char *rid = luaL_optstring(L, 3, NULL);
-    if (!log_enabled((log_level_t)level))
-        return 0;
-    char extra[160] = "";
-    if (rid) {
-        size_t o = (size_t)snprintf(extra, sizeof(extra), "\"reqId\":");
-        log_json_str(extra + o, sizeof(extra) - o, rid, strlen(rid));
-    }
-    log_msg((log_level_t)level, extra, "%s", msg);
+    log_msg((log_level_t)level, rid, "%s", msg);
     return 0;
 }
 

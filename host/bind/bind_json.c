@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../json.h"
 #include "bind.h"
 
 #define JSON_MAX_DEPTH 64
@@ -21,19 +22,17 @@
 /* Output buffer: one per lua_State, an upvalue of the encoding functions, reused by every
  * encode, so encoding allocates nothing once it has grown, and an error mid-encode leaks
  * nothing (the buffer just waits for the next encode; its __gc frees it with the state). A
- * luaL_Buffer can't be used: encoding walks tables with lua_next between appends. */
+ * luaL_Buffer can't be used: encoding walks tables with lua_next between appends. The text
+ * itself is written by host/json.c, the escaper every JSON of the host goes through. */
 typedef struct {
-    char *p;
-    size_t len, cap;
-    lua_State *L;
+    json_buf_t out;
     const void *array_mt; /* the array metatable (the second upvalue), compared by address */
 } jbuf_t;
 
 static int jbuf_gc(lua_State *L)
 {
     jbuf_t *b = lua_touserdata(L, 1);
-    free(b->p);
-    b->p = NULL;
+    json_free(&b->out);
     return 0;
 }
 
@@ -41,6 +40,7 @@ static void push_jbuf(lua_State *L)
 {
     jbuf_t *b = lua_newuserdata(L, sizeof(*b));
     memset(b, 0, sizeof(*b));
+    json_init(&b->out, NULL, 0);
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, jbuf_gc);
     lua_setfield(L, -2, "__gc");
@@ -53,42 +53,21 @@ static char jbuf_key; /* registry[&jbuf_key] = the buffer, for bind_json_held */
 static jbuf_t *jbuf_get(lua_State *L)
 {
     jbuf_t *b = lua_touserdata(L, lua_upvalueindex(1));
-    if (b->cap > 65536) {
-        free(b->p);
-        b->p = NULL;
-        b->cap = 0;
-    }
-    b->L = L;
-    b->len = 0;
+    if (b->out.cap > 65536)
+        json_free(&b->out);
+    json_reset(&b->out);
     b->array_mt = lua_topointer(L, lua_upvalueindex(2));
     return b;
 }
 
-static void grow(jbuf_t *b, size_t n)
-{
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + n)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p)
-        luaL_error(b->L, "json: out of memory");
-    b->p = p;
-    b->cap = cap;
-}
-
 static inline void put(jbuf_t *b, const char *s, size_t n)
 {
-    if (b->len + n > b->cap)
-        grow(b, n);
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
+    json_put(&b->out, s, n);
 }
 
 static inline void putc_(jbuf_t *b, char c)
 {
-    if (b->len + 1 > b->cap)
-        grow(b, 1);
-    b->p[b->len++] = c;
+    json_put(&b->out, &c, 1);
 }
 
 static void puts_(jbuf_t *b, const char *s)
@@ -129,122 +108,17 @@ static int is_marked_array(lua_State *L, const jbuf_t *b, int idx)
     return yes;
 }
 
-/* Bytes put_string must look at: '"', '\\', '/', controls, DEL, and every byte of a
- * multi-byte sequence, which must be valid UTF-8. */
-static const unsigned char json_special[256] = {
-    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, ['/'] = 1, [0x7f ... 0xff] = 1,
-};
-
-/* The length of the valid UTF-8 sequence at s (n bytes left), or 0: overlong forms,
- * surrogates and code points past U+10FFFF are not valid (RFC 3629). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t len;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-    else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return len;
-}
-
-/* One pass that copies as it looks: room for the string as it is comes first, so the common
- * byte costs a table lookup and a store; an escape makes room for itself (at most 6 bytes)
- * and for what is left. A byte that is not part of valid UTF-8 (binary from a bytea column or
- * Redis) becomes U+FFFD, as Go's encoder does: a response is always valid JSON. */
 static void put_string(jbuf_t *b, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    if (b->len + len + 2 > b->cap)
-        grow(b, len + 2);
-    char *o = b->p + b->len;
-    *o++ = '"';
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!json_special[c]) {
-            *o++ = (char)c;
-            continue;
-        }
-        size_t n = c >= 0x80 ? utf8_len((const unsigned char *)s + i, len - i) : 0;
-        if (n) {
-            memcpy(o, s + i, n);
-            o += n;
-            i += n - 1;
-            continue;
-        }
-        b->len = (size_t)(o - b->p);
-        if (b->len + 6 + (len - i) + 1 > b->cap) {
-            grow(b, 6 + (len - i) + 1);
-            o = b->p + b->len;
-        }
-        *o++ = '\\';
-        switch (c) {
-        case '"':
-        case '\\':
-            *o++ = (char)c;
-            break;
-        case '/': /* "</script>" stays harmless in HTML; other slashes stay as they are */
-            if (i > 0 && s[i - 1] == '<')
-                *o++ = '/';
-            else
-                o[-1] = '/';
-            break;
-        case '\n':
-            *o++ = 'n';
-            break;
-        case '\r':
-            *o++ = 'r';
-            break;
-        case '\t':
-            *o++ = 't';
-            break;
-        default:
-            if (c >= 0x80) {
-                memcpy(o, "ufffd", 5);
-            } else {
-                memcpy(o, "u00", 3);
-                o[3] = hex[c >> 4];
-                o[4] = hex[c & 15];
-            }
-            o += 5;
-        }
-    }
-    *o++ = '"';
-    b->len = (size_t)(o - b->p);
+    json_put_string(&b->out, s, len);
 }
 
-static int put_number(lua_State *L, jbuf_t *b, lua_Number n)
+static void put_number(lua_State *L, jbuf_t *b, lua_Number n)
 {
     char buf[32];
     if (isnan(n) || isinf(n))
-        return luaL_error(L, "json: cannot encode %s", isnan(n) ? "NaN" : "an infinity");
-    if (n == floor(n) && fabs(n) < 9007199254740992.0) {
-        /* integers are most numbers in responses (ids, counts): no printf for them */
-        unsigned long long v = (unsigned long long)fabs(n);
-        char *p = buf + sizeof(buf);
-        do
-            *--p = (char)('0' + v % 10);
-        while (v /= 10);
-        if (n < 0)
-            *--p = '-';
-        put(b, p, (size_t)(buf + sizeof(buf) - p));
-        return 0;
-    }
-    /* the shortest of 15 or 17 digits that reads back as the same double */
-    int len = snprintf(buf, sizeof(buf), "%.15g", n);
-    if (strtod(buf, NULL) != n)
-        len = snprintf(buf, sizeof(buf), "%.17g", n);
-    put(b, buf, (size_t)len);
-    return 0;
+        luaL_error(L, "json: cannot encode %s", isnan(n) ? "NaN" : "an infinity");
+    put(b, buf, json_number_text(buf, n));
 }
 
 /* n > 0 when the table's keys are exactly 1..n; 0 for an empty table; -1 otherwise. */
@@ -355,9 +229,18 @@ static void encode(lua_State *L, jbuf_t *b, int idx, int depth)
     }
 }
 
+/* Raises when the buffer could not grow: the text is incomplete. */
+static jbuf_t *jbuf_check(lua_State *L, jbuf_t *b)
+{
+    if (b->out.failed)
+        luaL_error(L, "json: out of memory");
+    return b;
+}
+
 static int jbuf_result(lua_State *L, jbuf_t *b)
 {
-    lua_pushlstring(L, b->p ? b->p : "", b->len);
+    jbuf_check(L, b);
+    lua_pushlstring(L, b->out.p ? b->out.p : "", b->out.len);
     return 1;
 }
 
@@ -395,7 +278,7 @@ static int json_envelope(lua_State *L)
 
 static int json_envelope_held(lua_State *L)
 {
-    encode_envelope(L);
+    jbuf_check(L, encode_envelope(L));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -406,8 +289,8 @@ const char *bind_json_held(lua_State *L, size_t *len)
     lua_rawget(L, LUA_REGISTRYINDEX);
     const jbuf_t *b = lua_touserdata(L, -1);
     lua_pop(L, 1);
-    *len = b ? b->len : 0;
-    return b && b->p ? b->p : "";
+    *len = b ? b->out.len : 0;
+    return b && b->out.p ? b->out.p : "";
 }
 
 static int json_array(lua_State *L)

@@ -20,6 +20,11 @@ describe("admin API", function()
     local dir = h.copy_scripts("spec/fixtures/scripts/reload_a")
     app_path = dir .. "/app.lua"
     srv = h.start{ scripts = dir, env = { WORKERS = "2", ADMIN_TOKEN = TOKEN } }
+    -- h.start returns when one worker answers; the tests edit the scripts the second loads
+    assert(h.eventually(function()
+      local hz = srv:healthz()
+      return hz and #hz.workers == 2 and hz.consistent
+    end), "the second worker did not start: " .. srv:log_tail())
   end)
 
   after_each(function()
@@ -61,6 +66,28 @@ describe("admin API", function()
     assert.truthy(res.json.error.message:find("app.lua:%d+"), res.json.error.message)
     assert.equal(before, srv:healthz().generation)
     assert.equal("a", srv:request{ path = "/version" }.json.version)
+  end)
+
+  -- A refused reload's message used to go out unterminated, followed by stack bytes.
+  it("reports a refused reload in /admin/status as valid JSON, message exactly", function()
+    h.write_file(app_path, BROKEN_SYNTAX)
+    local refused = admin(srv, "POST", "/admin/reload", TOKEN)
+    h.assert_error_envelope(refused, 422, "RELOAD_REFUSED")
+    srv:signal("HUP") -- every worker refuses it too and remembers why
+    assert.truthy(h.eventually(function()
+      local _, n = srv:logs():gsub("reload refused", "")
+      return n == 2
+    end), srv:log_tail())
+    local want = refused.json.error.message
+    for _ = 1, 4 do -- both workers
+      local res = admin(srv, "GET", "/admin/status", TOKEN)
+      assert.equal(200, res.status)
+      assert.equal("application/json", res.headers["content-type"])
+      assert.is_table(res.json, "not JSON: " .. res.body)
+      assert.is_true(res.json.success)
+      assert.equal(want, res.json.lastReloadError)
+      assert.equal(2, #res.json.workers)
+    end
   end)
 
   it("is absent when no ADMIN_TOKEN is configured", function()

@@ -1,0 +1,570 @@
+/* test_json.c — the JSON writer (host/json.c) and the logger built on it (host/log.c).
+ *
+ * The property test writes random documents — strings of random bytes (invalid UTF-8, NULs,
+ * quotes, controls, "</", up to megabytes long), integers, doubles with random bits, nesting
+ * up to the depth limit — and reads every output back with the strict reader of
+ * json_check.h, comparing each token with what was asked: strings must come back as
+ * jc_sanitize says, numbers as the same value. The seed is printed, and SPEEZY_JSON_SEED
+ * replays a run. */
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "json_check.h"
+#include "log.h"
+#include "test.h"
+
+/* ---- random values ------------------------------------------------------------------------ */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+    uint64_t x = rng_state; /* xorshift64* */
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng_state = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+static size_t rnd_below(size_t n)
+{
+    return n ? (size_t)(rnd() % n) : 0;
+}
+
+/* Pieces strings are made of: the bytes an escaper must treat with care. */
+static const struct {
+    const char *s;
+    size_t n;
+} pieces[] = {
+    {"a", 1},
+    {"Z", 1},
+    {" ", 1},
+    {"\0", 1},
+    {"\"", 1},
+    {"\\", 1},
+    {"/", 1},
+    {"</", 2},
+    {"<", 1},
+    {"\n", 1},
+    {"\r", 1},
+    {"\t", 1},
+    {"\x01", 1},
+    {"\x1f", 1},
+    {"\x7f", 1},
+    {"\xc3\xa9", 2},         /* é */
+    {"\xe2\x82\xac", 3},     /* € */
+    {"\xf0\x9f\x98\x80", 4}, /* 😀 */
+    {"\xef\xbf\xbd", 3},     /* U+FFFD itself */
+    {"\x80", 1},             /* a lone continuation byte */
+    {"\xc0\x80", 2},         /* overlong NUL */
+    {"\xe0\x80\xaf", 3},     /* overlong '/' */
+    {"\xed\xa0\x80", 3},     /* a surrogate */
+    {"\xf4\x90\x80\x80", 4}, /* past U+10FFFF */
+    {"\xf5", 1},
+    {"\xff", 1},
+    {"\xe2\x82", 2}, /* a cut sequence */
+    {"\xf0\x9f\x98", 3},
+    {"\\u0000", 6}, /* text that looks like an escape */
+};
+
+/* A random string into a buffer the caller frees; its length mostly short, now and then
+ * thousands of bytes, rarely a megabyte or more. */
+static char *rnd_string(size_t *len)
+{
+    size_t want;
+    uint64_t r = rnd_below(1000);
+    if (r < 900)
+        want = rnd_below(40);
+    else if (r < 995)
+        want = rnd_below(5000);
+    else
+        want = 1048576 + rnd_below(1048576);
+    char *s = malloc(want + 8);
+    size_t n = 0;
+    int plain = rnd_below(4) == 0; /* long runs of one byte class, too */
+    while (n < want) {
+        size_t i = plain ? 0 : rnd_below(sizeof(pieces) / sizeof(pieces[0]));
+        memcpy(s + n, pieces[i].s, pieces[i].n);
+        n += pieces[i].n;
+    }
+    *len = n;
+    return s;
+}
+
+static double rnd_double(void)
+{
+    switch (rnd_below(5)) {
+    case 0:
+        return (double)(int64_t)rnd() / (double)(1 + rnd_below(1000));
+    case 1:
+        return (double)(int64_t)(rnd() >> rnd_below(64));
+    case 2: {
+        static const double special[] = {
+            0.0,    -0.0, 0.1,      1e21,     1e-7, 9007199254740993.0, 1.7976931348623157e308,
+            5e-324, NAN,  INFINITY, -INFINITY};
+        return special[rnd_below(sizeof(special) / sizeof(special[0]))];
+    }
+    default: {
+        uint64_t bits = rnd();
+        double d;
+        memcpy(&d, &bits, sizeof(d));
+        return d;
+    }
+    }
+}
+
+/* ---- the model: what the writer was asked to write, token by token ------------------------ */
+
+typedef struct {
+    jc_kind_t kind;
+    char *text; /* KEY, STR: the expected bytes (jc_sanitize of the input) */
+    size_t len;
+    int number; /* NUM: 1 integer (text must equal exactly), 2 double (value must equal) */
+    char digits[24];
+    double value;
+} want_t;
+
+typedef struct {
+    want_t *w;
+    size_t n, cap;
+} model_t;
+
+static want_t *model_add(model_t *m, jc_kind_t kind)
+{
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 64;
+        m->w = realloc(m->w, m->cap * sizeof(*m->w));
+    }
+    want_t *w = &m->w[m->n++];
+    memset(w, 0, sizeof(*w));
+    w->kind = kind;
+    return w;
+}
+
+static void model_string(model_t *m, jc_kind_t kind, const char *s, size_t n)
+{
+    want_t *w = model_add(m, kind);
+    w->text = malloc(3 * n + 1);
+    w->len = jc_sanitize(s, n, w->text);
+}
+
+static void model_free(model_t *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->w[i].text);
+    free(m->w);
+    memset(m, 0, sizeof(*m));
+}
+
+/* Writes one random value (and records it) at nesting depth `depth`. */
+static void gen_value(json_buf_t *b, model_t *m, int depth)
+{
+    int kind = (int)rnd_below(depth >= 6 ? 7 : 9);
+    if (depth < JSON_WRITER_DEPTH - 1 && rnd_below(200) == 0)
+        kind = 9; /* a dive to the depth limit now and then */
+    switch (kind) {
+    case 0: {
+        size_t n;
+        char *s = rnd_string(&n);
+        json_str(b, s, n);
+        model_string(m, JC_STR, s, n);
+        free(s);
+        break;
+    }
+    case 1: {
+        int64_t v = (int64_t)rnd() >> rnd_below(64);
+        json_int(b, v);
+        want_t *w = model_add(m, JC_NUM);
+        w->number = 1;
+        snprintf(w->digits, sizeof(w->digits), "%lld", (long long)v);
+        break;
+    }
+    case 2: {
+        uint64_t v = rnd() >> rnd_below(64);
+        json_uint(b, v);
+        want_t *w = model_add(m, JC_NUM);
+        w->number = 1;
+        snprintf(w->digits, sizeof(w->digits), "%llu", (unsigned long long)v);
+        break;
+    }
+    case 3: {
+        double v = rnd_double();
+        json_double(b, v);
+        if (isnan(v) || isinf(v)) {
+            model_add(m, JC_NULL);
+        } else {
+            want_t *w = model_add(m, JC_NUM);
+            w->number = 2;
+            w->value = v;
+        }
+        break;
+    }
+    case 4: {
+        int v = (int)rnd_below(2);
+        json_bool(b, v);
+        model_add(m, v ? JC_TRUE : JC_FALSE);
+        break;
+    }
+    case 5:
+        json_null(b);
+        model_add(m, JC_NULL);
+        break;
+    case 6:
+        json_cstr(b, NULL);
+        model_add(m, JC_NULL);
+        break;
+    case 7: {
+        json_obj_open(b);
+        model_add(m, JC_OBJ);
+        for (size_t i = rnd_below(6); i > 0; i--) {
+            size_t n;
+            char *k = rnd_string(&n);
+            for (size_t j = 0; j < n; j++)
+                if (!k[j])
+                    k[j] = '0'; /* keys are C strings */
+            k[n] = '\0';
+            json_key(b, k);
+            model_string(m, JC_KEY, k, n);
+            free(k);
+            gen_value(b, m, depth + 1);
+        }
+        json_obj_close(b);
+        model_add(m, JC_OBJ_END);
+        break;
+    }
+    case 8: {
+        json_arr_open(b);
+        model_add(m, JC_ARR);
+        for (size_t i = rnd_below(6); i > 0; i--)
+            gen_value(b, m, depth + 1);
+        json_arr_close(b);
+        model_add(m, JC_ARR_END);
+        break;
+    }
+    default: { /* arrays down to the deepest the writer allows, each with a raw value */
+        int levels = JSON_WRITER_DEPTH - depth;
+        for (int i = 0; i < levels; i++) {
+            json_arr_open(b);
+            model_add(m, JC_ARR);
+        }
+        json_raw(b, "{\"r\":[true]}", 12);
+        model_add(m, JC_OBJ);
+        model_string(m, JC_KEY, "r", 1);
+        model_add(m, JC_ARR);
+        model_add(m, JC_TRUE);
+        model_add(m, JC_ARR_END);
+        model_add(m, JC_OBJ_END);
+        for (int i = 0; i < levels; i++) {
+            json_arr_close(b);
+            model_add(m, JC_ARR_END);
+        }
+    }
+    }
+}
+
+/* 1 when what was read back is token for token what the model asked for. */
+static int same_tokens(const model_t *m, const jc_doc_t *d, char *why, size_t cap)
+{
+    if (m->n != d->n) {
+        snprintf(why, cap, "%zu tokens written, %zu read", m->n, d->n);
+        return 0;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const want_t *w = &m->w[i];
+        const jc_event_t *e = &d->ev[i];
+        int ok = w->kind == e->kind;
+        if (ok && (w->kind == JC_KEY || w->kind == JC_STR))
+            ok = w->len == e->len && memcmp(w->text, e->text, e->len) == 0;
+        else if (ok && w->number == 1)
+            ok = strcmp(w->digits, e->text) == 0;
+        else if (ok && w->number == 2)
+            ok = strtod(e->text, NULL) == w->value;
+        if (!ok) {
+            snprintf(why, cap, "token %zu differs (kind %d vs %d, read '%.60s')", i, w->kind,
+                     e->kind, e->text ? e->text : "");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+TEST(random_documents_read_back_strictly)
+{
+    char storage[64]; /* small: most documents move to the heap, some stay */
+    json_buf_t b;
+    json_init(&b, storage, sizeof(storage));
+    for (int round = 0; round < 3000; round++) {
+        model_t m = {0};
+        json_reset(&b);
+        gen_value(&b, &m, 0);
+        CHECK(json_ok(&b));
+        jc_doc_t d;
+        char why[160] = "";
+        if (jc_parse(b.p, b.len, &d) < 0) {
+            fprintf(stderr, "  round %d: not JSON: %s at byte %zu\n", round, d.err, d.err_at);
+            CHECK(!"strict parse");
+        } else if (!same_tokens(&m, &d, why, sizeof(why))) {
+            fprintf(stderr, "  round %d: %s\n", round, why);
+            CHECK(!"tokens read back");
+        }
+        jc_free(&d);
+        model_free(&m);
+        if (test_cur_failed)
+            break;
+    }
+    json_free(&b);
+}
+
+TEST(escapes)
+{
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *out;
+    } cases[] = {
+        {"", 0, "\"\""},
+        {"\0", 1, "\"\\u0000\""},
+        {"a\"b\\c", 5, "\"a\\\"b\\\\c\""},
+        {"\n\r\t\x01\x1f\x7f", 6, "\"\\n\\r\\t\\u0001\\u001f\\u007f\""},
+        {"</script>", 9, "\"<\\/script>\""},
+        {"a/b", 3, "\"a/b\""},
+        {"\xc3\xa9\xe2\x82\xac", 5, "\"\xc3\xa9\xe2\x82\xac\""},
+        {"\xff", 1, "\"\\ufffd\""},
+        {"\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""},
+        {"\xe2\x82", 2, "\"\\ufffd\\ufffd\""},
+        {"\xc0\x80x", 3, "\"\\ufffd\\ufffdx\""},
+    };
+    json_buf_t b;
+    json_init(&b, NULL, 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_reset(&b);
+        json_str(&b, cases[i].in, cases[i].n);
+        json_put(&b, "", 1);
+        CHECK_STR(b.p, cases[i].out);
+    }
+    json_free(&b);
+}
+
+TEST(structure_and_separators)
+{
+    json_buf_t b;
+    json_init(&b, NULL, 0);
+    json_obj_open(&b);
+    json_key(&b, "a");
+    json_arr_open(&b);
+    json_int(&b, -1);
+    json_uint(&b, 18446744073709551615ull);
+    json_obj_open(&b);
+    json_obj_close(&b);
+    json_arr_open(&b);
+    json_arr_close(&b);
+    json_raw(&b, "[1]", 3);
+    json_arr_close(&b);
+    json_key(&b, "b");
+    json_double(&b, 0.5);
+    json_key(&b, "c");
+    json_double(&b, NAN);
+    json_key(&b, "d");
+    json_bool(&b, 0);
+    json_obj_close(&b);
+    CHECK(json_ok(&b));
+    json_put(&b, "", 1);
+    CHECK_STR(b.p, "{\"a\":[-1,18446744073709551615,{},[],[1]],\"b\":0.5,\"c\":null,\"d\":false}");
+    json_reset(&b);
+    json_int(&b, INT64_MIN);
+    json_put(&b, "", 1);
+    CHECK_STR(b.p, "-9223372036854775808");
+    json_free(&b);
+}
+
+/* Misuse makes the text unsendable (json_ok() is 0) instead of sending broken JSON. */
+TEST(misuse_fails_cleanly)
+{
+    json_buf_t b;
+    json_init(&b, NULL, 0);
+    json_obj_close(&b); /* nothing open */
+    CHECK(!json_ok(&b));
+    json_reset(&b);
+    json_key(&b, "k"); /* a key outside an object */
+    CHECK(!json_ok(&b));
+    json_reset(&b);
+    json_null(&b);
+    json_null(&b); /* two documents */
+    CHECK(!json_ok(&b));
+    json_reset(&b);
+    json_obj_open(&b);
+    json_key(&b, "k");
+    json_obj_close(&b); /* a key without its value */
+    CHECK(!json_ok(&b));
+    json_reset(&b);
+    json_arr_open(&b); /* left open */
+    CHECK(!json_ok(&b));
+    json_reset(&b);
+    json_arr_open(&b);
+    json_obj_close(&b); /* the wrong bracket */
+    CHECK(!json_ok(&b));
+    json_reset(&b);
+    json_obj_open(&b);
+    json_int(&b, 1); /* a member without a key */
+    CHECK(!json_ok(&b));
+    json_reset(&b);
+    json_arr_open(&b);
+    json_key(&b, "k"); /* a key in an array */
+    CHECK(!json_ok(&b));
+    json_reset(&b);
+    for (int i = 0; i <= JSON_WRITER_DEPTH; i++)
+        json_arr_open(&b);
+    CHECK(b.failed);
+    json_reset(&b);
+    for (int i = 0; i < JSON_WRITER_DEPTH; i++)
+        json_arr_open(&b);
+    for (int i = 0; i < JSON_WRITER_DEPTH; i++)
+        json_arr_close(&b);
+    CHECK(json_ok(&b));
+    json_free(&b);
+}
+
+TEST(buffer_grows_from_caller_storage)
+{
+    char storage[16];
+    json_buf_t b;
+    json_init(&b, storage, sizeof(storage));
+    json_str(&b, "0123456789", 10);
+    CHECK(b.p == storage);
+    json_reset(&b);
+    json_arr_open(&b);
+    for (int i = 0; i < 10000; i++)
+        json_int(&b, i);
+    json_arr_close(&b);
+    CHECK(json_ok(&b));
+    CHECK(b.p != storage);
+    jc_doc_t d;
+    CHECK(jc_parse(b.p, b.len, &d) == 0);
+    CHECK(d.n == 10002);
+    jc_free(&d);
+    json_free(&b);
+    CHECK(b.p == storage && b.len == 0);
+}
+
+TEST(numbers_read_back_as_the_same_double)
+{
+    char text[32];
+    for (int i = 0; i < 200000; i++) {
+        double v = rnd_double();
+        if (isnan(v) || isinf(v))
+            continue;
+        size_t n = json_number_text(text, v);
+        jc_doc_t d;
+        if (n >= 32 || jc_parse(text, n, &d) < 0 || d.n != 1 || strtod(text, NULL) != v) {
+            fprintf(stderr, "  %.17g written as '%s'\n", v, text);
+            CHECK(!"number read back");
+            break;
+        }
+        jc_free(&d);
+    }
+    json_number_text(text, 42.0);
+    CHECK_STR(text, "42");
+    json_number_text(text, -0.0);
+    CHECK_STR(text, "0");
+    json_number_text(text, 1e20);
+    CHECK_STR(text, "100000000000000000000");
+    json_number_text(text, 0.1);
+    CHECK_STR(text, "0.1");
+}
+
+/* The log lines, read back from a file standing in for stderr. */
+static char *logged(void (*write_lines)(void))
+{
+    char path[] = "/tmp/speezy-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    int saved = dup(2);
+    fflush(stderr);
+    dup2(fd, 2);
+    write_lines();
+    log_flush();
+    dup2(saved, 2);
+    close(saved);
+    off_t size = lseek(fd, 0, SEEK_END);
+    char *text = calloc(1, (size_t)size + 1);
+    if (pread(fd, text, (size_t)size, 0) != size)
+        text[0] = '\0';
+    close(fd);
+    unlink(path);
+    return text;
+}
+
+static char *nasty;
+static size_t nasty_len;
+
+static void nasty_lines(void)
+{
+    log_msg(LOG_WARN, "id\"\n\xff", "%s", nasty);
+    log_msg(LOG_INFO, NULL, "plain %d", 7);
+    log_access_t a = {.request_id = "r\"1",
+                      .method = "G\x01T",
+                      .method_len = 3,
+                      .path = "/\xe2\x82",
+                      .path_len = 3,
+                      .ip = "127.0.0.1",
+                      .status = 200,
+                      .generation = "abc"};
+    log_access(&a);
+}
+
+/* Every line is one JSON object whatever the message holds; a huge message is cut at a
+ * character and the line says how long it was. */
+TEST(log_lines_are_json)
+{
+    log_init(LOG_DEBUG, "test");
+    for (int round = 0; round < 50; round++) {
+        char *s = rnd_string(&nasty_len);
+        for (size_t j = 0; j < nasty_len; j++)
+            if (!s[j])
+                s[j] = '\x01'; /* the message is a C string */
+        s[nasty_len] = '\0';
+        nasty = s;
+        char *text = logged(nasty_lines);
+        int lines = 0;
+        for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+            jc_doc_t d;
+            if (jc_parse(line, (size_t)(nl - line), &d) < 0) {
+                fprintf(stderr, "  log line not JSON (%s): %.120s\n", d.err, line);
+                CHECK(!"log line");
+            } else {
+                CHECK(d.ev[0].kind == JC_OBJ);
+            }
+            jc_free(&d);
+            lines++;
+        }
+        CHECK(lines == 3);
+        CHECK(strstr(text, "\"reqId\":\"id\\\"\\n\\ufffd\""));
+        CHECK(strstr(text, "\"msg\":\"plain 7\""));
+        CHECK(strstr(text, "\"method\":\"G\\u0001T\",\"route\":null,\"path\":\"/\\ufffd\\ufffd\""));
+        CHECK((strstr(text, "\"msgBytes\":") != NULL) == (nasty_len > 32 * 1024));
+        free(text);
+        free(s);
+        if (test_cur_failed)
+            break;
+    }
+}
+
+int main(void)
+{
+    const char *seed = getenv("SPEEZY_JSON_SEED");
+    rng_state = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL) * 2654435761u + 1;
+    fprintf(stderr, "seed %llu (SPEEZY_JSON_SEED replays it)\n", (unsigned long long)rng_state);
+    RUN(random_documents_read_back_strictly);
+    RUN(escapes);
+    RUN(structure_and_separators);
+    RUN(misuse_fails_cleanly);
+    RUN(buffer_grows_from_caller_storage);
+    RUN(numbers_read_back_as_the_same_double);
+    RUN(log_lines_are_json);
+    return test_summary();
+}
