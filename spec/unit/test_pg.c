@@ -641,9 +641,10 @@ TEST(cancel_at_random_moments)
         uv_timer_init(loop, &c[i].timer);
         c[i].timer.data = &c[i];
         unsigned at = (unsigned)(rand() % 40);
-        if (i % 2)
+        int left_alone = i % 20 == 1; /* however loaded the machine, some requests complete */
+        if (!left_alone && i % 2)
             co_set_deadline(c[i].co, at);
-        else
+        else if (!left_alone)
             uv_timer_start(&c[i].timer, churn_cancel, at, 0);
         lua_pushinteger(co_thread(c[i].co), i);
         co_start(c[i].co, 1);
