@@ -177,19 +177,17 @@ static int valid_header(const char *name, size_t nlen, const char *value, size_t
  * table (or nil). */
 static void respond_from_lua(wreq_t *r, lua_State *L)
 {
-    http_header_t hs[MAX_RESPONSE_HEADERS];
-    size_t nh = 0;
+    /* hs[0] is the one Content-Type: the default, dispatch's, or the headers table's */
+    http_header_t hs[MAX_RESPONSE_HEADERS] = {
+        {"Content-Type", 12, "text/plain; charset=utf-8", 25},
+    };
+    size_t nh = 1;
     int status = (int)lua_tointeger(L, 1);
     size_t blen = 0;
     const char *body =
         lua_type(L, 2) == LUA_TBOOLEAN ? bind_json_held(L, &blen) : lua_tolstring(L, 2, &blen);
-    if (lua_isstring(L, 3)) {
-        hs[nh].name = "Content-Type";
-        hs[nh].name_len = 12;
-        hs[nh].value = lua_tolstring(L, 3, &hs[nh].value_len);
-        nh++;
-    }
-    int has_ctype = nh > 0;
+    if (lua_isstring(L, 3))
+        hs[0].value = lua_tolstring(L, 3, &hs[0].value_len);
     if (lua_istable(L, 4)) {
         lua_pushnil(L);
         while (lua_next(L, 4) != 0 && nh < MAX_RESPONSE_HEADERS) {
@@ -197,24 +195,16 @@ static void respond_from_lua(wreq_t *r, lua_State *L)
                 http_header_t *h = &hs[nh];
                 h->name = lua_tolstring(L, -2, &h->name_len);
                 h->value = lua_tolstring(L, -1, &h->value_len);
-                if (!valid_header(h->name, h->name_len, h->value, h->value_len)) {
+                if (!valid_header(h->name, h->name_len, h->value, h->value_len))
                     log_warn("dropped an invalid response header from route %s", r->req->route);
-                } else if (h->name_len == 12 && strncasecmp(h->name, "content-type", 12) == 0) {
-                    if (!has_ctype)
-                        nh++;
-                    else
-                        hs[0].value = h->value, hs[0].value_len = h->value_len;
-                } else if (!(h->name_len == 14 &&
-                             strncasecmp(h->name, "content-length", 14) == 0) &&
-                           !(h->name_len == 10 && strncasecmp(h->name, "connection", 10) == 0)) {
+                else if (h->name_len == 12 && strncasecmp(h->name, "content-type", 12) == 0)
+                    hs[0].value = h->value, hs[0].value_len = h->value_len;
+                else if (!(h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0) &&
+                         !(h->name_len == 10 && strncasecmp(h->name, "connection", 10) == 0))
                     nh++;
-                }
             }
             lua_pop(L, 1);
         }
-    }
-    if (!has_ctype && nh == 0) {
-        hs[nh++] = (http_header_t){"Content-Type", 12, "text/plain; charset=utf-8", 25};
     }
     http_respond(r->req, status, hs, nh, body ? body : "", blen);
 }

@@ -93,6 +93,13 @@ describe("speezy.app", function()
       assert.equal(tostring(#"plain words"), res.headers["content-length"])
     end)
 
+    it("keeps the default Content-Type beside other headers of the handler", function()
+      local res = srv:request{ path = "/text-with-headers" }
+      assert.equal("plain words", res.body)
+      assert.equal("1", res.headers["x-extra"])
+      assert.equal("text/plain; charset=utf-8", res.headers["content-type"])
+    end)
+
     it("takes the Content-Type of the headers table, whatever the case of its name", function()
       local csv = srv:request{ path = "/csv" }
       assert.equal(200, csv.status)
