@@ -5,6 +5,7 @@ local h = require "spec.helpers"
 local psignal = require "posix.signal"
 local wait = require "posix.sys.wait"
 local socket = require "socket"
+local cjson = require "cjson.safe"
 
 local GOOD_SECRET = string.rep("s", 40)
 -- main.c: a refused configuration exits 78 (EX_CONFIG, README "Processes").
@@ -274,6 +275,25 @@ describe(".env", function()
     assert.equal(EX_CONFIG, code, out)
     assert.truthy(out:find("JWT_SECRET is too short", 1, true), out)
     assert.falsy(out:find("too-short", 1, true), out)
+  end)
+end)
+
+describe("LOG_LEVEL", function()
+  it("keeps lines under it out of every process' log, master and workers", function()
+    local srv = h.start{ scripts = "spec/fixtures/scripts/basic",
+      env = { LOG_LEVEL = "warn", WORKERS = "2" } }
+    assert.equal(200, srv:request{ path = "/hello" }.status)
+    assert.equal(500, srv:request{ path = "/boom" }.status)
+    assert.equal(0, srv:stop())
+    local levels, errors = {}, 0
+    for line in srv:logs():gmatch("[^\n]+") do
+      local j = cjson.decode(line)
+      assert(type(j) == "table", "not a JSON line: " .. line)
+      if j.level ~= "warn" and j.level ~= "error" then levels[#levels + 1] = line end
+      if j.level == "error" and tostring(j.msg):find("kaboom", 1, true) then errors = errors + 1 end
+    end
+    assert.equal(1, errors, "the handler's error line is missing:\n" .. srv:logs())
+    assert.same({}, levels)
   end)
 end)
 
