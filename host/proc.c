@@ -96,6 +96,15 @@ static int listen_socket(const config_t *cfg)
 /* ---- workers ----------------------------------------------------------------------------------
  */
 
+/* Master and workers log at LOG_LEVEL under their own name (main.c refused a bad one). */
+static void proc_log_init(const config_t *cfg, const char *component)
+{
+    log_level_t lvl;
+    if (log_parse_level(cfg->log_level, &lvl) < 0)
+        lvl = LOG_INFO;
+    log_init(lvl, component);
+}
+
 static void spawn(master_t *m, int i)
 {
     pid_t master_pid = getpid();
@@ -115,10 +124,7 @@ static void spawn(master_t *m, int i)
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != master_pid)
             _exit(0);
-        log_init(LOG_INFO, "worker");
-        log_level_t lvl;
-        if (log_parse_level(m->cfg->log_level, &lvl) == 0)
-            log_init(lvl, "worker");
+        proc_log_init(m->cfg, "worker");
         _exit(worker_main(m->cfg, m->listen_fd, i, m->shared, m->cfg->workers));
     }
     m->slots[i].pid = pid;
@@ -361,7 +367,7 @@ int proc_run(const config_t *cfg)
     master_t m = {.cfg = cfg};
     if (cfg->workers > MAX_WORKERS)
         return 1;
-    log_init(LOG_INFO, "master");
+    proc_log_init(cfg, "master");
     m.listen_fd = listen_socket(cfg);
     if (m.listen_fd < 0 || setup(&m) < 0)
         return 1;

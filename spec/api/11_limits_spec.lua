@@ -127,6 +127,15 @@ describe("limits with the defaults", function()
   end)
 end)
 
+-- A chunked body of chunks of the given sizes, then the last (empty) chunk.
+local function chunked(sizes)
+  local parts = {}
+  for i, n in ipairs(sizes) do
+    parts[#parts + 1] = ("%x\r\n%s\r\n"):format(n, string.rep(string.char(96 + i), n))
+  end
+  return table.concat(parts) .. "0\r\n\r\n"
+end
+
 describe("limits from the environment", function()
   local srv
 
@@ -139,19 +148,27 @@ describe("limits from the environment", function()
     if srv then srv:stop() end
   end)
 
-  it("honours BODY_LIMIT with Content-Length", function()
+  -- BODY_LIMIT is 1000: exactly the limit is accepted, one byte more is refused, on both
+  -- paths (Content-Length is checked from the header, a chunked body as it arrives).
+  it("accepts a Content-Length body of exactly BODY_LIMIT, refuses one byte more", function()
     local ok = srv:request{ method = "POST", path = "/raw", body = string.rep("a", 1000) }
     assert.equal(200, ok.status)
+    assert.equal(1000, ok.json.len)
     local res = srv:request{ method = "POST", path = "/raw", body = string.rep("a", 1001) }
-    h.assert_error_envelope(res, 413)
+    h.assert_error_envelope(res, 413, "PAYLOAD_TOO_LARGE")
   end)
 
-  it("honours BODY_LIMIT with a chunked body", function()
-    local chunk = ("%x\r\n%s\r\n"):format(500, string.rep("c", 500))
-    local res = srv:request{ method = "POST", path = "/raw",
-      headers = { ["Transfer-Encoding"] = "chunked" },
-      body = chunk .. chunk .. chunk .. "0\r\n\r\n" }
-    h.assert_error_envelope(res, 413)
+  it("accepts a chunked body of exactly BODY_LIMIT, refuses one byte more", function()
+    local ok = srv:request{ method = "POST", path = "/raw",
+      headers = { ["Transfer-Encoding"] = "chunked" }, body = chunked({ 500, 500 }) }
+    assert.equal(200, ok.status, ok.body)
+    assert.equal(1000, ok.json.len)
+    -- the extra byte in a chunk of its own, and inside the last chunk
+    for _, sizes in ipairs({ { 500, 500, 1 }, { 500, 501 } }) do
+      local res = srv:request{ method = "POST", path = "/raw",
+        headers = { ["Transfer-Encoding"] = "chunked" }, body = chunked(sizes) }
+      h.assert_error_envelope(res, 413, "PAYLOAD_TOO_LARGE")
+    end
   end)
 
   it("refuses connections past MAX_CONNECTIONS and accepts again when one closes", function()

@@ -2,13 +2,15 @@
 -- the per-request handler deadline (504 TIMEOUT). Timeouts are short here so the spec is fast.
 local h = require "spec.helpers"
 
--- A response that came before the close must be a 408 envelope; none at all is fine too.
-local function assert_408_or_nothing(conn)
+-- README: "slow clients get 408". What came before the close must be exactly one 408
+-- REQUEST_TIMEOUT envelope: a silent close fails.
+local function assert_408(conn)
   local rest = conn.src.buf
-  if rest == "" then return end
-  local res = h.parse_responses(rest)[1]
-  assert(res, "garbage before close: " .. rest:sub(1, 200))
-  h.assert_error_envelope(res, 408)
+  assert(rest ~= "", "closed without a 408")
+  local list = h.parse_responses(rest)
+  assert(list[1], "garbage before close: " .. rest:sub(1, 200))
+  h.assert_error_envelope(list[1], 408, "REQUEST_TIMEOUT")
+  assert(#list == 1 and not list.error, "more than the 408 before close: " .. rest:sub(1, 300))
 end
 
 -- Sends piece every step_ms until the server closes; returns the ms it took, or nil.
@@ -35,14 +37,14 @@ describe("timeouts", function()
     if srv then srv:stop() end
   end)
 
-  it("closes a connection whose headers trickle in (slowloris)", function()
+  it("answers 408 and closes a connection whose headers trickle in (slowloris)", function()
     local conn = srv:connect()
     conn:send("GET /hello HTTP/1.1\r\nHost: x\r\n")
     -- a header line every 100 ms keeps bytes flowing; only a total deadline stops it
     local took = drip_until_closed(conn, "X-A: b\r\n", 100, 4000)
     assert.truthy(took, "still open after 4 s of dripping headers")
     assert.is_true(took < 1500, ("closed only after %d ms"):format(took))
-    assert_408_or_nothing(conn)
+    assert_408(conn)
     conn:close()
   end)
 
@@ -52,23 +54,23 @@ describe("timeouts", function()
     conn:close()
   end)
 
-  it("closes a connection whose body stops halfway", function()
+  it("answers 408 and closes a connection whose body stops halfway", function()
     local conn = srv:connect()
     local t0 = h.now_ms()
     conn:send("POST /raw HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
     assert.is_true(conn:closed(2500), "half body left open")
     assert.is_true(h.now_ms() - t0 < 1500)
-    assert_408_or_nothing(conn)
+    assert_408(conn)
     conn:close()
   end)
 
-  it("closes a connection whose body trickles in", function()
+  it("answers 408 and closes a connection whose body trickles in", function()
     local conn = srv:connect()
     conn:send("POST /raw HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
     local took = drip_until_closed(conn, "x", 100, 4000)
     assert.truthy(took, "still open after 4 s of dripping body")
     assert.is_true(took < 1500, ("closed only after %d ms"):format(took))
-    assert_408_or_nothing(conn)
+    assert_408(conn)
     conn:close()
   end)
 

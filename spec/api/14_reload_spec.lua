@@ -1,6 +1,8 @@
 -- Hot reload (issue #2, "Hot reload"): SIGHUP, `speezy reload`, the development file watcher,
 -- in-flight requests finishing on their generation, broken scripts refused with file:line
 -- while the old generation keeps serving, and 20 reloads under wrk load without one failure.
+-- `speezy check` and `speezy reload` exit 1 on a refused script, naming file:line, 0 when it
+-- loads (README "Processes" lists the exit codes).
 local h = require "spec.helpers"
 
 local FIX = h.root .. "/spec/fixtures/scripts/"
@@ -13,6 +15,17 @@ local function version(srv)
   local res = srv:request{ path = "/version" }
   assert(res.status == 200, "GET /version: " .. res.status_line .. " " .. res.body)
   return res.json.version
+end
+
+-- `speezy <command>` with the server's environment, in its directory: exit code, output.
+local function cli(srv, command)
+  return h.run({ h.bin, command }, srv.env, { cwd = srv.dir })
+end
+
+-- `speezy check` on a scripts folder, from a directory without a .env.
+local function check(dir)
+  return h.run({ h.bin, "check" }, { SPEEZY_ENV = "test", SCRIPTS_DIR = dir },
+    { cwd = h.tmpdir("check") })
 end
 
 -- A server on a private copy of reload_a, so the test may rewrite app.lua.
@@ -111,8 +124,35 @@ describe("hot reload", function()
     srv = h.start{ scripts = "spec/fixtures/scripts/broken_syntax", wait = false }
     local code = srv:wait_exit(5000)
     assert.truthy(code, "still running on a broken script")
-    assert.not_equal(0, code)
+    assert.equal(1, code, "scripts refused exit 1 (README, Processes); log:\n" .. srv:log_tail())
     assert.truthy(srv:logs():find("app.lua:5", 1, true), srv:log_tail())
+  end)
+
+  it("`speezy reload` exits 1 on a broken script with file:line, 0 once it swapped", function()
+    srv, app_path = start_a()
+    local gen_a = srv.generation
+    h.write_file(app_path, BROKEN_SYNTAX)
+    local code, out = cli(srv, "reload")
+    assert.equal(1, code, out)
+    assert.truthy(out:find("app.lua:5", 1, true), out)
+    assert.equal(gen_a, srv:healthz().generation)
+    assert.equal("a", version(srv))
+    h.write_file(app_path, VERSION_B)
+    code, out = cli(srv, "reload")
+    assert.equal(0, code, out)
+    local said = out:match("reloaded: generation (%x+) is serving")
+    assert.truthy(said, out)
+    assert.not_equal(gen_a, said)
+    assert.equal(said, srv:healthz().generation)
+    assert.equal("b", version(srv))
+  end)
+
+  it("`speezy reload` exits 1 when no server runs at PID_FILE", function()
+    srv, app_path = start_a()
+    srv:stop()
+    local code, out = cli(srv, "reload")
+    assert.equal(1, code, out)
+    assert.truthy(out:find("no running server found", 1, true), out)
   end)
 
   it("reloads 20 times under load with zero failed requests", function()
@@ -142,5 +182,25 @@ describe("hot reload", function()
     assert.equal(20, switched)
     assert.is_true(refused, "broken script not reported")
     assert.equal("a", still)
+  end)
+end)
+
+describe("speezy check", function()
+  it("exits 0 on loadable scripts and names their generation", function()
+    local code, out = check(FIX .. "reload_a")
+    assert.equal(0, code, out)
+    assert.matches("^ok: generation %x+, 1 files, %d+ routes", out)
+  end)
+
+  it("exits 1 on a syntax error, naming file:line", function()
+    local code, out = check(FIX .. "broken_syntax")
+    assert.equal(1, code, out)
+    assert.truthy(out:find("app.lua:5", 1, true), out)
+  end)
+
+  it("exits 1 on a script that raises while loading, naming file:line", function()
+    local code, out = check(FIX .. "broken_runtime")
+    assert.equal(1, code, out)
+    assert.truthy(out:find("app.lua:6", 1, true), out)
   end)
 end)

@@ -20,11 +20,13 @@ describe("admin API", function()
     local dir = h.copy_scripts("spec/fixtures/scripts/reload_a")
     app_path = dir .. "/app.lua"
     srv = h.start{ scripts = dir, env = { WORKERS = "2", ADMIN_TOKEN = TOKEN } }
-    -- h.start returns when one worker answers; the tests edit the scripts the second loads
-    assert(h.eventually(function()
+    -- h.start returns when one worker answers; a test that edits app.lua before the other
+    -- one has loaded it would see that worker start on the edit
+    local both = h.eventually(function()
       local hz = srv:healthz()
       return hz and #hz.workers == 2 and hz.consistent
-    end), "the second worker did not start: " .. srv:log_tail())
+    end, 10000)
+    assert(both, "the 2 workers do not serve one generation; log:\n" .. srv:log_tail())
   end)
 
   after_each(function()
@@ -38,6 +40,26 @@ describe("admin API", function()
       assert.equal(401, res.status)
       h.assert_error_envelope(res, 401, "UNAUTHORIZED")
     end
+  end)
+
+  it("refuses POST /admin/reload without the right token, and reloads nothing", function()
+    local before = srv:healthz().generation
+    h.write_file(app_path, VERSION_B)
+    for _, token in ipairs { false, "wrong", TOKEN .. "x", TOKEN:sub(2) } do
+      local res = admin(srv, "POST", "/admin/reload", token or nil)
+      h.assert_error_envelope(res, 401, "UNAUTHORIZED")
+      assert.is_nil(res.json.generation)
+    end
+    -- a refused call signals nobody: the master never logs a SIGHUP, no worker swaps
+    local swapped = h.eventually(function()
+      return srv:logs():find("SIGHUP", 1, true) or srv:healthz().generation ~= before
+    end, 1500, 100)
+    assert.falsy(swapped, "a refused call reloaded; log:\n" .. srv:log_tail())
+    assert.equal("a", srv:request{ path = "/version" }.json.version)
+    -- the same change goes through with the token: the calls above had something to reload
+    assert.equal(202, admin(srv, "POST", "/admin/reload", TOKEN).status)
+    srv:wait_generation_change(before)
+    assert.equal("b", srv:request{ path = "/version" }.json.version)
   end)
 
   it("reports every worker's generation", function()
