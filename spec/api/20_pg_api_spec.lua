@@ -316,7 +316,7 @@ describe("pg.tx whose COMMIT is in flight when the deadline passes", function()
 
   setup(function()
     servers = h.servers()
-    srv = h.start{ scripts = SCRIPTS, env = { REQUEST_TIMEOUT_MS = "1000" } }
+    srv = h.start{ scripts = SCRIPTS, env = { REQUEST_TIMEOUT_MS = "4500" } }
   end)
 
   teardown(function()
@@ -328,10 +328,12 @@ describe("pg.tx whose COMMIT is in flight when the deadline passes", function()
     local p = phone()
     local conn = srv:connect()
     conn:send(h.format_request{ method = "POST", path = "/pg/tx/hold",
-      body = cjson.encode{ phone = p, ms = 400 } })
-    h.sleep(200) -- the insert is done, the handler sleeps; its COMMIT will meet a frozen server
+      body = cjson.encode{ phone = p, ms = 2500 } })
+    -- the insert is done, the handler sleeps; its COMMIT will meet a frozen server (the
+    -- margins are wide: freezing takes a process start, slow on a loaded machine)
+    h.sleep(500)
     servers.freeze_pg()
-    local ok, res = pcall(conn.read_response, conn, { timeout_ms = 5000 })
+    local ok, res = pcall(conn.read_response, conn, { timeout_ms = 9000 })
     servers.thaw_pg()
     conn:close()
     assert.is_true(ok, tostring(res))
