@@ -178,9 +178,8 @@ static int valid_header(const char *name, size_t nlen, const char *value, size_t
 static void respond_from_lua(wreq_t *r, lua_State *L)
 {
     /* hs[0] is the one Content-Type: the default, dispatch's, or the headers table's */
-    http_header_t hs[MAX_RESPONSE_HEADERS] = {
-        {"Content-Type", 12, "text/plain; charset=utf-8", 25},
-    };
+    http_header_t hs[MAX_RESPONSE_HEADERS];
+    hs[0] = (http_header_t){"Content-Type", 12, "text/plain; charset=utf-8", 25};
     size_t nh = 1;
     int status = (int)lua_tointeger(L, 1);
     size_t blen = 0;
