@@ -14,16 +14,17 @@
 
 typedef struct {
     int done;
-    int passed, failed;
+    int passed, failed, pending;
 } spec_result_t;
 
 static void on_spec_done(co_t *co, co_status_t status, int nresults, void *ud)
 {
     spec_result_t *r = ud;
     lua_State *T = co_thread(co);
-    if (status == CO_OK && nresults >= 2) {
+    if (status == CO_OK && nresults >= 3) {
         r->passed = (int)lua_tointeger(T, 1);
         r->failed = (int)lua_tointeger(T, 2);
+        r->pending = (int)lua_tointeger(T, 3);
     } else {
         fprintf(stdout, "FAIL spec file aborted: %s\n",
                 status == CO_ERROR     ? lua_tostring(T, -1)
@@ -106,16 +107,20 @@ int testrun_main(const config_t *cfg, int nfiles, char **files)
         return 1;
     }
     host.generation = gen->short_hash;
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, pending = 0;
     for (int i = 0; i < nfiles; i++) {
         spec_result_t r = {0};
         run_file(&host, gen, files[i], &r);
         passed += r.passed;
         failed += r.failed;
+        pending += r.pending;
         log_flush();
     }
     vm_gen_unpin(gen);
     worker_host_close(&host);
+    /* Pending tests are neither passed nor failed, but never silent. */
+    if (pending)
+        fprintf(stdout, "%d pending\n", pending);
     fprintf(stdout, "%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -93,7 +93,8 @@ setmetatable(assert_, {
 })
 M.assert = assert_
 
--- Collects the tree by running the file, then runs each `it` with its hooks.
+-- Collects the tree by running the file, then runs each `it` with its hooks. Returns the
+-- counts passed, failed and pending (a `pending` test is neither passed nor failed).
 function M.run(src, name, write)
   local root = { name = "", children = {}, before = {}, after = {} }
   local current = root
@@ -117,16 +118,16 @@ function M.run(src, name, write)
   function env.after_each(fn) current.after[#current.after + 1] = fn end
   env.assert = assert_
 
-  local passed, failed = 0, 0
+  local passed, failed, pending = 0, 0, 0
   local chunk, err = load(src, "@" .. name, "t", env)
   if not chunk then
     write("FAIL " .. name .. ": " .. err)
-    return 0, 1
+    return 0, 1, 0
   end
   local ok, lerr = xpcall(chunk, debug.traceback)
   if not ok then
     write("FAIL " .. name .. " (while loading): " .. tostring(lerr))
-    return 0, 1
+    return 0, 1, 0
   end
 
   local function chain(node, key, out)
@@ -144,7 +145,8 @@ function M.run(src, name, write)
       if child.children then
         walk(child)
       elseif child.pending then
-        write("skip " .. title(child) .. " (pending, not counted as passed)")
+        pending = pending + 1
+        write("pending " .. title(child) .. " (" .. name .. ")")
       else
         local tok, terr = true, nil
         for _, f in ipairs(chain(node, "before", {})) do
@@ -167,7 +169,12 @@ function M.run(src, name, write)
     end
   end
   walk(root)
-  return passed, failed
+  -- A file that ran no test (empty, or only pending ones) proves nothing: it fails.
+  if passed + failed == 0 then
+    write("FAIL " .. name .. ": no test ran")
+    failed = 1
+  end
+  return passed, failed, pending
 end
 
 return M
