@@ -157,13 +157,16 @@ int main(int argc, char **argv)
 
     config_t cfg;
     char err[512];
+    /* A refused configuration may hold the settings read before the bad one: freed too. */
     if (config_load(&cfg, getenv("SPEEZY_DOTENV"), err, sizeof(err)) < 0) {
         fprintf(stderr, "speezy: configuration refused: %s\n", err);
+        config_free(&cfg);
         return 78; /* EX_CONFIG */
     }
     log_level_t lvl;
     if (log_parse_level(cfg.log_level, &lvl) < 0) {
         fprintf(stderr, "speezy: LOG_LEVEL must be debug, info, warn or error\n");
+        config_free(&cfg);
         return 78;
     }
     log_init(lvl, "speezy");
