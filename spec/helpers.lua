@@ -3,8 +3,13 @@
 -- and reload it, drive wrk, and reach the PostgreSQL/Redis servers the harness started.
 --
 -- Runs under LuaJIT with luasocket (TCP) and luaposix (fork/exec/kill/waitpid). A spec calls
--- `h.start{...}` in setup and `srv:stop()` in teardown; spec/run kills anything left behind
+-- `h.start{...}` in setup and `srv:stop()` in teardown; spec/run stops anything left behind
 -- (every started PID is appended to $SPEEZY_TEST_PIDS).
+--
+-- spec/run points h.bin at the ASan+UBSan build (SPEEZY_BIN=build-san/speezy), so a memory
+-- error on any path a spec drives ends up in a log. Nothing in a log fails a test by itself:
+-- srv:stop() and h.run check the binary's output (h.misbehaviour) and raise, and spec/run
+-- scans every log of an API file afterwards for the servers nobody stopped.
 local socket = require "socket"
 local cjson = require "cjson.safe"
 local unistd = require "posix.unistd"
@@ -21,6 +26,74 @@ end
 
 h.root = root()
 h.bin = os.getenv("SPEEZY_BIN") or (h.root .. "/build/speezy")
+-- The release build, for the few servers a sanitizer would make fail for its own reasons
+-- (h.start{ release = "why" }).
+h.release_bin = os.getenv("SPEEZY_RELEASE_BIN") or (h.root .. "/build/speezy")
+
+-- What in the binary's output means it misbehaved, whatever a test asserted. A sanitizer
+-- report (ASan, LeakSanitizer, UBSan's "file:line:col: runtime error:") always does; keep
+-- these in step with SANITIZER_RE in spec/run. Each is looked for as plain text first (`mark`),
+-- then matched on its line only: a pattern run over a whole log of 100k access lines would
+-- take seconds.
+local SANITIZER_REPORT = {
+  { mark = "Sanitizer", "==%d+==ERROR: %a+Sanitizer", "%a+Sanitizer:DEADLYSIGNAL",
+    "SUMMARY: %a+Sanitizer" },
+  { mark = ": runtime error: ", "%S+:%d+:%d+: runtime error: " },
+}
+-- A worker the master had to restart (host/proc.c reap()) does, unless the test killed or
+-- crashed it on purpose: h.start{ expect_crashes = true }. Keep in step with WORKER_DIED_RE.
+local WORKER_DIED = {
+  { mark = ": restarting", "worker %d+ %(pid %d+%) killed by signal %d+: restarting",
+    "worker %d+ %(pid %d+%) exited with %d+: restarting" },
+}
+
+-- The lines of text that match one of the kinds: a list of { at = offset, line = text }.
+local function matching_lines(text, kinds)
+  local found = {}
+  for _, kind in ipairs(kinds) do
+    local from = 1
+    while true do
+      local at = text:find(kind.mark, from, true)
+      if not at then break end
+      local first = at
+      while first > 1 and text:byte(first - 1) ~= 10 do first = first - 1 end
+      local last = text:find("\n", at, true) or (#text + 1)
+      local line = text:sub(first, last - 1)
+      for _, pattern in ipairs(kind) do
+        if line:find(pattern) then
+          found[#found + 1] = { at = first, line = line }
+          break
+        end
+      end
+      from = last + 1
+    end
+  end
+  table.sort(found, function(a, b) return a.at < b.at end)
+  return found
+end
+
+-- nil, or what is wrong with a log of the binary: the sanitizer report (its first 60 lines)
+-- or the lines of the workers that died. crashes_expected: worker deaths are the test's doing.
+function h.misbehaviour(text, crashes_expected)
+  local report = matching_lines(text, SANITIZER_REPORT)[1]
+  if report then
+    local lines = {}
+    for line in (text:sub(report.at) .. "\n"):gmatch("(.-)\n") do
+      if #lines == 60 then break end
+      lines[#lines + 1] = line
+    end
+    return "a sanitizer report:\n" .. table.concat(lines, "\n")
+  end
+  if crashes_expected then return nil end
+  local died = matching_lines(text, WORKER_DIED)
+  if #died > 0 then
+    local lines = {}
+    for i = 1, math.min(#died, 10) do lines[i] = died[i].line end
+    return "a worker died and was restarted (h.start{ expect_crashes = true } if the test " ..
+      "meant it):\n" .. table.concat(lines, "\n")
+  end
+  return nil
+end
 
 -- Time and files -------------------------------------------------------------------------
 
@@ -50,6 +123,16 @@ local function shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 h.shell_quote = shell_quote
+
+-- Where a file under the harness' temp dir will be once spec/run has kept the file's logs
+-- ($SPEEZY_TEST_KEPT), for messages that name a log; other paths as they are.
+function h.kept_path(path)
+  local tmp, kept = os.getenv("SPEEZY_TEST_TMP"), os.getenv("SPEEZY_TEST_KEPT")
+  if tmp and kept and path:sub(1, #tmp + 1) == tmp .. "/" then
+    return kept .. path:sub(#tmp + 1)
+  end
+  return path
+end
 
 -- A fresh directory under the harness' temp dir (removed by spec/run) or /tmp.
 function h.tmpdir(prefix)
@@ -152,7 +235,18 @@ function h.run(argv, env, opts)
     psignal.kill(proc.pid, psignal.SIGKILL)
     code = wait_exit(proc, 2000)
   end
-  return code, h.read_file(out) or ""
+  local text = h.read_file(out) or ""
+  -- The binary's own commands (check, reload, migrate) get the same scrutiny as a server;
+  -- "checked" tells spec/run's scan that this output was judged here.
+  if argv[1] == h.bin or argv[1] == h.release_bin then
+    h.write_file(dir .. "/checked", "")
+    local problem = h.misbehaviour(text, true)
+    if problem then
+      error(("%s %s (exit %s, output in %s) left %s"):format(argv[1],
+        table.concat(argv, " ", 2), tostring(code), h.kept_path(out), problem), 2)
+    end
+  end
+  return code, text
 end
 
 -- Child PIDs of pid, read from /proc (the workers of a master).
@@ -417,13 +511,22 @@ local function absolute(path)
 end
 
 -- Starts `speezy serve`; waits for GET /healthz unless opts.wait == false.
--- opts: scripts (dir), env (map; false unsets), args (extra argv), ready_timeout_ms.
+-- opts: scripts (dir), env (map; false unsets), args (extra argv), ready_timeout_ms,
+-- expect_crashes (the test kills or crashes workers on purpose: see Server:check), release
+-- (why this server must run the release binary rather than h.bin: what it measures, memory
+-- or time, is not what it would be under the sanitizers; spec/run's header lists them).
 function h.start(opts)
   opts = opts or {}
-  assert(unistd.access(h.bin, "x"), h.bin .. " is missing or not executable (make build)")
+  assert(opts.release == nil or (type(opts.release) == "string" and #opts.release > 0),
+    "h.start{ release = ... } takes the reason")
+  local bin = opts.release and h.release_bin or h.bin
+  assert(unistd.access(bin, "x"), bin .. " is missing or not executable (make build build-san)")
   local dir = h.tmpdir("srv")
   local srv = setmetatable({ dir = dir, log_path = dir .. "/speezy.log",
-    pid_file = dir .. "/speezy.pid", port = opts.port or h.free_port() }, Server)
+    pid_file = dir .. "/speezy.pid", port = opts.port or h.free_port(),
+    expect_crashes = opts.expect_crashes == true }, Server)
+  -- for spec/run's scan, should nobody stop this server
+  if srv.expect_crashes then h.write_file(dir .. "/expect_crashes", "") end
   srv.env = merge_env({
     SPEEZY_ENV = "test",
     DATABASE_URL = os.getenv("SPEEZY_TEST_DATABASE_URL") or false,
@@ -435,7 +538,7 @@ function h.start(opts)
     LOG_LEVEL = "info",
     WORKERS = "1",
   }, opts.env)
-  local argv = { h.bin, "serve" }
+  local argv = { bin, "serve" }
   for _, a in ipairs(opts.args or {}) do argv[#argv + 1] = a end
   -- cwd is the server's own dir so a developer's ./.env never leaks into a test.
   srv.pid = spawn(argv, srv.env, srv.log_path, dir)
@@ -582,16 +685,40 @@ function Server:reload(opts)
   return self:wait_generation_change(from, opts.timeout_ms)
 end
 
--- TERM, then KILL after 5 s; also kills workers a killed master left behind.
-function Server:stop()
-  if self:exited() then return self.exit_code end
-  local workers = self:workers()
-  self:signal("TERM")
-  if not self:wait_exit(5000) then
-    psignal.kill(self.pid, psignal.SIGKILL)
-    self:wait_exit(2000)
+-- Raises when the server's log shows a sanitizer report, or a worker the master restarted
+-- that the test did not kill on purpose (h.start{ expect_crashes = true }); and when a server
+-- this stop() sent SIGTERM exited non-zero by itself (a worker died while draining: the
+-- master only says so by its exit code). Once per server; stop() calls it.
+function Server:check(termed)
+  if self.checked then return end
+  self.checked = true
+  h.write_file(self.dir .. "/checked", "")
+  local problem = h.misbehaviour(self:logs(), self.expect_crashes)
+  if not problem and termed and (self.exit_code or 0) > 0 and self.exit_code ~= 128 + 9 and
+    not self.expect_crashes then
+    problem = ("exit code %d after SIGTERM; log:\n%s"):format(self.exit_code, self:log_tail(1500))
   end
-  for _, pid in ipairs(workers) do psignal.kill(pid, psignal.SIGKILL) end
+  if problem then
+    error(("speezy on port %d (%s) shows %s"):format(self.port, h.kept_path(self.log_path),
+      problem), 3)
+  end
+end
+
+-- TERM, then KILL after 5 s; also kills workers a killed master left behind. Then checks the
+-- log (Server:check), which raises in the test or hook that stopped the server.
+function Server:stop()
+  local termed = false
+  if not self:exited() then
+    termed = true
+    local workers = self:workers()
+    self:signal("TERM")
+    if not self:wait_exit(5000) then
+      psignal.kill(self.pid, psignal.SIGKILL)
+      self:wait_exit(2000)
+    end
+    for _, pid in ipairs(workers) do psignal.kill(pid, psignal.SIGKILL) end
+  end
+  self:check(termed)
   return self.exit_code
 end
 

@@ -199,7 +199,8 @@ end)
 -- without bound: past a backlog the server stops parsing (and reading) until it drains.
 describe("write backlog", function()
   it("bounds the memory a non-reading pipelining client can pin, then serves it all", function()
-    local srv = h.start{ scripts = "spec/fixtures/scripts/basic", env = { LOG_LEVEL = "warn" } }
+    local srv = h.start{ scripts = "spec/fixtures/scripts/basic", env = { LOG_LEVEL = "warn" },
+      release = "bounds the worker's RSS, of which ASan's shadow memory and quarantine are part" }
     local worker = srv:workers()[1]
     local conn = srv:connect()
     local req = h.format_request{ path = "/hello" }

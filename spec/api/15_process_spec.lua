@@ -41,7 +41,8 @@ describe("processes", function()
   end)
 
   it("restarts a worker killed with SIGKILL and keeps serving", function()
-    srv = h.start{ scripts = "spec/fixtures/scripts/basic", env = { WORKERS = "2" } }
+    srv = h.start{ scripts = "spec/fixtures/scripts/basic", env = { WORKERS = "2" },
+      expect_crashes = true }
     local before = h.eventually(function()
       local w = srv:workers()
       return #w == 2 and w
