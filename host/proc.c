@@ -41,6 +41,7 @@ typedef struct {
     uint64_t started_ms;
     unsigned backoff_ms;
     uint64_t restart_at_ms; /* 0: no restart pending */
+    int held_sig;           /* SIGHUP or SIGTERM for a worker still starting (see signal_workers) */
 } slot_t;
 
 typedef struct {
@@ -130,13 +131,45 @@ static void spawn(master_t *m, int i)
     m->slots[i].pid = pid;
     m->slots[i].started_ms = now_ms();
     m->slots[i].restart_at_ms = 0;
+    m->slots[i].held_sig = 0;
 }
 
+/* A worker handles SIGHUP and SIGTERM from its loop; until the loop runs (its heartbeat is 0)
+ * their default action would kill it: a reload or a stop sent while a worker loads its scripts
+ * would look like a crash. So a starting worker's signal waits in its slot, and send_held()
+ * delivers it once the heartbeat shows. A held stop replaces a held reload. */
 static void signal_workers(master_t *m, int sig)
 {
+    for (int i = 0; i < m->cfg->workers; i++) {
+        slot_t *s = &m->slots[i];
+        if (s->pid <= 0)
+            continue;
+        if (sig != SIGKILL && m->shared[i].heartbeat_ms == 0) {
+            if (s->held_sig != SIGTERM)
+                s->held_sig = sig;
+            continue;
+        }
+        kill(s->pid, sig);
+    }
+}
+
+static int held_signals(const master_t *m)
+{
     for (int i = 0; i < m->cfg->workers; i++)
-        if (m->slots[i].pid > 0)
-            kill(m->slots[i].pid, sig);
+        if (m->slots[i].pid > 0 && m->slots[i].held_sig)
+            return 1;
+    return 0;
+}
+
+static void send_held(master_t *m)
+{
+    for (int i = 0; i < m->cfg->workers; i++) {
+        slot_t *s = &m->slots[i];
+        if (s->pid > 0 && s->held_sig && m->shared[i].heartbeat_ms != 0) {
+            kill(s->pid, s->held_sig);
+            s->held_sig = 0;
+        }
+    }
 }
 
 static int live_workers(const master_t *m)
@@ -157,6 +190,7 @@ static void reap(master_t *m)
             if (s->pid != pid)
                 continue;
             s->pid = 0;
+            s->held_sig = 0;
             memset((void *)&m->shared[i], 0, sizeof(m->shared[i]));
             int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
             if (m->stopping) {
@@ -338,6 +372,8 @@ static int next_timeout(master_t *m)
             next = m->slots[i].restart_at_ms;
     if (m->reload_at_ms && m->reload_at_ms < next)
         next = m->reload_at_ms;
+    if (held_signals(m) && now + 10 < next)
+        next = now + 10; /* a starting worker takes a moment: poll for its heartbeat */
     return next > now ? (int)(next - now) : 0;
 }
 
@@ -352,6 +388,7 @@ static void tick(master_t *m)
     for (int i = 0; i < m->cfg->workers && !m->stopping; i++)
         if (m->slots[i].pid == 0 && m->slots[i].restart_at_ms && now >= m->slots[i].restart_at_ms)
             spawn(m, i);
+    send_held(m);
     if (!m->stopping)
         watchdog(m);
     if (m->stopping && now > m->stop_deadline_ms) {

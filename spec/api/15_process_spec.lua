@@ -58,6 +58,48 @@ describe("processes", function()
     assert.is_nil(srv:exited())
   end)
 
+  -- Starts srv on a private copy of slow_start (two workers, 0.8 s to load the scripts) and
+  -- returns app.lua's path as soon as the master listens: its workers are still loading "a".
+  local function start_slow()
+    local dir = h.copy_scripts("spec/fixtures/scripts/slow_start")
+    srv = h.start{ scripts = dir, env = { WORKERS = "2" }, wait = false }
+    assert.is_true(srv:wait_log("speezy listening", 15000), srv:log_tail())
+    return dir .. "/app.lua"
+  end
+
+  it("holds a reload signalled while workers start until they can take it", function()
+    local app_path = start_slow()
+    h.write_file(app_path, (h.read_file(app_path):gsub('version = "a"', 'version = "b"')))
+    srv:signal("HUP")
+    srv:wait_ready(20000)
+    local all_b = h.eventually(function()
+      local hz = srv:healthz()
+      if not (hz and hz.consistent) then return false end
+      for _ = 1, 6 do
+        if srv:request{ path = "/version" }.json.version ~= "b" then return false end
+      end
+      return true
+    end, 15000, 100)
+    assert.is_true(all_b, "not every worker serves the reloaded scripts:\n" .. srv:log_tail())
+    -- whether a worker read "a" or already "b", each takes the held reload once it runs
+    local reloads = h.eventually(function()
+      local n = 0
+      for _, line in ipairs(srv:log_lines()) do
+        if tostring(line.msg):find("^reloaded: generation") then n = n + 1 end
+      end
+      return n >= 2 and n
+    end, 10000)
+    assert.equal(2, reloads, srv:log_tail())
+    assert.is_nil(h.misbehaviour(srv:logs()))
+  end)
+
+  it("holds a stop signalled while workers start, then exits 0", function()
+    start_slow()
+    srv:signal("TERM")
+    assert.equal(0, srv:wait_exit(20000), srv:log_tail())
+    assert.is_nil(h.misbehaviour(srv:logs()))
+  end)
+
   it("drains on SIGTERM: an in-flight request completes, then exit 0", function()
     srv = h.start{ scripts = "spec/fixtures/scripts/basic" }
     local conn = srv:connect()
