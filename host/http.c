@@ -155,6 +155,13 @@ static int limit_hit(http_conn_t *c, int status, const char *code)
     return HPE_USER;
 }
 
+/* A request llhttp takes but this server refuses (400 and close). */
+static int bad_request(http_conn_t *c, const char *message)
+{
+    c->error_message = message;
+    return limit_hit(c, 400, "BAD_REQUEST");
+}
+
 static int on_message_begin(llhttp_t *p)
 {
     http_conn_t *c = conn_of(p);
@@ -188,11 +195,34 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
     return buf_append(&c->store, at, len) < 0 ? -1 : 0;
 }
 
+/* tchar of RFC 9110 5.6.2. llhttp (built without its strict mode) also takes spaces inside
+ * a name ("Content-Length : 5" would be a header llhttp doesn't frame by, which a proxy in
+ * front might): RFC 9112 5.1 says reject it with 400. */
+static int header_name_ok(const char *s, size_t len)
+{
+    static const unsigned char tchar[256] = {
+        ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1,         ['&'] = 1,         ['\''] = 1,
+        ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,         ['^'] = 1,         ['_'] = 1,
+        ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+    };
+    for (size_t i = 0; i < len; i++)
+        if (!tchar[(unsigned char)s[i]])
+            return 0;
+    return 1;
+}
+
+/* Trailer fields (after a chunked body: the state is BODY then) count against the header
+ * limit but are not kept: the request's headers point into the store from the end of its
+ * header section on, so the store must not grow, and move, after that. */
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     http_conn_t *c = conn_of(p);
     if (count_head(c, len))
         return limit_hit(c, 431, "HEADERS_TOO_LARGE");
+    if (!header_name_ok(at, len))
+        return bad_request(c, "malformed request: a header name is not a token");
+    if (c->state == ST_BODY)
+        return 0;
     if (c->nspans == 0 || c->in_value) {
         if (c->nspans == c->spans_cap) {
             size_t cap = c->spans_cap ? c->spans_cap * 2 : 16;
@@ -215,7 +245,12 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     http_conn_t *c = conn_of(p);
     if (count_head(c, len))
         return limit_hit(c, 431, "HEADERS_TOO_LARGE");
+    if (c->state == ST_BODY)
+        return 0;
     if (!c->in_value) {
+        /* llhttp reports ": v" as a field with an empty name */
+        if (c->nspans == 0 || c->spans[c->nspans - 1].name_len == 0)
+            return bad_request(c, "malformed request: a header name is empty");
         c->spans[c->nspans - 1].value_off = c->store.len;
         c->in_value = 1;
     }
@@ -262,8 +297,20 @@ static void send_continue(http_conn_t *c)
 static int on_headers_complete(llhttp_t *p)
 {
     http_conn_t *c = conn_of(p);
+    /* HTTP/1.0 and 1.1 only: llhttp also takes a request line without a version (0.9, which
+     * has no headers) and "HTTP/2.0", neither of which this server speaks */
+    if (p->http_major != 1)
+        return limit_hit(c, 505, "HTTP_VERSION_NOT_SUPPORTED");
     if (fixup_headers(c) < 0)
         return -1;
+    /* A body framed one way only (RFC 9112 6.3): llhttp refuses Content-Length beside a
+     * Transfer-Encoding it reads, but frames by Content-Length when the Transfer-Encoding
+     * is empty, where a proxy in front may not: any Transfer-Encoding must end in chunked
+     * and come alone. */
+    if (http_req_header(&c->req, "transfer-encoding") &&
+        (!(p->flags & F_CHUNKED) || http_req_header(&c->req, "content-length")))
+        return bad_request(c, "malformed request: Transfer-Encoding must be chunked, "
+                              "without Content-Length");
     int has_body =
         (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_bytes)
@@ -315,15 +362,17 @@ static int valid_request_id(const char *s, size_t n)
 }
 
 /* path and query of the request target; the absolute form a client may send
- * ("http://host/path?q", RFC 9112 3.2.2) is reduced to its path. */
+ * ("http://host/path?q", RFC 9112 3.2.2) is reduced to its path and query. Its authority
+ * ends at the first '/', '?' or '#' (RFC 3986 3.2): "http://h?x=/y" has the query "x=/y"
+ * and an empty path, not the path "/y". */
 static void split_target(http_req_t *r)
 {
     const char *u = r->url, *end = r->url + r->url_len;
     if (r->url_len > 7 &&
         (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)) {
-        const char *auth = memchr(u, '/', (size_t)(end - u)) + 2;
-        const char *slash = auth < end ? memchr(auth, '/', (size_t)(end - auth)) : NULL;
-        u = slash ? slash : end;
+        u = (const char *)memchr(u, '/', (size_t)(end - u)) + 2;
+        while (u < end && *u != '/' && *u != '?' && *u != '#')
+            u++;
     }
     r->path = u;
     r->path_len = (size_t)(end - u);
@@ -342,7 +391,7 @@ static void split_target(http_req_t *r)
             break;
         }
     }
-    if (r->path_len == 0 && u == end) {
+    if (r->path_len == 0) {
         r->path = "/";
         r->path_len = 1;
     }
@@ -425,6 +474,8 @@ static const char *limit_message(int status)
         return "request header section is larger than the limit";
     case 417:
         return "only Expect: 100-continue is supported";
+    case 505:
+        return "only HTTP/1.0 and HTTP/1.1 are supported";
     default:
         return "request rejected";
     }
@@ -463,7 +514,8 @@ static void parse_more(http_conn_t *c)
                     return; /* answered later, or closing */
             }
         } else if (c->error_status) {
-            reject(c, c->error_status, c->error_code, limit_message(c->error_status));
+            reject(c, c->error_status, c->error_code,
+                   c->error_message ? c->error_message : limit_message(c->error_status));
             return;
         } else {
             char msg[160];

@@ -44,7 +44,8 @@ struct http_conn {
     int in_value;     /* last header callback was a value */
     int error_status; /* a limit was hit: answer this and close */
     const char *error_code;
-    int keep_alive; /* connection-level: cleared on drain or Connection: close */
+    const char *error_message; /* a 400's reason; limits have theirs by status */
+    int keep_alive;            /* connection-level: cleared on drain or Connection: close */
     int peer_eof;
     int reading;
     int in_parse;      /* inside parse_more: a synchronous answer must not recurse into it */
