@@ -9,6 +9,7 @@
 #define SPEEZY_TEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int test_passed, test_failed, test_cur_failed;
@@ -42,6 +43,16 @@ static int test_passed, test_failed, test_cur_failed;
             fprintf(stderr, "ok   %s\n", #name);                                                   \
         }                                                                                          \
     } while (0)
+
+/* How much longer the waits and deadlines of a test that races I/O against timers should be:
+ * SPEEZY_TEST_TIME_SCALE (spec/tools/valgrind.sh sets it: memcheck runs 20 to 50 times
+ * slower), 1 by default. */
+static inline unsigned test_time_scale(void)
+{
+    const char *s = getenv("SPEEZY_TEST_TIME_SCALE");
+    long v = s ? strtol(s, NULL, 10) : 1;
+    return v >= 1 && v <= 1000 ? (unsigned)v : 1;
+}
 
 static inline int test_summary(void)
 {

@@ -48,7 +48,7 @@ TEST(sqlstate_mapping)
 TEST(concurrent_queries_small_pool)
 {
     enum { N = 500 };
-    pg_pool_t *pool = pool_open(db_url, 4, 10000, 0);
+    pg_pool_t *pool = pool_open(db_url, 4, 10000 * test_time_scale(), 0);
     CHECK(pool != NULL);
     if (!pool)
         return;
@@ -66,7 +66,7 @@ TEST(concurrent_queries_small_pool)
     pg_pool_stats(pool, &s);
     CHECK(s.waiting > 0 && s.size == 4);
     int all = 0, good = 0;
-    uint64_t end = uv_now(loop) + 20000;
+    uint64_t end = uv_now(loop) + 20000 * test_time_scale();
     while (!all && uv_now(loop) < end) {
         sleep_loop(5);
         all = 1;
@@ -584,7 +584,8 @@ TEST(result_beyond_memory_budget)
     int st[2] = {0, 0};
     co_t *co = test_co_load(loop, L, CO_KIND_TEST, oom_script, on_co_done, st);
     co_start(co, 0);
-    CHECK(run_until(&st[0], 10000) && st[1] == CO_OK);
+    /* 300000 rows: seconds under valgrind (and the VM must outlive the query it runs) */
+    CHECK(run_until(&st[0], 10000 * test_time_scale()) && st[1] == CO_OK);
     vm_budget_close(L, &b);
     pool_shut(pool);
     test_co_pool_close();
@@ -640,7 +641,7 @@ TEST(cancel_at_random_moments)
         c[i].co = test_co_load(loop, L, CO_KIND_TEST, churn_script, on_co_done, c[i].st);
         uv_timer_init(loop, &c[i].timer);
         c[i].timer.data = &c[i];
-        unsigned at = (unsigned)(rand() % 40);
+        unsigned at = (unsigned)(rand() % 40) * test_time_scale();
         int left_alone = i % 20 == 1; /* however loaded the machine, some requests complete */
         if (!left_alone && i % 2)
             co_set_deadline(c[i].co, at);
@@ -650,7 +651,7 @@ TEST(cancel_at_random_moments)
         co_start(c[i].co, 1);
     }
     int all = 0;
-    uint64_t end = uv_now(loop) + 10000;
+    uint64_t end = uv_now(loop) + 10000 * test_time_scale();
     while (!all && uv_now(loop) < end) {
         sleep_loop(10);
         all = 1;
@@ -665,7 +666,7 @@ TEST(cancel_at_random_moments)
     }
     /* indexed by -status: every outcome happened */
     CHECK(by_status[-CO_OK] && by_status[-CO_TIMEOUT] && by_status[-CO_CANCELLED]);
-    sleep_loop(100); /* abandoned statements finish, their connections roll back */
+    sleep_loop(100 * test_time_scale()); /* abandoned statements finish, connections roll back */
     pg_pool_stats_t s;
     pg_pool_stats(pool, &s);
     CHECK(s.busy == 0 && s.waiting == 0 && s.idle == 2);
