@@ -7,7 +7,7 @@ BUILD_FUZZ ?= build-fuzz
 JOBS ?= $(shell nproc)
 SPEEZY := $(BUILD)/speezy
 
-.PHONY: all deps build build-san run stop test test-unit test-lua test-api fuzz bench migrate check format lint clean
+.PHONY: all deps build build-san run stop test test-unit test-lua test-api test-valgrind fuzz bench migrate check format lint clean
 
 all: build
 
@@ -31,6 +31,9 @@ stop: ## stop what `make run` started
 test: build build-san ## every test against real servers; ends with "N passed, N failed"
 	@spec/run
 
+test-valgrind: build ## C unit tests + reload/admin/PostgreSQL-down API specs under valgrind memcheck
+	@spec/tools/valgrind.sh
+
 fuzz: deps ## run the fuzzers for a long time (FUZZ_SECONDS, default 600)
 	@cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DSPEEZY_FUZZ=ON -DSPEEZY_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
@@ -46,10 +49,10 @@ check: build ## load scripts/ as a reload would, without serving
 	@$(SPEEZY) check
 
 format: ## clang-format the C sources in place
-	@clang-format -i host/*.c host/*.h host/bind/*.c host/bind/*.h spec/unit/*.c spec/unit/*.h spec/fuzz/*.c
+	@clang-format -i host/*.c host/*.h host/bind/*.c host/bind/*.h spec/unit/*.c spec/unit/*.h spec/fuzz/*.c spec/fuzz/*.h
 
 lint: ## clang-format check + luacheck
-	@clang-format --dry-run --Werror host/*.c host/*.h host/bind/*.c host/bind/*.h spec/unit/*.c spec/unit/*.h spec/fuzz/*.c
+	@clang-format --dry-run --Werror host/*.c host/*.h host/bind/*.c host/bind/*.h spec/unit/*.c spec/unit/*.h spec/fuzz/*.c spec/fuzz/*.h
 	@luacheck -q scripts host/lib spec
 
 clean:
