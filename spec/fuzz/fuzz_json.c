@@ -17,55 +17,17 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../unit/json_check.h"
 #include "fuzz.h"
 #include "fuzz_lua.h"
 
-/* The length of the valid UTF-8 sequence at s (n bytes left), or 0 — written apart from the
- * encoder's own table: decode the code point, then refuse overlong forms, surrogates and
- * anything past U+10FFFF (RFC 3629). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned cp;
-    size_t len;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0)
-        len = 2, cp = s[0] & 0x1fu;
-    else if ((s[0] & 0xf0) == 0xe0)
-        len = 3, cp = s[0] & 0x0fu;
-    else if ((s[0] & 0xf8) == 0xf0)
-        len = 4, cp = s[0] & 0x07u;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-/* Pushes s with every byte that starts no valid sequence replaced by U+FFFD. */
+/* Pushes s as a reader must get it back (jc_sanitize: every byte that starts no valid
+ * sequence as U+FFFD). */
 static void push_replaced(lua_State *L, const char *s, size_t len)
 {
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (size_t i = 0; i < len;) {
-        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
-        if (n) {
-            luaL_addlstring(&b, s + i, n);
-            i += n;
-        } else {
-            luaL_addlstring(&b, "\xef\xbf\xbd", 3);
-            i++;
-        }
-    }
-    luaL_pushresult(&b);
+    char *out = malloc(3 * len + 1);
+    lua_pushlstring(L, out, jc_sanitize(s, len, out));
+    free(out);
 }
 
 /* Valid UTF-8 throughout, and no byte below 0x20 (JSON escapes every control character). */
@@ -74,7 +36,8 @@ static int text_ok(const char *s, size_t len)
     for (size_t i = 0; i < len;) {
         if ((unsigned char)s[i] < 0x20)
             return 0;
-        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+        uint32_t cp;
+        size_t n = jc_utf8_decode((const unsigned char *)s + i, len - i, &cp);
         if (!n)
             return 0;
         i += n;

@@ -49,7 +49,7 @@ typedef struct {
     size_t blen, bcap;
 } jc_reader_t;
 
-static int jc_fail(jc_reader_t *r, const char *why)
+static inline int jc_fail(jc_reader_t *r, const char *why)
 {
     if (!r->doc->err) {
         r->doc->err = why;
@@ -58,7 +58,7 @@ static int jc_fail(jc_reader_t *r, const char *why)
     return -1;
 }
 
-static void jc_add(jc_reader_t *r, jc_kind_t kind, const void *text, size_t len)
+static inline void jc_add(jc_reader_t *r, jc_kind_t kind, const void *text, size_t len)
 {
     jc_doc_t *d = r->doc;
     if (d->n == d->cap) {
@@ -76,7 +76,7 @@ static void jc_add(jc_reader_t *r, jc_kind_t kind, const void *text, size_t len)
     }
 }
 
-static void jc_put(jc_reader_t *r, const void *p, size_t n)
+static inline void jc_put(jc_reader_t *r, const void *p, size_t n)
 {
     if (r->blen + n > r->bcap) {
         while (r->blen + n > r->bcap)
@@ -89,7 +89,7 @@ static void jc_put(jc_reader_t *r, const void *p, size_t n)
 
 /* The code point of the UTF-8 sequence at s (n bytes left) and its length, or 0 when the
  * bytes there are not a valid sequence: decoded in full, then judged by its value. */
-static size_t jc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+static inline size_t jc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
     size_t len;
     uint32_t v, min;
@@ -118,7 +118,7 @@ static size_t jc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-static void jc_put_cp(jc_reader_t *r, uint32_t cp)
+static inline void jc_put_cp(jc_reader_t *r, uint32_t cp)
 {
     unsigned char o[4];
     size_t n;
@@ -136,7 +136,7 @@ static void jc_put_cp(jc_reader_t *r, uint32_t cp)
     jc_put(r, o, n);
 }
 
-static int jc_hex4(jc_reader_t *r, uint32_t *out)
+static inline int jc_hex4(jc_reader_t *r, uint32_t *out)
 {
     uint32_t v = 0;
     for (int i = 0; i < 4; i++, r->p++) {
@@ -157,7 +157,7 @@ static int jc_hex4(jc_reader_t *r, uint32_t *out)
     return 0;
 }
 
-static int jc_string(jc_reader_t *r, jc_kind_t kind)
+static inline int jc_string(jc_reader_t *r, jc_kind_t kind)
 {
     r->p++; /* the opening quote */
     r->blen = 0;
@@ -216,7 +216,7 @@ static int jc_string(jc_reader_t *r, jc_kind_t kind)
     }
 }
 
-static int jc_digits(jc_reader_t *r)
+static inline int jc_digits(jc_reader_t *r)
 {
     const unsigned char *start = r->p;
     while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
@@ -224,7 +224,7 @@ static int jc_digits(jc_reader_t *r)
     return r->p > start ? 0 : jc_fail(r, "digit expected");
 }
 
-static int jc_number(jc_reader_t *r)
+static inline int jc_number(jc_reader_t *r)
 {
     const unsigned char *start = r->p;
     if (*r->p == '-')
@@ -249,13 +249,13 @@ static int jc_number(jc_reader_t *r)
     return 0;
 }
 
-static void jc_space(jc_reader_t *r)
+static inline void jc_space(jc_reader_t *r)
 {
     while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
         r->p++;
 }
 
-static int jc_word(jc_reader_t *r, const char *w, jc_kind_t kind)
+static inline int jc_word(jc_reader_t *r, const char *w, jc_kind_t kind)
 {
     size_t n = strlen(w);
     if ((size_t)(r->end - r->p) < n || memcmp(r->p, w, n) != 0)
@@ -265,10 +265,10 @@ static int jc_word(jc_reader_t *r, const char *w, jc_kind_t kind)
     return 0;
 }
 
-static int jc_value(jc_reader_t *r);
+static inline int jc_value(jc_reader_t *r);
 
 /* The members of an object or the elements of an array, after its opening bracket. */
-static int jc_container(jc_reader_t *r, int object)
+static inline int jc_container(jc_reader_t *r, int object)
 {
     char close = object ? '}' : ']';
     if (++r->depth > 1000)
@@ -309,7 +309,7 @@ static int jc_container(jc_reader_t *r, int object)
     return 0;
 }
 
-static int jc_value(jc_reader_t *r)
+static inline int jc_value(jc_reader_t *r)
 {
     jc_space(r);
     if (r->p >= r->end)
@@ -334,7 +334,7 @@ static int jc_value(jc_reader_t *r)
     }
 }
 
-static void jc_free(jc_doc_t *d)
+static inline void jc_free(jc_doc_t *d)
 {
     for (size_t i = 0; i < d->n; i++)
         free(d->ev[i].text);
@@ -343,7 +343,7 @@ static void jc_free(jc_doc_t *d)
 }
 
 /* 0 when s[0..len) is exactly one JSON value; -1 with doc->err otherwise. */
-static int jc_parse(const char *s, size_t len, jc_doc_t *doc)
+static inline int jc_parse(const char *s, size_t len, jc_doc_t *doc)
 {
     memset(doc, 0, sizeof(*doc));
     jc_reader_t r = {(const unsigned char *)s,
@@ -366,7 +366,7 @@ static int jc_parse(const char *s, size_t len, jc_doc_t *doc)
 
 /* What reading back any bytes written as a JSON string must give: valid sequences as they
  * are, every other byte as U+FFFD. out needs room for 3 * n bytes; returns the length. */
-static size_t jc_sanitize(const char *in, size_t n, char *out)
+static inline size_t jc_sanitize(const char *in, size_t n, char *out)
 {
     const unsigned char *s = (const unsigned char *)in;
     size_t o = 0;
