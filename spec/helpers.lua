@@ -593,14 +593,17 @@ function Server:wait_ready(timeout_ms)
       error(("speezy exited with code %d before answering /healthz; log:\n%s"):format(
         code, self:log_tail()), 2)
     end
+    -- every worker has loaded its scripts (it lists itself once it has) and they agree: a
+    -- test that edits the scripts next must not race a worker still reading them
     local hz = self:healthz()
-    if hz then
+    local want = tonumber(self.env.WORKERS) or 1
+    if hz and #hz.workers >= want and hz.consistent ~= false then
       self.generation = hz.generation
       return hz
     end
     h.sleep(50)
   end
-  error("speezy did not answer /healthz in time; log:\n" .. self:log_tail(), 2)
+  error("speezy did not answer /healthz with every worker in time; log:\n" .. self:log_tail(), 2)
 end
 
 function Server:connect(timeout_ms)
