@@ -136,6 +136,8 @@ static const num_setting_t num_settings[] = {
     NUM("REDIS_TIMEOUT_MS", 5000, 1, 600000, redis_timeout_ms),
     NUM("REDIS_BLOCKING_POOL", 4, 1, 1000, redis_blocking_pool),
     NUM("READYZ_TIMEOUT_MS", 800, 1, 600000, readyz_timeout_ms),
+    NUM("QUEUE_CONSUME", 1, 0, 1, queue_consume),
+    NUM("QUEUE_LOCK_MS", 30000, 500, 3600000, queue_lock_ms),
 };
 
 static int load_numbers(config_t *cfg, char *err, size_t errlen)

@@ -49,6 +49,10 @@ typedef struct config {
     unsigned redis_timeout_ms;
     int redis_blocking_pool;
 
+    /* job queue */
+    int queue_consume;      /* serve's workers consume the declared queues (QUEUE_CONSUME) */
+    unsigned queue_lock_ms; /* a running job's lock; stalled check every half of it */
+
     /* GET /readyz */
     unsigned readyz_timeout_ms; /* bound on the pings to PostgreSQL and Redis, together */
 } config_t;

@@ -173,3 +173,28 @@ void log_access(const log_access_t *a)
     json_obj_close(b);
     append_line();
 }
+
+void log_job(const log_job_t *j)
+{
+    log_level_t level = j->error_code ? LOG_WARN : LOG_INFO;
+    if (level < lg.level)
+        return;
+    json_buf_t *b = begin_line(level);
+    json_field_str(b, "msg", "job");
+    json_field_str(b, "queue", j->queue);
+    json_field_str(b, "jobId", j->id);
+    json_field_int(b, "attempt", j->attempt);
+    json_field_str(b, "state", j->state);
+    json_field_uint(b, "durationUs", j->duration_us);
+    if (j->error_code) {
+        json_key(b, "error");
+        json_obj_open(b);
+        json_field_str(b, "code", j->error_code);
+        json_field_str(b, "message", j->error_message ? j->error_message : "");
+        json_obj_close(b);
+    }
+    if (j->generation)
+        json_field_str(b, "generation", j->generation);
+    json_obj_close(b);
+    append_line();
+}

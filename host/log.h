@@ -36,6 +36,19 @@ typedef struct {
 } log_access_t;
 void log_access(const log_access_t *a);
 
+/* One line per job outcome: state completed, retrying, failed, stalled, released... */
+typedef struct {
+    const char *queue;
+    const char *id;
+    int attempt;
+    const char *state;
+    uint64_t duration_us;
+    const char *error_code; /* NULL when it completed */
+    const char *error_message;
+    const char *generation;
+} log_job_t;
+void log_job(const log_job_t *j);
+
 void log_flush(void);
 
 #endif

@@ -246,8 +246,8 @@ static int traceback(lua_State *L)
     return 1;
 }
 
-/* Calls runtime.boot(files, hash, dir) under a traceback; on success leaves routes and the
- * dispatch function on the stack. */
+/* Calls runtime.boot(files, hash, dir) under a traceback; on success leaves routes, the
+ * dispatch function, the job declarations and the job runner on the stack. */
 static int boot(lua_State *L, const snapshot_t *s, const char *dir, const char *hash, char *err,
                 size_t errlen)
 {
@@ -267,7 +267,7 @@ static int boot(lua_State *L, const snapshot_t *s, const char *dir, const char *
     lua_pushstring(L, hash);
     lua_pushstring(L, dir);
     /* No traceback here: a refused reload reports "file:line: message", not host frames. */
-    if (lua_pcall(L, 3, 2, 0) != 0) {
+    if (lua_pcall(L, 3, 4, 0) != 0) {
         const char *msg = lua_tostring(L, -1);
         snprintf(err, errlen, "%s", msg ? msg : "unknown error while loading scripts");
         return -1;
@@ -294,6 +294,67 @@ static int build_router(lua_State *L, int routes_idx, router_t *r, char *err, si
         }
         lua_pop(L, 4);
     }
+    return 0;
+}
+
+static const char *field_str(lua_State *L, int t, const char *k, size_t *len)
+{
+    lua_getfield(L, t, k);
+    const char *v = lua_tolstring(L, -1, len);
+    lua_pop(L, 1); /* the string stays alive in the table */
+    return v;
+}
+
+static lua_Integer field_int(lua_State *L, int t, const char *k)
+{
+    lua_getfield(L, t, k);
+    lua_Integer v = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* decls = {queues = {{name, concurrency, limit_max, limit_ms, max_stalled}...},
+ *          schedules = {{queue, every | cron, args = {12 strings}}...}} (speezy.queue). */
+static int read_decls(lua_State *L, int idx, vm_gen_t *g)
+{
+    lua_getfield(L, idx, "queues");
+    int n = (int)lua_objlen(L, -1);
+    if (n && !(g->queues = calloc((size_t)n, sizeof(*g->queues))))
+        return -1;
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, -1, i + 1);
+        int t = lua_gettop(L);
+        queue_decl_t *d = &g->queues[g->nqueues++];
+        d->name = field_str(L, t, "name", NULL);
+        d->concurrency = (int)field_int(L, t, "concurrency");
+        d->limit_max = (int)field_int(L, t, "limit_max");
+        d->limit_ms = (uint64_t)field_int(L, t, "limit_ms");
+        d->max_stalled = (int)field_int(L, t, "max_stalled");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "schedules");
+    n = (int)lua_objlen(L, -1);
+    if (n && !(g->scheds = calloc((size_t)n, sizeof(*g->scheds))))
+        return -1;
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, -1, i + 1);
+        int t = lua_gettop(L);
+        queue_sched_t *s = &g->scheds[g->nscheds++];
+        s->queue = field_str(L, t, "queue", NULL);
+        s->every_ms = (uint64_t)field_int(L, t, "every");
+        s->cron = field_str(L, t, "cron", NULL);
+        lua_getfield(L, t, "args");
+        for (int a = 0; a < 12; a++) {
+            lua_rawgeti(L, -1, a + 1);
+            s->add_argv[a] = lua_tolstring(L, -1, &s->add_len[a]);
+            lua_pop(L, 1);
+            if (!s->add_argv[a])
+                s->add_argv[a] = "", s->add_len[a] = 0;
+        }
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
     return 0;
 }
 
@@ -324,8 +385,14 @@ int vm_gen_load(const char *dir, bind_host_t *host, vm_gen_t **out, char *err, s
     open_state(L, host);
     int rc = boot(L, &s, dir, g->short_hash, err, errlen);
     host->generation = prev_gen;
-    if (rc < 0 || build_router(L, lua_gettop(L) - 1, r, err, errlen) < 0)
+    if (rc < 0 || build_router(L, lua_gettop(L) - 3, r, err, errlen) < 0)
         goto fail;
+    g->job_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (read_decls(L, lua_gettop(L), g) < 0) {
+        snprintf(err, errlen, "out of memory reading the job declarations");
+        goto fail;
+    }
+    g->decls_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     g->dispatch_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_settop(L, 0);
     g->L = L;
@@ -340,6 +407,10 @@ fail:
     if (L)
         vm_budget_close(L, &g->mem);
     router_free(r);
+    if (g) {
+        free(g->queues);
+        free(g->scheds);
+    }
     free(g);
     snapshot_free(&s);
     return -1;
@@ -362,6 +433,8 @@ int vm_gen_unpin(vm_gen_t *gen)
         return 0;
     vm_budget_close(gen->L, &gen->mem);
     router_free(gen->router);
+    free(gen->queues);
+    free(gen->scheds);
     free(gen);
     return 1;
 }

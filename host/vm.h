@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "bind/bind.h"
+#include "queue.h"
 #include "router.h"
 
 /* A VM's memory budget: allocations past limit fail ("not enough memory"). */
@@ -34,6 +35,14 @@ typedef struct vm_gen {
     unsigned seq; /* 1, 2, ... per process */
     int refs;
     int dispatch_ref; /* the runtime's dispatch(handler_index, req) */
+    int job_ref;      /* queue._run(name, id, data, attempt, attempts) */
+    /* what the scripts declared with queue.process / queue.schedule; the strings belong to
+     * the declarations table, anchored in the registry (decls_ref) for the generation's life */
+    queue_decl_t *queues;
+    int nqueues;
+    queue_sched_t *scheds;
+    int nscheds;
+    int decls_ref;
     int nfiles;
     vm_budget_t mem;
     uint64_t retired_at_ms; /* owner's loop time when a newer generation replaced it */

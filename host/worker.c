@@ -16,6 +16,7 @@
 #include "co.h"
 #include "crypto.h"
 #include "http.h"
+#include "jobrun.h"
 #include "json.h"
 #include "log.h"
 #include "pg.h"
@@ -51,6 +52,8 @@ typedef struct {
     int nslots;
     char last_reload_error[1024];
     json_buf_t out; /* the JSON answers the worker writes itself (/healthz, /admin/) */
+    jobrun_t *jobs; /* NULL when this worker consumes no queue */
+    int http_drained, jobs_drained;
 } worker_t;
 
 struct wreq {
@@ -430,6 +433,7 @@ static void admin_status(worker_t *w, http_req_t *req)
     json_field_uint(b, "inflight", w->ninflight);
     json_field_uint(b, "requests", w->requests);
     json_field_uint(b, "vmMemoryBytes", w->gen->mem.used);
+    json_field_int(b, "jobsRunning", w->jobs ? jobrun_running(w->jobs) : 0);
     json_key(b, "postgres");
     json_obj_open(b);
     json_field_int(b, "size", pg.size);
@@ -561,6 +565,8 @@ static void reload(worker_t *w)
     w->host.generation = next->short_hash;
     w->last_reload_error[0] = '\0';
     publish_generation(w);
+    if (w->jobs)
+        jobrun_set_generation(w->jobs, next);
     log_info("reloaded: generation %s -> %s (%d files, %zu routes)", old->short_hash,
              next->short_hash, next->nfiles, router_count(next->router));
     old->retired_at_ms = uv_now(w->loop);
@@ -575,6 +581,8 @@ static void on_sweep(uv_timer_t *t)
     uint64_t now = uv_now(w->loop);
     if (w->slots)
         w->slots[w->index].heartbeat_ms = now;
+    if (w->jobs)
+        jobrun_sweep(w->jobs, now, GEN_DRAIN_MS);
     vm_gen_t *retired[MAX_RETIRED_GENS + 1];
     int nretired = 0;
     wreq_t *next;
@@ -611,22 +619,46 @@ static void close_walk(uv_handle_t *h, void *arg)
 
 static void finish(worker_t *w)
 {
+    uv_timer_stop(&w->drain_deadline);
     log_info("worker %d stopped after %llu requests", w->index, (unsigned long long)w->requests);
     log_flush();
     uv_stop(w->loop);
 }
 
-static void on_drained(void *ud)
+/* A worker stops once both its requests and its jobs are done. */
+static void finish_if_drained(worker_t *w)
 {
-    finish(ud);
+    if (w->http_drained && w->jobs_drained)
+        finish(w);
 }
 
+static void on_drained(void *ud)
+{
+    worker_t *w = ud;
+    w->http_drained = 1;
+    finish_if_drained(w);
+}
+
+static void on_jobs_drained(void *ud)
+{
+    worker_t *w = ud;
+    w->jobs_drained = 1;
+    finish_if_drained(w);
+}
+
+/* Requests still running are closed; jobs still running go back to their queues (never lost,
+ * never run twice at once), and the worker stops once Redis has them. */
 static void on_drain_deadline(uv_timer_t *t)
 {
     worker_t *w = t->data;
-    log_warn("drain deadline passed with %u requests in flight: closing them", w->ninflight);
-    http_server_close(w->http);
-    finish(w);
+    log_warn("drain deadline passed with %u requests and %d jobs in flight: closing them",
+             w->ninflight, w->jobs ? jobrun_running(w->jobs) : 0);
+    if (w->http)
+        http_server_close(w->http);
+    w->http_drained = 1;
+    if (w->jobs && !w->jobs_drained)
+        jobrun_abort(w->jobs);
+    finish_if_drained(w);
 }
 
 static void drain(worker_t *w)
@@ -634,9 +666,13 @@ static void drain(worker_t *w)
     if (w->draining)
         return;
     w->draining = 1;
-    log_info("worker %d draining (%u requests in flight)", w->index, w->ninflight);
+    log_info("worker %d draining (%u requests, %d jobs in flight)", w->index, w->ninflight,
+             w->jobs ? jobrun_running(w->jobs) : 0);
     uv_timer_start(&w->drain_deadline, on_drain_deadline, w->cfg->drain_timeout_ms, 0);
-    http_server_drain(w->http);
+    if (w->jobs)
+        jobrun_drain(w->jobs, on_jobs_drained, w);
+    if (w->http)
+        http_server_drain(w->http);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -741,7 +777,16 @@ int worker_main(const config_t *cfg, int listen_fd, int index, worker_slot_t *sl
         .keepalive_timeout_ms = cfg->keepalive_timeout_ms,
     };
     http_callbacks_t cbs = {on_request, on_abort, on_done, on_drained};
-    int rc = http_server_new(w.loop, listen_fd, &limits, &cbs, &w, &w.http);
+    int rc = listen_fd < 0 ? 0 : http_server_new(w.loop, listen_fd, &limits, &cbs, &w, &w.http);
+    w.http_drained = !w.http;
+    w.jobs_drained = 1;
+    if (rc == 0 && w.host.redis && (cfg->queue_consume || listen_fd < 0)) {
+        if (!(w.jobs = jobrun_new(&w.host, cfg->queue_lock_ms)))
+            rc = UV_ENOMEM;
+        else
+            jobrun_set_generation(w.jobs, w.gen);
+        w.jobs_drained = 0;
+    }
     if (rc < 0 || start_signals(&w) < 0) {
         log_error("worker %d cannot start: %s", index, uv_strerror(rc));
         return 1;
@@ -758,6 +803,7 @@ int worker_main(const config_t *cfg, int listen_fd, int index, worker_slot_t *sl
     log_flush();
 
     uv_run(w.loop, UV_RUN_DEFAULT);
+    jobrun_close(w.jobs);
     worker_host_close(&w.host);
     uv_walk(w.loop, close_walk, NULL);
     uv_run(w.loop, UV_RUN_NOWAIT);

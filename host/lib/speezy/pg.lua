@@ -54,6 +54,8 @@
 --   * the request is cancelled (client gone, deadline) -> the host rolls back and returns the
 --     connection to the pool; nothing is committed, unless the COMMIT was already sent: then
 --     the outcome is unknown to the client (a warning in the log says so)
+-- tx:after_commit(fn) runs fn (in the same coroutine) once the whole transaction committed;
+-- never when it rolled back, nor when the savepoint it was registered in rolled back.
 -- tx:query(sql, ...) has pg.query's contract. Inside fn, pg.query and pg.tx join the
 -- transaction: pg.tx or tx:tx(fn) nested there runs in a SAVEPOINT with the same rules,
 -- rolling back to it without ending the outer transaction.
@@ -99,6 +101,13 @@ local function finish(r)
   return unpack(r, 1, r.n)
 end
 
+function Tx:after_commit(fn)
+  check_open(self)
+  if type(fn) ~= "function" then error("tx:after_commit: expects a function", 2) end
+  local hooks = self.state.hooks
+  hooks[#hooks + 1] = fn
+end
+
 function Tx:tx(fn)
   check_open(self)
   if type(fn) ~= "function" then error("tx:tx: expects a function", 2) end
@@ -131,6 +140,7 @@ run = function(state, fn)
   local ok, err = core.conn_control(state.conn, open)
   if not ok then return pack(nil, err) end
   local outer_err = state.err
+  local nhooks = #state.hooks -- hooks of a level that rolls back are dropped with it
   state.err = nil
   state.depth = state.depth + 1
   local tx = setmetatable({ state = state }, Tx)
@@ -146,6 +156,7 @@ run = function(state, fn)
   end
   -- A failed COMMIT has already ended the transaction; this ROLLBACK is then a no-op.
   core.conn_control(state.conn, rollback)
+  for i = #state.hooks, nhooks + 1, -1 do state.hooks[i] = nil end
   state.err = outer_err
   if r[1] == "raise" then return { raise = true, err = r[2] } end
   return pack(nil, r[2])
@@ -163,11 +174,12 @@ function pg.tx(fn)
   if pinned then return finish(run(states[pinned], fn)) end
   local conn, err = core.acquire()
   if not conn then return nil, err end
-  local state = { conn = conn, depth = 0 }
+  local state = { conn = conn, depth = 0, hooks = {} }
   states[conn] = state
   local r = run(state, fn)
   states[conn] = nil
   core.release(conn)
+  for _, hook in ipairs(state.hooks) do hook() end -- empty unless it committed
   return finish(r)
 end
 

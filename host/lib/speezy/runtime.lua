@@ -5,6 +5,8 @@
 -- public speezy.* modules. The host's own modules run outside the sandbox.
 local app = require "speezy.app"
 local core = require "speezy.core"
+local pg = require "speezy.pg"
+local queue = require "speezy.queue"
 
 local M = {}
 
@@ -89,7 +91,7 @@ function M.boot(files, hash, dir)
   app._generation = hash
   if not files["app.lua"] then error(dir .. "/app.lua: missing (the scripts' entry point)", 0) end
   script_require("app")
-  return app._finish(), app._dispatch
+  return app._finish(), app._dispatch, queue._finish(pg.stats() ~= nil), queue._run
 end
 
 return M

@@ -1,0 +1,123 @@
+-- common.lua — prepended to every queue script (host/queue.c): key names and the moves
+-- between a queue's sets. KEYS[1] is the prefix ("sq:"), KEYS[2] the queue's ("sq:q:NAME:").
+--
+-- Keys: P.."id" (job id counter), P.."j:"..id (a job's hash), P.."dd:"..id (an outbox job's
+-- dedup mark), P.."queues" (every queue name ever used); per queue Q: wait (list, LPUSH in,
+-- RPOP out), prio (zset, priority * 2^32 + arrival), delayed (zset, due ms), active (zset, lock
+-- deadline ms: an expired score is a stalled job), completed / failed (zsets, finish ms),
+-- meta (hash: paused), limiter (string, rate-limit window), marker (zset a consumer blocks on
+-- with BZPOPMIN: member "0" = jobs are ready, "d" = the earliest delayed job's due time).
+--
+-- Job hash fields: q queue, d data (JSON), ts added ms, at attempts, am attempts made,
+-- pr priority, to timeout ms, bo backoff "type:ms:jitter", rc / rf retention of completed /
+-- failed as "age_ms:count" (-1 = unbounded), st state, lk lock token of the running attempt,
+-- pt started ms, ft finished ms, rv result (JSON), fc failure code, fr failure message,
+-- sc times found stalled.
+-- A script acting on one job by id alone (control.lua) gets KEYS[2] = '' and names the queue
+-- from the job's own hash (queue_of).
+local P, Q = KEYS[1], KEYS[2]
+
+local function jkey(id)
+  return P .. 'j:' .. id
+end
+
+-- Sets Q from job id's queue; false when there is no such job.
+local function queue_of(id)
+  local q = redis.call('HGET', jkey(id), 'q')
+  if not q then return false end
+  Q = P .. 'q:' .. q .. ':'
+  return true
+end
+
+local function signal()
+  redis.call('ZADD', Q .. 'marker', 0, '0')
+end
+
+local function signal_at(due)
+  redis.call('ZADD', Q .. 'marker', 'LT', due, 'd')
+end
+
+-- Puts a job in line: the priority set, or the back of the waiting list.
+local function enqueue(id, jk, pr)
+  if pr > 0 then
+    local c = redis.call('INCR', Q .. 'pc') % 4294967296
+    redis.call('ZADD', Q .. 'prio', pr * 4294967296 + c, id)
+    redis.call('HSET', jk, 'st', 'prioritized')
+  else
+    redis.call('LPUSH', Q .. 'wait', id)
+    redis.call('HSET', jk, 'st', 'waiting')
+  end
+end
+
+local function delete_jobs(set, ids)
+  if #ids == 0 then return end
+  for _, id in ipairs(ids) do redis.call('DEL', jkey(id)) end
+  redis.call('ZREM', set, unpack(ids))
+end
+
+-- Keeps a finished set within the budget "age_ms:count" (-1: no bound on that side).
+local function trim(set, keep, now)
+  local age, count = string.match(keep or '', '^(%-?%d+):(%-?%d+)$')
+  age, count = tonumber(age), tonumber(count)
+  if count and count >= 0 then
+    local n = redis.call('ZCARD', set)
+    if n > count then delete_jobs(set, redis.call('ZRANGE', set, 0, n - count - 1)) end
+  end
+  if age and age >= 0 then
+    delete_jobs(set, redis.call('ZRANGEBYSCORE', set, '-inf', now - age, 'LIMIT', 0, 1000))
+  end
+end
+
+-- A job that ended (state completed or failed) joins its set, or goes at once with count 0.
+local function finish(id, jk, state, keep, now)
+  redis.call('HSET', jk, 'st', state, 'ft', now)
+  redis.call('HDEL', jk, 'lk')
+  if string.sub(keep or '', -2) == ':0' then
+    redis.call('DEL', jk)
+    return
+  end
+  local set = Q .. state
+  redis.call('ZADD', set, now, id)
+  trim(set, keep, now)
+end
+
+-- Adds one job from ARGV[i .. i+11]: name, jobId ('' for a new number), data, now, delay,
+-- priority, attempts, timeout, backoff, keep completed, keep failed, dedup ms. Returns the id
+-- and 1, or the existing id and 0 when a live or retained job (or a dedup mark) has it.
+local function add_job(i)
+  local id = ARGV[i + 1]
+  if id == '' then
+    id = tostring(redis.call('INCR', P .. 'id'))
+  elseif redis.call('EXISTS', jkey(id)) == 1 or redis.call('EXISTS', P .. 'dd:' .. id) == 1 then
+    return id, 0
+  end
+  local jk = jkey(id)
+  local now, delay, pr = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
+  redis.call('HSET', jk, 'q', ARGV[i], 'd', ARGV[i + 2], 'ts', now, 'at', ARGV[i + 6], 'am', 0,
+    'pr', pr, 'to', ARGV[i + 7], 'bo', ARGV[i + 8], 'rc', ARGV[i + 9], 'rf', ARGV[i + 10])
+  if delay > 0 then
+    redis.call('ZADD', Q .. 'delayed', now + delay, id)
+    redis.call('HSET', jk, 'st', 'delayed')
+    signal_at(now + delay)
+  else
+    enqueue(id, jk, pr)
+    signal()
+  end
+  local dedup = tonumber(ARGV[i + 11])
+  if dedup > 0 then redis.call('SET', P .. 'dd:' .. id, '1', 'PX', dedup) end
+  return id, 1
+end
+
+-- Moves delayed jobs that are due into line; returns the earliest still delayed (or -1).
+local function promote(now)
+  local due = redis.call('ZRANGEBYSCORE', Q .. 'delayed', '-inf', now, 'LIMIT', 0, 1000)
+  if #due > 0 then
+    for _, id in ipairs(due) do
+      local jk = jkey(id)
+      enqueue(id, jk, tonumber(redis.call('HGET', jk, 'pr') or '0') or 0)
+    end
+    redis.call('ZREM', Q .. 'delayed', unpack(due))
+  end
+  local first = redis.call('ZRANGE', Q .. 'delayed', 0, 0, 'WITHSCORES')
+  return first[2] and tonumber(first[2]) or -1
+end

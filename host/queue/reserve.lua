@@ -1,0 +1,79 @@
+-- reserve.lua — a consumer's step on one queue: completes the jobs it finished, then takes up
+-- to n jobs to run. ARGV: now, n, lock ms, lock token prefix, limit max (0: none), limit
+-- window ms, completions k, then k triples (id, lock token, result JSON).
+-- Returns { next delayed due (-1: none), rate-limit wait ms (0: not limited), lost k,
+-- the k' ids whose lock was lost (not completed: the stalled check gave them to another
+-- attempt), then 6 values per job taken: id, data, attempt, attempts, timeout, backoff }.
+local now, n, lockms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local token, lmax, lwin = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local k = tonumber(ARGV[7])
+local lost = {}
+local active = Q .. 'active'
+for i = 8, 7 + 3 * k, 3 do
+  local id = ARGV[i]
+  local jk = jkey(id)
+  if redis.call('HGET', jk, 'lk') == ARGV[i + 1] then
+    redis.call('ZREM', active, id)
+    redis.call('HSET', jk, 'rv', ARGV[i + 2])
+    finish(id, jk, 'completed', redis.call('HGET', jk, 'rc'), now)
+  else
+    lost[#lost + 1] = id
+  end
+end
+
+local next_due = promote(now)
+local wait_ms = 0
+local jobs = {}
+if n > 0 and redis.call('HEXISTS', Q .. 'meta', 'paused') == 0 then
+  if lmax > 0 then
+    local used = tonumber(redis.call('GET', Q .. 'limiter') or '0')
+    if used >= lmax then
+      wait_ms = redis.call('PTTL', Q .. 'limiter')
+      if wait_ms < 0 then wait_ms = lwin end
+      n = 0
+    elseif lmax - used < n then
+      n = lmax - used
+    end
+  end
+  local ids = {}
+  if n > 0 then
+    local z = redis.call('ZPOPMIN', Q .. 'prio', n)
+    for i = 1, #z, 2 do ids[#ids + 1] = z[i] end
+  end
+  if #ids < n then
+    local w = redis.call('RPOP', Q .. 'wait', n - #ids)
+    if w then for _, id in ipairs(w) do ids[#ids + 1] = id end end
+  end
+  local deadline = now + lockms
+  for _, id in ipairs(ids) do
+    local jk = jkey(id)
+    local f = redis.call('HMGET', jk, 'd', 'at', 'to', 'bo')
+    if f[2] then -- a job removed while it waited left only its id behind
+      local am = redis.call('HINCRBY', jk, 'am', 1)
+      redis.call('HSET', jk, 'st', 'active', 'lk', token .. ':' .. am, 'pt', now)
+      redis.call('ZADD', active, deadline, id)
+      jobs[#jobs + 1] = id
+      jobs[#jobs + 1] = f[1]
+      jobs[#jobs + 1] = am
+      jobs[#jobs + 1] = f[2]
+      jobs[#jobs + 1] = f[3]
+      jobs[#jobs + 1] = f[4]
+    end
+  end
+  local taken = #jobs / 6
+  if lmax > 0 and taken > 0 then
+    if redis.call('INCRBY', Q .. 'limiter', taken) == taken then
+      redis.call('PEXPIRE', Q .. 'limiter', lwin)
+    end
+  end
+end
+-- Wake another consumer when jobs are left in line; forget the signal when none are.
+if redis.call('LLEN', Q .. 'wait') > 0 or redis.call('ZCARD', Q .. 'prio') > 0 then
+  signal()
+else
+  redis.call('ZREM', Q .. 'marker', '0')
+end
+local out = { next_due, wait_ms, #lost }
+for _, id in ipairs(lost) do out[#out + 1] = id end
+for _, v in ipairs(jobs) do out[#out + 1] = v end
+return out

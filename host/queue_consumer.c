@@ -1,0 +1,994 @@
+/* queue_consumer.c — takes jobs from Redis for one process and reports how they ended.
+ *
+ * One consumer per worker serves every queue its generation declares. Per queue it knows how
+ * many jobs run (running), how many it asked for (requested), whether jobs may be waiting
+ * (ready), and when the earliest delayed job is due. What happens in a loop turn is collected
+ * and acted on at its end (the check handle): completions of that turn and the next jobs
+ * travel in one reserve script per queue. With room and nothing ready it blocks on Redis:
+ * BZPOPMIN over the markers of those queues and its own wake key, which it pushes itself when
+ * the set of queues to wait on changes or it must stop waiting (a drain). */
+#include "queue.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "log.h"
+
+#define IDLE_MS_DEFAULT 5000
+#define MESSAGE_MAX 4096
+#define RESERVE_MAX 1000
+#define RETRY_MS 1000 /* after Redis failed a consumer's call */
+
+typedef struct cqueue cqueue_t;
+typedef struct cjob cjob_t;
+
+struct cjob {
+    queue_job_t job; /* first: the runner's pointer is ours */
+    cqueue_t *q;
+    char *token;
+    char *backoff;
+    int released; /* given back by release_all: the runner's report is ignored */
+    cjob_t *prev, *next;
+};
+
+/* A completion waiting for the end of the turn: id, token, result in one block. */
+typedef struct done_s {
+    struct done_s *next;
+    size_t id_len, token_len, result_len;
+    char bytes[];
+} done_t;
+
+struct cqueue {
+    queue_consumer_t *c;
+    queue_decl_t decl; /* decl.name owned */
+    int declared;      /* in the generation's current set */
+    int running, requested;
+    int reserving;         /* a reserve script in flight */
+    int ready;             /* jobs may be waiting: ask for them when there is room */
+    int64_t next_due;      /* wall ms of the earliest delayed job; -1 none known */
+    int64_t limited_until; /* wall ms: the rate limit's window ends */
+    done_t *done, **done_tail;
+    int ndone;
+    cjob_t *jobs; /* running, newest first */
+    char marker[QUEUE_NAME_MAX + 32];
+    cqueue_t *next;
+};
+
+typedef struct {
+    queue_sched_t s;
+    char *copy; /* one block holding every string of s */
+    int64_t next_ms;
+} csched_t;
+
+struct queue_consumer {
+    uv_loop_t *loop;
+    redis_client_t *client;
+    queue_consumer_opts_t o;
+    queue_run_cb run;
+    void *ud;
+    cqueue_t *queues;
+    csched_t *scheds;
+    int nscheds;
+    uv_check_t turn;
+    uv_idle_t kick;   /* keeps the loop from sleeping until the turn ran (see consumer_kick) */
+    uv_timer_t due;   /* the earliest due time of a delayed job or a rate-limit window */
+    uv_timer_t locks; /* renews locks and runs the stalled check */
+    uv_timer_t sched;
+    redis_cmd_t *block; /* BZPOPMIN in flight */
+    int block_waits_on; /* how many queue markers it waits on */
+    int woken;          /* a wake was pushed for the block in flight */
+    int pending;        /* scripts in flight */
+    int64_t retry_at;   /* after a failure: no Redis call before then (wall ms) */
+    int reported_down;  /* logged once per outage */
+    int draining;
+    void (*drained)(void *);
+    void *drained_ud;
+    int closing, handles;
+    char token[48];
+    char wake_key[64];
+    uint64_t taken;
+};
+
+static int64_t wall_ms(const queue_consumer_t *c)
+{
+    int64_t v;
+    if (c->o.now_ms && c->o.now_ms(&v) == 0)
+        return v;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A turn's work is done in the check handle, after the loop's I/O; the idle handle makes sure
+ * the loop does not block in poll first when the work came from a timer. */
+static void consumer_on_kick(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+}
+
+static void consumer_kick(queue_consumer_t *c)
+{
+    if (!c->closing)
+        uv_idle_start(&c->kick, consumer_on_kick);
+}
+
+static void consumer_check_drained(queue_consumer_t *c);
+
+/* ---- queues ------------------------------------------------------------------------------- */
+
+static cqueue_t *queue_find(queue_consumer_t *c, const char *name)
+{
+    for (cqueue_t *q = c->queues; q; q = q->next)
+        if (strcmp(q->decl.name, name) == 0)
+            return q;
+    return NULL;
+}
+
+static int queue_room(const queue_consumer_t *c, const cqueue_t *q)
+{
+    if (!q->declared || c->draining)
+        return 0;
+    int room = q->decl.concurrency - q->running - q->requested;
+    return room > RESERVE_MAX ? RESERVE_MAX : room;
+}
+
+static void job_free(cjob_t *j)
+{
+    cqueue_t *q = j->q;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        q->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    q->running--;
+    free(j);
+}
+
+/* ---- reserve: report completions, take jobs ----------------------------------------------- */
+
+static void log_outcome(const cjob_t *j, const char *state, const char *code, const char *msg)
+{
+    log_job_t l = {.queue = j->job.queue,
+                   .id = j->job.id,
+                   .attempt = j->job.attempt,
+                   .state = state,
+                   .duration_us = uv_hrtime() / 1000 - j->job.started_us,
+                   .error_code = code,
+                   .error_message = msg,
+                   .generation = j->job.generation};
+    log_job(&l);
+}
+
+/* Field i of a job in a reserve reply: a bulk string (HMGET) or an integer (HINCRBY). */
+static const char *field_str(const redisReply *r, size_t *len)
+{
+    if (r->type == REDIS_REPLY_STRING) {
+        *len = r->len;
+        return r->str;
+    }
+    *len = 0;
+    return "";
+}
+
+static long long field_int(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_INTEGER  ? r->integer
+           : r->type == REDIS_REPLY_STRING ? atoll(r->str)
+                                           : 0;
+}
+
+static void start_job(queue_consumer_t *c, cqueue_t *q, redisReply **f)
+{
+    size_t id_len, data_len, bo_len;
+    const char *id = field_str(f[0], &id_len), *data = field_str(f[1], &data_len);
+    const char *bo = field_str(f[5], &bo_len);
+    long long attempt = field_int(f[2]);
+    char token[96];
+    int tl = snprintf(token, sizeof(token), "%s:%lld", c->token, attempt);
+    size_t name_len = strlen(q->decl.name);
+    cjob_t *j = malloc(sizeof(*j) + id_len + data_len + name_len + bo_len + (size_t)tl + 5);
+    if (!j) {
+        log_error("queue %s: out of memory for job %.*s: its lock will expire and it runs again",
+                  q->decl.name, (int)id_len, id);
+        return;
+    }
+    memset(j, 0, sizeof(*j));
+    char *p = (char *)(j + 1);
+    j->job.id = memcpy(p, id, id_len), p[id_len] = '\0', p += id_len + 1;
+    j->job.data = memcpy(p, data, data_len), p[data_len] = '\0', p += data_len + 1;
+    j->job.data_len = data_len;
+    j->job.queue = memcpy(p, q->decl.name, name_len + 1), p += name_len + 1;
+    j->backoff = memcpy(p, bo, bo_len), p[bo_len] = '\0', p += bo_len + 1;
+    j->token = memcpy(p, token, (size_t)tl + 1);
+    j->job.attempt = (int)attempt;
+    j->job.attempts = (int)field_int(f[3]);
+    j->job.timeout_ms = (uint64_t)field_int(f[4]);
+    j->job.started_us = uv_hrtime() / 1000;
+    j->q = q;
+    j->next = q->jobs;
+    if (q->jobs)
+        q->jobs->prev = j;
+    q->jobs = j;
+    q->running++;
+    c->taken++;
+    c->run(&j->job, c->ud);
+}
+
+static void consumer_on_due(uv_timer_t *t)
+{
+    consumer_kick(t->data);
+}
+
+/* Redis refused or is away: no call before RETRY_MS, then the queue looks again. */
+static void consumer_backoff(queue_consumer_t *c, const char *what, const char *why)
+{
+    if (!c->reported_down)
+        log_warn("queue consumer: %s failed: %s; retrying every %d ms", what, why, RETRY_MS);
+    c->reported_down = 1;
+    c->retry_at = wall_ms(c) + RETRY_MS;
+    uv_timer_start(&c->due, consumer_on_due, RETRY_MS, 0);
+}
+
+static const char *reply_why(const redisReply *r, int err)
+{
+    return r && r->type == REDIS_REPLY_ERROR ? r->str : redis_strerror(err ? err : REDIS_EREPLY);
+}
+
+typedef struct {
+    queue_consumer_t *c;
+    cqueue_t *q;
+    int asked;
+} reserve_t;
+
+static void on_reserved(const redisReply *r, int err, void *ud)
+{
+    reserve_t rs = *(reserve_t *)ud;
+    free(ud);
+    queue_consumer_t *c = rs.c;
+    cqueue_t *q = rs.q;
+    c->pending--;
+    q->reserving = 0;
+    q->requested -= rs.asked;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3) {
+        q->ready = 1;
+        consumer_backoff(c, "taking jobs", reply_why(r, err));
+    } else {
+        c->reported_down = 0;
+        long long wait = r->element[1]->integer;
+        size_t nlost = (size_t)r->element[2]->integer, first = 3 + nlost;
+        for (size_t i = 3; i < first && i < r->elements; i++)
+            log_warn("queue %s: job %s finished after its lock expired: its result was not kept",
+                     q->decl.name, r->element[i]->str);
+        q->next_due = r->element[0]->integer;
+        if (wait > 0)
+            q->limited_until = wall_ms(c) + wait;
+        size_t njobs = first <= r->elements ? (r->elements - first) / 6 : 0;
+        /* Fewer than asked: the queue ran dry (or is limited, or paused); its marker wakes us. */
+        q->ready = wait == 0 && rs.asked > 0 && (int)njobs == rs.asked;
+        for (size_t i = 0; i < njobs; i++)
+            start_job(c, q, &r->element[first + 6 * i]);
+    }
+    consumer_kick(c);
+    consumer_check_drained(c);
+}
+
+/* One reserve for q: the turn's completions, and up to `room` new jobs. */
+static void send_reserve(queue_consumer_t *c, cqueue_t *q, int room, int64_t now)
+{
+    int argc = 7 + 3 * q->ndone;
+    const char **argv = malloc((size_t)argc * (sizeof(char *) + sizeof(size_t)));
+    reserve_t *rs = malloc(sizeof(*rs));
+    if (!argv || !rs) {
+        free(argv);
+        free(rs);
+        return;
+    }
+    size_t *len = (size_t *)(argv + argc);
+    char nums[5][24];
+    snprintf(nums[0], 24, "%" PRId64, now);
+    snprintf(nums[1], 24, "%d", room);
+    snprintf(nums[2], 24, "%" PRIu64, c->o.lock_ms);
+    snprintf(nums[3], 24, "%d", q->decl.limit_max);
+    snprintf(nums[4], 24, "%" PRIu64, q->decl.limit_ms);
+    const char *head[7] = {nums[0], nums[1], nums[2], c->token, nums[3], nums[4], NULL};
+    char k[24];
+    snprintf(k, sizeof(k), "%d", q->ndone);
+    head[6] = k;
+    for (int i = 0; i < 7; i++) {
+        argv[i] = head[i];
+        len[i] = strlen(head[i]);
+    }
+    int a = 7;
+    for (done_t *d = q->done; d; d = d->next) {
+        argv[a] = d->bytes, len[a++] = d->id_len;
+        argv[a] = d->bytes + d->id_len, len[a++] = d->token_len;
+        argv[a] = d->bytes + d->id_len + d->token_len, len[a++] = d->result_len;
+    }
+    *rs = (reserve_t){c, q, room};
+    int rc = queue_eval(c->client, QUEUE_SCRIPT_RESERVE, q->decl.name, argc, argv, len, on_reserved,
+                        rs, NULL);
+    free(argv);
+    if (rc < 0) {
+        free(rs);
+        q->ready = 1;
+        consumer_backoff(c, "taking jobs", redis_strerror(rc));
+        return; /* the completions stay for the next try */
+    }
+    done_t *next;
+    for (done_t *d = q->done; d; d = next) {
+        next = d->next;
+        free(d);
+    }
+    q->done = NULL;
+    q->done_tail = &q->done;
+    q->ndone = 0;
+    q->reserving = 1;
+    q->requested += room;
+    c->pending++;
+}
+
+/* ---- waiting on Redis --------------------------------------------------------------------- */
+
+static void on_block(const redisReply *r, int err, void *ud)
+{
+    queue_consumer_t *c = ud;
+    c->block = NULL;
+    c->woken = 0;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        if (!c->closing)
+            consumer_backoff(c, "waiting for jobs", reply_why(r, err));
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+        const char *key = r->element[0]->str, *member = r->element[1]->str;
+        for (cqueue_t *q = c->queues; q; q = q->next) {
+            if (strcmp(q->marker, key) != 0)
+                continue;
+            if (member[0] == 'd') {
+                int64_t due = (int64_t)strtod(r->element[2]->str, NULL);
+                if (q->next_due < 0 || due < q->next_due)
+                    q->next_due = due;
+            } else {
+                q->ready = 1;
+            }
+        }
+    } else { /* timed out: look at every queue, delayed jobs may be due */
+        for (cqueue_t *q = c->queues; q; q = q->next)
+            q->ready = 1;
+    }
+    consumer_kick(c);
+    consumer_check_drained(c);
+}
+
+/* Interrupts the BZPOPMIN in flight (its answer is the wake key); the turn then waits again on
+ * the queues that need it. */
+static void consumer_wake(queue_consumer_t *c)
+{
+    if (!c->block || c->woken)
+        return;
+    const char *argv[] = {"ZADD", c->wake_key, "0", "w"};
+    size_t len[] = {4, strlen(c->wake_key), 1, 1};
+    if (redis_command(c->client, 4, argv, len, NULL, NULL, NULL) == 0) {
+        const char *ex[] = {"PEXPIRE", c->wake_key, "60000"};
+        size_t exlen[] = {7, strlen(c->wake_key), 5};
+        redis_command(c->client, 3, ex, exlen, NULL, NULL, NULL);
+        c->woken = 1;
+    }
+}
+
+static void send_block(queue_consumer_t *c, int nwait, int64_t until, int64_t now)
+{
+    int argc = nwait + 3;
+    const char **argv = malloc((size_t)argc * (sizeof(char *) + sizeof(size_t)));
+    if (!argv)
+        return;
+    size_t *len = (size_t *)(argv + argc);
+    int a = 0;
+    argv[a] = "BZPOPMIN", len[a++] = 8;
+    argv[a] = c->wake_key, len[a++] = strlen(c->wake_key);
+    for (cqueue_t *q = c->queues; q; q = q->next) {
+        if (queue_room(c, q) > 0 && !q->ready && !q->reserving) {
+            argv[a] = q->marker;
+            len[a++] = strlen(q->marker);
+        }
+    }
+    int64_t ms = until - now;
+    if (ms < 1)
+        ms = 1;
+    char timeout[32];
+    snprintf(timeout, sizeof(timeout), "%.3f", (double)ms / 1000.0);
+    argv[a] = timeout, len[a++] = strlen(timeout);
+    int rc = redis_command(c->client, a, argv, len, on_block, c, &c->block);
+    free(argv);
+    if (rc < 0) {
+        c->block = NULL;
+        consumer_backoff(c, "waiting for jobs", redis_strerror(rc));
+        return;
+    }
+    c->block_waits_on = nwait;
+}
+
+/* ---- the turn ----------------------------------------------------------------------------- */
+
+static void consumer_turn(queue_consumer_t *c)
+{
+    if (c->closing)
+        return;
+    int64_t now = wall_ms(c);
+    int64_t until = now + (int64_t)c->o.idle_ms; /* the next moment something is due */
+    int nwait = 0;
+    int backing_off = c->retry_at > now;
+    for (cqueue_t *q = c->queues; q; q = q->next) {
+        if (q->next_due >= 0 && q->next_due <= now)
+            q->ready = 1; /* a delayed job is due: promote it, even without room */
+        if (q->limited_until && q->limited_until <= now)
+            q->limited_until = 0;
+        int room = q->limited_until ? 0 : queue_room(c, q);
+        int due = q->next_due >= 0 && q->next_due <= now;
+        if (!backing_off && !q->reserving &&
+            (q->ndone > 0 || (q->ready && room > 0) || (due && q->declared))) {
+            send_reserve(c, q, room, now);
+            if (due)
+                q->next_due = -1; /* the reply says the next one */
+        }
+        if (q->declared && !q->reserving && q->next_due >= 0 && q->next_due < until)
+            until = q->next_due;
+        if (q->limited_until && q->limited_until < until)
+            until = q->limited_until;
+        if (!q->reserving && !q->ready && room > 0)
+            nwait++;
+    }
+    if (backing_off)
+        return;
+    if (c->block) {
+        if (nwait != c->block_waits_on || c->draining)
+            consumer_wake(c);
+    } else if (nwait > 0 && !c->draining) {
+        send_block(c, nwait, until, now);
+    } else if (!c->draining) {
+        uv_timer_start(&c->due, consumer_on_due, (uint64_t)(until > now ? until - now : 0), 0);
+    }
+}
+
+static void consumer_on_turn(uv_check_t *h)
+{
+    queue_consumer_t *c = h->data;
+    uv_idle_stop(&c->kick);
+    consumer_turn(c);
+}
+
+/* ---- outcomes ----------------------------------------------------------------------------- */
+
+void queue_job_complete(queue_job_t *job, const char *result, size_t len)
+{
+    cjob_t *j = (cjob_t *)job;
+    cqueue_t *q = j->q;
+    if (!j->released) {
+        size_t il = strlen(job->id), tl = strlen(j->token);
+        done_t *d = malloc(sizeof(*d) + il + tl + len);
+        if (d) {
+            *d = (done_t){NULL, il, tl, len};
+            memcpy(d->bytes, job->id, il);
+            memcpy(d->bytes + il, j->token, tl);
+            memcpy(d->bytes + il + tl, result, len);
+            *q->done_tail = d;
+            q->done_tail = &d->next;
+            q->ndone++;
+        } else {
+            log_error("queue %s: out of memory reporting job %s: it runs again after its lock",
+                      q->decl.name, job->id);
+        }
+        log_outcome(j, "completed", NULL, NULL);
+    }
+    queue_consumer_t *c = q->c;
+    job_free(j);
+    consumer_kick(c);
+}
+
+typedef struct {
+    queue_consumer_t *c;
+    int final;
+    char id[];
+} fail_t;
+
+static void on_failed(const redisReply *r, int err, void *ud)
+{
+    fail_t *f = ud;
+    queue_consumer_t *c = f->c;
+    c->pending--;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        log_error("queue: cannot record the failure of job %s: %s; it runs again after its lock",
+                  f->id, reply_why(r, err));
+    else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
+        log_warn("queue: job %s failed after its lock expired: the failure was not kept", f->id);
+    free(f);
+    consumer_check_drained(c);
+}
+
+void queue_job_fail(queue_job_t *job, const char *code, const char *message, int final)
+{
+    cjob_t *j = (cjob_t *)job;
+    cqueue_t *q = j->q;
+    queue_consumer_t *c = q->c;
+    if (j->released) {
+        job_free(j);
+        return;
+    }
+    size_t mlen = strlen(message);
+    if (mlen > MESSAGE_MAX)
+        mlen = MESSAGE_MAX;
+    long long delay = -1;
+    if (!final && job->attempt < job->attempts)
+        delay = (long long)queue_backoff_ms(j->backoff, job->attempt,
+                                            (double)rand() / ((double)RAND_MAX + 1));
+    log_outcome(j, delay < 0 ? "failed" : "retrying", code, message);
+    char now[24], d[24];
+    snprintf(now, sizeof(now), "%" PRId64, wall_ms(c));
+    snprintf(d, sizeof(d), "%lld", delay);
+    const char *argv[] = {now, job->id, j->token, code, message, d};
+    size_t len[] = {strlen(now), strlen(job->id), strlen(j->token), strlen(code), mlen, strlen(d)};
+    size_t il = strlen(job->id);
+    fail_t *f = malloc(sizeof(*f) + il + 1);
+    if (f) {
+        f->c = c;
+        f->final = final;
+        memcpy(f->id, job->id, il + 1);
+        if (queue_eval(c->client, QUEUE_SCRIPT_FAIL, q->decl.name, 6, argv, len, on_failed, f,
+                       NULL) == 0)
+            c->pending++;
+        else {
+            log_error("queue %s: cannot record the failure of job %s (Redis unavailable); it runs "
+                      "again after its lock",
+                      q->decl.name, job->id);
+            free(f);
+        }
+    }
+    job_free(j);
+    consumer_kick(c);
+}
+
+/* ---- locks and stalled jobs --------------------------------------------------------------- */
+
+typedef struct {
+    queue_consumer_t *c;
+    char queue[QUEUE_NAME_MAX + 1];
+} call_t;
+
+static call_t *call_new(queue_consumer_t *c, const cqueue_t *q)
+{
+    call_t *k = malloc(sizeof(*k));
+    if (k) {
+        k->c = c;
+        snprintf(k->queue, sizeof(k->queue), "%s", q->decl.name);
+    }
+    return k;
+}
+
+static void on_renewed(const redisReply *r, int err, void *ud)
+{
+    call_t *k = ud;
+    k->c->pending--;
+    if (r && r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < r->elements; i++)
+            log_warn("queue %s: job %s lost its lock (found stalled): another attempt may run it",
+                     k->queue, r->element[i]->str);
+    else
+        log_warn("queue %s: cannot renew job locks: %s", k->queue, reply_why(r, err));
+    queue_consumer_t *c = k->c;
+    free(k);
+    consumer_check_drained(c);
+}
+
+static void on_stalled(const redisReply *r, int err, void *ud)
+{
+    call_t *k = ud;
+    k->c->pending--;
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            int failed = r->element[i + 1]->integer == 2;
+            log_job_t l = {.queue = k->queue,
+                           .id = r->element[i]->str,
+                           .state = failed ? "failed" : "stalled",
+                           .error_code = "STALLED",
+                           .error_message = failed ? "stalled too many times"
+                                                   : "its lock expired: it runs again"};
+            log_job(&l);
+        }
+        if (r->elements)
+            for (cqueue_t *q = k->c->queues; q; q = q->next)
+                if (strcmp(q->decl.name, k->queue) == 0)
+                    q->ready = 1;
+    }
+    (void)err;
+    queue_consumer_t *c = k->c;
+    free(k);
+    consumer_kick(c);
+    consumer_check_drained(c);
+}
+
+static void renew_queue(queue_consumer_t *c, cqueue_t *q, int64_t now)
+{
+    int argc = 1 + 2 * q->running, a = 0;
+    const char **argv = malloc((size_t)argc * (sizeof(char *) + sizeof(size_t)));
+    call_t *k = call_new(c, q);
+    if (!argv || !k) {
+        free(argv);
+        free(k);
+        return;
+    }
+    size_t *len = (size_t *)(argv + argc);
+    char deadline[24];
+    snprintf(deadline, sizeof(deadline), "%" PRId64, now + (int64_t)c->o.lock_ms);
+    argv[a] = deadline, len[a++] = strlen(deadline);
+    for (cjob_t *j = q->jobs; j && a + 1 < argc; j = j->next) {
+        if (j->released)
+            continue;
+        argv[a] = j->job.id, len[a++] = strlen(j->job.id);
+        argv[a] = j->token, len[a++] = strlen(j->token);
+    }
+    if (a > 1 && queue_eval(c->client, QUEUE_SCRIPT_RENEW, q->decl.name, a, argv, len, on_renewed,
+                            k, NULL) == 0)
+        c->pending++;
+    else
+        free(k);
+    free(argv);
+}
+
+static void check_stalled(queue_consumer_t *c, cqueue_t *q, int64_t now)
+{
+    call_t *k = call_new(c, q);
+    if (!k)
+        return;
+    char n[24], max[24], every[24];
+    snprintf(n, sizeof(n), "%" PRId64, now);
+    snprintf(max, sizeof(max), "%d", q->decl.max_stalled);
+    snprintf(every, sizeof(every), "%" PRIu64, c->o.lock_ms / 2);
+    const char *argv[] = {n, max, every};
+    size_t len[] = {strlen(n), strlen(max), strlen(every)};
+    if (queue_eval(c->client, QUEUE_SCRIPT_STALLED, q->decl.name, 3, argv, len, on_stalled, k,
+                   NULL) == 0)
+        c->pending++;
+    else
+        free(k);
+}
+
+static void consumer_on_locks(uv_timer_t *t)
+{
+    queue_consumer_t *c = t->data;
+    int64_t now = wall_ms(c);
+    for (cqueue_t *q = c->queues; q; q = q->next) {
+        if (q->running)
+            renew_queue(c, q, now);
+        if (q->declared && !c->draining)
+            check_stalled(c, q, now);
+    }
+}
+
+/* ---- schedules ---------------------------------------------------------------------------- */
+
+static int64_t sched_next(const csched_t *s, int64_t after)
+{
+    if (s->s.every_ms)
+        return (after / (int64_t)s->s.every_ms + 1) * (int64_t)s->s.every_ms;
+    (void)after;
+    return -1; /* cron: not yet */
+}
+
+static void on_fired(const redisReply *r, int err, void *ud)
+{
+    call_t *k = ud;
+    k->c->pending--;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        log_warn("queue %s: a scheduled job could not be added: %s", k->queue, reply_why(r, err));
+    queue_consumer_t *c = k->c;
+    free(k);
+    consumer_check_drained(c);
+}
+
+static void consumer_on_sched(uv_timer_t *t);
+
+static void consumer_arm_sched(queue_consumer_t *c, int64_t now)
+{
+    int64_t first = -1;
+    for (int i = 0; i < c->nscheds; i++)
+        if (c->scheds[i].next_ms >= 0 && (first < 0 || c->scheds[i].next_ms < first))
+            first = c->scheds[i].next_ms;
+    if (first < 0 || c->draining)
+        uv_timer_stop(&c->sched);
+    else
+        uv_timer_start(&c->sched, consumer_on_sched, (uint64_t)(first > now ? first - now : 0), 0);
+}
+
+static void consumer_on_sched(uv_timer_t *t)
+{
+    queue_consumer_t *c = t->data;
+    int64_t now = wall_ms(c);
+    for (int i = 0; i < c->nscheds; i++) {
+        csched_t *s = &c->scheds[i];
+        if (s->next_ms < 0 || s->next_ms > now)
+            continue;
+        cqueue_t *q = queue_find(c, s->s.queue);
+        call_t *k = q ? call_new(c, q) : NULL;
+        char period[24], key[48], nowtxt[24];
+        snprintf(period, sizeof(period), "%" PRId64, s->next_ms);
+        snprintf(nowtxt, sizeof(nowtxt), "%" PRId64, now);
+        snprintf(key, sizeof(key), "%d", i);
+        const char *argv[14] = {s->s.cron ? s->s.cron : key, period};
+        size_t len[14] = {0};
+        for (int a = 0; a < 12; a++)
+            argv[2 + a] = s->s.add_argv[a], len[2 + a] = s->s.add_len[a];
+        argv[2 + 3] = nowtxt, len[2 + 3] = strlen(nowtxt);
+        argv[2 + 4] = "0", len[2 + 4] = 1;
+        char every[32];
+        if (!s->s.cron) {
+            snprintf(every, sizeof(every), "every:%" PRIu64, s->s.every_ms);
+            argv[0] = every;
+        }
+        len[0] = strlen(argv[0]);
+        len[1] = strlen(period);
+        if (k && queue_eval(c->client, QUEUE_SCRIPT_SCHEDULE, s->s.queue, 14, argv, len, on_fired,
+                            k, NULL) == 0)
+            c->pending++;
+        else
+            free(k);
+        s->next_ms = sched_next(s, now);
+    }
+    consumer_arm_sched(c, now);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+static void consumer_check_drained(queue_consumer_t *c)
+{
+    if (!c->draining || !c->drained || c->pending)
+        return;
+    for (cqueue_t *q = c->queues; q; q = q->next)
+        if (q->running || q->ndone)
+            return;
+    if (c->block) {
+        consumer_wake(c);
+        return;
+    }
+    void (*cb)(void *) = c->drained;
+    c->drained = NULL;
+    cb(c->drained_ud);
+}
+
+static cqueue_t *queue_add(queue_consumer_t *c, const queue_decl_t *d)
+{
+    cqueue_t *q = calloc(1, sizeof(*q));
+    char *name = q ? strdup(d->name) : NULL;
+    if (!name) {
+        free(q);
+        return NULL;
+    }
+    q->c = c;
+    q->decl.name = name;
+    q->next_due = -1;
+    q->done_tail = &q->done;
+    if (queue_key(name, strlen(name), q->marker, sizeof(q->marker) - 8) < 0) {
+        free(name);
+        free(q);
+        return NULL;
+    }
+    strcat(q->marker, "marker");
+    q->next = c->queues;
+    c->queues = q;
+    return q;
+}
+
+static void sched_free_all(queue_consumer_t *c)
+{
+    for (int i = 0; i < c->nscheds; i++)
+        free(c->scheds[i].copy);
+    free(c->scheds);
+    c->scheds = NULL;
+    c->nscheds = 0;
+}
+
+/* Copies every string of s into one block. */
+static int sched_copy(const queue_sched_t *s, csched_t *out)
+{
+    size_t n = strlen(s->queue) + 1 + (s->cron ? strlen(s->cron) + 1 : 0);
+    for (int a = 0; a < 12; a++)
+        n += s->add_len[a] + 1;
+    char *p = malloc(n);
+    if (!p)
+        return -1;
+    out->copy = p;
+    out->s = *s;
+    out->s.queue = strcpy(p, s->queue), p += strlen(s->queue) + 1;
+    if (s->cron)
+        out->s.cron = strcpy(p, s->cron), p += strlen(s->cron) + 1;
+    for (int a = 0; a < 12; a++) {
+        out->s.add_argv[a] = memcpy(p, s->add_argv[a], s->add_len[a]);
+        p[s->add_len[a]] = '\0';
+        p += s->add_len[a] + 1;
+    }
+    return 0;
+}
+
+int queue_consumer_set(queue_consumer_t *c, const queue_decl_t *decls, int ndecls,
+                       const queue_sched_t *scheds, int nscheds)
+{
+    for (cqueue_t *q = c->queues; q; q = q->next)
+        q->declared = 0;
+    int rc = 0;
+    for (int i = 0; i < ndecls; i++) {
+        cqueue_t *q = queue_find(c, decls[i].name);
+        if (!q && !(q = queue_add(c, &decls[i]))) {
+            rc = -1;
+            continue;
+        }
+        const char *name = q->decl.name;
+        q->decl = decls[i];
+        q->decl.name = name;
+        if (q->decl.concurrency < 1)
+            q->decl.concurrency = 1;
+        q->declared = 1;
+        q->ready = 1;
+    }
+    sched_free_all(c);
+    if (nscheds > 0 && (c->scheds = calloc((size_t)nscheds, sizeof(csched_t)))) {
+        int64_t now = wall_ms(c);
+        for (int i = 0; i < nscheds; i++) {
+            if (sched_copy(&scheds[i], &c->scheds[c->nscheds]) < 0) {
+                rc = -1;
+                continue;
+            }
+            csched_t *s = &c->scheds[c->nscheds++];
+            s->next_ms = sched_next(s, now);
+        }
+        consumer_arm_sched(c, now);
+    } else if (nscheds > 0) {
+        rc = -1;
+    } else {
+        uv_timer_stop(&c->sched);
+    }
+    consumer_kick(c);
+    return rc;
+}
+
+static void consumer_on_closed(uv_handle_t *h)
+{
+    queue_consumer_t *c = h->data;
+    if (--c->handles > 0)
+        return;
+    cqueue_t *next;
+    for (cqueue_t *q = c->queues; q; q = next) {
+        next = q->next;
+        while (q->jobs)
+            job_free(q->jobs);
+        done_t *dn;
+        for (done_t *d = q->done; d; d = dn) {
+            dn = d->next;
+            free(d);
+        }
+        free((char *)q->decl.name);
+        free(q);
+    }
+    sched_free_all(c);
+    free(c);
+}
+
+int queue_consumer_new(uv_loop_t *loop, redis_client_t *client, const queue_consumer_opts_t *o,
+                       queue_run_cb run, void *ud, queue_consumer_t **out)
+{
+    queue_consumer_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return REDIS_ENOMEM;
+    c->loop = loop;
+    c->client = client;
+    c->o = *o;
+    if (!c->o.lock_ms)
+        c->o.lock_ms = 30000;
+    if (!c->o.idle_ms)
+        c->o.idle_ms = IDLE_MS_DEFAULT;
+    c->run = run;
+    c->ud = ud;
+    unsigned char rnd[8];
+    if (crypto_random(rnd, sizeof(rnd)) < 0)
+        memset(rnd, 0, sizeof(rnd));
+    char hex[17];
+    crypto_hex(rnd, sizeof(rnd), hex);
+    snprintf(c->token, sizeof(c->token), "%d-%s", (int)getpid(), hex);
+    snprintf(c->wake_key, sizeof(c->wake_key), "%swake:%s", QUEUE_PREFIX, c->token);
+    uv_check_init(loop, &c->turn);
+    uv_idle_init(loop, &c->kick);
+    uv_timer_init(loop, &c->due);
+    uv_timer_init(loop, &c->locks);
+    uv_timer_init(loop, &c->sched);
+    c->turn.data = c->kick.data = c->due.data = c->locks.data = c->sched.data = c;
+    c->handles = 5;
+    uv_check_start(&c->turn, consumer_on_turn);
+    uv_timer_start(&c->locks, consumer_on_locks, c->o.lock_ms / 2, c->o.lock_ms / 2);
+    *out = c;
+    return 0;
+}
+
+void queue_consumer_drain(queue_consumer_t *c, void (*drained)(void *), void *ud)
+{
+    c->draining = 1;
+    c->drained = drained;
+    c->drained_ud = ud;
+    uv_timer_stop(&c->sched);
+    uv_timer_stop(&c->due);
+    consumer_wake(c);
+    consumer_kick(c);
+    consumer_check_drained(c);
+}
+
+static void on_released(const redisReply *r, int err, void *ud)
+{
+    call_t *k = ud;
+    k->c->pending--;
+    if (!r || r->type != REDIS_REPLY_INTEGER)
+        log_error("queue %s: cannot give running jobs back: %s; they run again after their lock",
+                  k->queue, reply_why(r, err));
+    else if (r->integer > 0)
+        log_warn("queue %s: gave %lld running job(s) back to the queue", k->queue, r->integer);
+    queue_consumer_t *c = k->c;
+    free(k);
+    consumer_check_drained(c);
+}
+
+void queue_consumer_release_all(queue_consumer_t *c)
+{
+    for (cqueue_t *q = c->queues; q; q = q->next) {
+        int argc = 2 * q->running, a = 0;
+        if (argc == 0)
+            continue;
+        const char **argv = malloc((size_t)argc * (sizeof(char *) + sizeof(size_t)));
+        call_t *k = call_new(c, q);
+        if (!argv || !k) {
+            free(argv);
+            free(k);
+            continue;
+        }
+        size_t *len = (size_t *)(argv + argc);
+        for (cjob_t *j = q->jobs; j; j = j->next) {
+            if (j->released)
+                continue;
+            j->released = 1;
+            log_outcome(j, "released", NULL, NULL);
+            argv[a] = j->job.id, len[a++] = strlen(j->job.id);
+            argv[a] = j->token, len[a++] = strlen(j->token);
+        }
+        if (a > 0 && queue_eval(c->client, QUEUE_SCRIPT_RELEASE, q->decl.name, a, argv, len,
+                                on_released, k, NULL) == 0)
+            c->pending++;
+        else
+            free(k);
+        free(argv);
+    }
+}
+
+int queue_consumer_running(const queue_consumer_t *c)
+{
+    int n = 0;
+    for (const cqueue_t *q = c->queues; q; q = q->next)
+        n += q->running;
+    return n;
+}
+
+/* Commands still in flight keep a pointer to c only through their callbacks' ud; closing
+ * waits for none of them: the client is closed with (or before) the consumer, which delivers
+ * REDIS_EUNAVAILABLE to them first. */
+void queue_consumer_close(queue_consumer_t *c)
+{
+    if (!c || c->closing)
+        return;
+    c->closing = 1;
+    if (c->block)
+        redis_command_abandon(c->block);
+    c->block = NULL;
+    uv_close((uv_handle_t *)&c->turn, consumer_on_closed);
+    uv_close((uv_handle_t *)&c->kick, consumer_on_closed);
+    uv_close((uv_handle_t *)&c->due, consumer_on_closed);
+    uv_close((uv_handle_t *)&c->locks, consumer_on_closed);
+    uv_close((uv_handle_t *)&c->sched, consumer_on_closed);
+}
