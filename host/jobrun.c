@@ -165,6 +165,11 @@ void jobrun_sweep(jobrun_t *jr, uint64_t now_ms, uint64_t max_ms)
     }
 }
 
+const queue_consumer_t *jobrun_consumer(const jobrun_t *jr)
+{
+    return jr->consumer;
+}
+
 int jobrun_running(const jobrun_t *jr)
 {
     return jr->nrunning;

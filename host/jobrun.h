@@ -24,6 +24,7 @@ void jobrun_abort(jobrun_t *jr);
 /* Cancels jobs still running on a generation retired more than max_ms ago. */
 void jobrun_sweep(jobrun_t *jr, uint64_t now_ms, uint64_t max_ms);
 int jobrun_running(const jobrun_t *jr);
+const queue_consumer_t *jobrun_consumer(const jobrun_t *jr);
 void jobrun_close(jobrun_t *jr);
 
 #endif

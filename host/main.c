@@ -12,6 +12,7 @@
 #include <luajit.h>
 
 #include "config.h"
+#include "jobs_cli.h"
 #include "log.h"
 #include "migrate.h"
 #include "proc.h"
@@ -25,6 +26,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: speezy <command>\n"
                     "  serve            serve HTTP with a master and WORKERS workers (default)\n"
+                    "  jobs [status | retry-failed NAME | clean NAME --state S --older-than AGE]\n"
+                    "                   consume the queues only (no HTTP), or operate on them\n"
                     "  check            load SCRIPTS_DIR as a reload would; print its generation\n"
                     "  reload           check, then ask the running server (PID_FILE) to reload\n"
                     "  migrate [status] apply pending migrations (MIGRATIONS_DIR) / list them\n"
@@ -173,7 +176,13 @@ int main(int argc, char **argv)
 
     int rc;
     if (strcmp(cmd, "serve") == 0)
-        rc = check_scripts(&cfg, NULL) != 0 ? 1 : proc_run(&cfg); /* refuse before forking */
+        rc = check_scripts(&cfg, NULL) != 0 ? 1 : proc_run(&cfg, 1); /* refuse before forking */
+    else if (strcmp(cmd, "jobs") == 0 && argc > 2)
+        rc = jobs_cli_main(&cfg, argc - 2, argv + 2);
+    else if (strcmp(cmd, "jobs") == 0 && !cfg.redis_url)
+        rc = (fprintf(stderr, "speezy jobs: REDIS_URL is not set: there is no queue\n"), 1);
+    else if (strcmp(cmd, "jobs") == 0)
+        rc = check_scripts(&cfg, NULL) != 0 ? 1 : proc_run(&cfg, 0);
     else if (strcmp(cmd, "check") == 0)
         rc = cmd_check(&cfg);
     else if (strcmp(cmd, "reload") == 0)

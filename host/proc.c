@@ -399,18 +399,23 @@ static void tick(master_t *m)
     }
 }
 
-int proc_run(const config_t *cfg)
+int proc_run(const config_t *cfg, int http)
 {
     master_t m = {.cfg = cfg};
     if (cfg->workers > MAX_WORKERS)
         return 1;
     proc_log_init(cfg, "master");
-    m.listen_fd = listen_socket(cfg);
-    if (m.listen_fd < 0 || setup(&m) < 0)
+    m.listen_fd = http ? listen_socket(cfg) : -1;
+    if ((http && m.listen_fd < 0) || setup(&m) < 0)
         return 1;
     write_pid_file(cfg);
-    log_info("speezy listening on %s:%d with %d workers (%s, scripts %s%s)", cfg->host, cfg->port,
-             cfg->workers, cfg->env_name, cfg->scripts_dir, cfg->watch_scripts ? ", watched" : "");
+    if (http)
+        log_info("speezy listening on %s:%d with %d workers (%s, scripts %s%s)", cfg->host,
+                 cfg->port, cfg->workers, cfg->env_name, cfg->scripts_dir,
+                 cfg->watch_scripts ? ", watched" : "");
+    else
+        log_info("speezy consuming jobs with %d workers, no HTTP (%s, scripts %s%s)", cfg->workers,
+                 cfg->env_name, cfg->scripts_dir, cfg->watch_scripts ? ", watched" : "");
     log_flush();
     for (int i = 0; i < cfg->workers; i++)
         spawn(&m, i);
@@ -425,7 +430,8 @@ int proc_run(const config_t *cfg)
         tick(&m);
         log_flush();
     }
-    close(m.listen_fd);
+    if (m.listen_fd >= 0)
+        close(m.listen_fd);
     if (proc_read_pid(cfg) == getpid())
         unlink(cfg->pid_file);
     log_info("stopped");

@@ -121,6 +121,17 @@ void queue_consumer_drain(queue_consumer_t *c, void (*drained)(void *), void *ud
  * their later reports are ignored. For a drain that ran out of time. */
 void queue_consumer_release_all(queue_consumer_t *c);
 int queue_consumer_running(const queue_consumer_t *c);
+
+/* What this consumer did per queue since it started: the operations' metrics read these. */
+typedef struct queue_stats {
+    const char *name;
+    int running;
+    uint64_t completed, failed, retried; /* outcomes of attempts reported by this consumer */
+    uint64_t duration_us_sum;            /* of those attempts */
+    uint64_t duration_us_max;
+} queue_stats_t;
+void queue_consumer_stats(const queue_consumer_t *c, void (*each)(const queue_stats_t *, void *),
+                          void *ud);
 void queue_consumer_close(queue_consumer_t *c);
 
 /* The delay before retry `attempt + 1` after attempt `attempt` failed (ms). */

@@ -55,6 +55,7 @@ struct cqueue {
     done_t *done, **done_tail;
     int ndone;
     cjob_t *jobs; /* running, newest first */
+    queue_stats_t stats;
     char marker[QUEUE_NAME_MAX + 32];
     cqueue_t *next;
 };
@@ -154,11 +155,18 @@ static void job_free(cjob_t *j)
 
 static void log_outcome(const cjob_t *j, const char *state, const char *code, const char *msg)
 {
+    queue_stats_t *st = &j->q->stats;
+    uint64_t us = uv_hrtime() / 1000 - j->job.started_us;
+    st->completed += strcmp(state, "completed") == 0;
+    st->failed += strcmp(state, "failed") == 0;
+    st->retried += strcmp(state, "retrying") == 0;
+    st->duration_us_sum += us;
+    st->duration_us_max = us > st->duration_us_max ? us : st->duration_us_max;
     log_job_t l = {.queue = j->job.queue,
                    .id = j->job.id,
                    .attempt = j->job.attempt,
                    .state = state,
-                   .duration_us = uv_hrtime() / 1000 - j->job.started_us,
+                   .duration_us = us,
                    .error_code = code,
                    .error_message = msg,
                    .generation = j->job.generation};
@@ -964,6 +972,17 @@ void queue_consumer_release_all(queue_consumer_t *c)
         else
             free(k);
         free(argv);
+    }
+}
+
+void queue_consumer_stats(const queue_consumer_t *c, void (*each)(const queue_stats_t *, void *),
+                          void *ud)
+{
+    for (const cqueue_t *q = c->queues; q; q = q->next) {
+        queue_stats_t st = q->stats;
+        st.name = q->decl.name;
+        st.running = q->running;
+        each(&st, ud);
     }
 }
 

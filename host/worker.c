@@ -418,6 +418,20 @@ static void admin_reload(worker_t *w, http_req_t *req)
     respond_json(w, req, 202);
 }
 
+static void put_queue_stats(const queue_stats_t *st, void *ud)
+{
+    json_buf_t *b = ud;
+    json_obj_open(b);
+    json_field_str(b, "name", st->name);
+    json_field_int(b, "running", st->running);
+    json_field_uint(b, "completed", st->completed);
+    json_field_uint(b, "failed", st->failed);
+    json_field_uint(b, "retried", st->retried);
+    json_field_uint(b, "durationUsSum", st->duration_us_sum);
+    json_field_uint(b, "durationUsMax", st->duration_us_max);
+    json_obj_close(b);
+}
+
 static void admin_status(worker_t *w, http_req_t *req)
 {
     pg_pool_stats_t pg = {0};
@@ -447,6 +461,12 @@ static void admin_status(worker_t *w, http_req_t *req)
     json_field_int(b, "connected", rd.connected);
     json_field_uint(b, "pending", rd.pending);
     json_obj_close(b);
+    /* this worker's consumer, per queue (the counts in Redis: `speezy jobs status`) */
+    json_key(b, "queues");
+    json_arr_open(b);
+    if (w->jobs)
+        queue_consumer_stats(jobrun_consumer(w->jobs), put_queue_stats, b);
+    json_arr_close(b);
     respond_json(w, req, 200);
 }
 

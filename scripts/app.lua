@@ -1,4 +1,4 @@
--- scripts/app.lua — the application's entry point: every route module is required here.
+-- scripts/app.lua — the application's entry point: every route and job module is required here.
 local app = require "speezy.app"
 
 app.get("/hello", function()
@@ -6,3 +6,5 @@ app.get("/hello", function()
 end)
 
 require "routes.system"
+require "jobs.test"
+require "jobs.cleanup"
