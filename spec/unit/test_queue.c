@@ -1,0 +1,238 @@
+/* test_queue.c — the queue core without Lua: backoff and key rules, then a consumer against the
+ * real Redis of the harness (SPEEZY_TEST_REDIS_URL): jobs added by the add script are taken,
+ * run by a C runner, completed, failed and retried, given back on release. */
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "queue.h"
+#include "redis.h"
+#include "test.h"
+
+TEST(backoff_fixed_and_exponential)
+{
+    CHECK(queue_backoff_ms("", 1, 0.5) == 0);
+    CHECK(queue_backoff_ms("fixed:250:0", 1, 0.9) == 250);
+    CHECK(queue_backoff_ms("fixed:250:0", 5, 0.9) == 250);
+    CHECK(queue_backoff_ms("exponential:100:0", 1, 0) == 100);
+    CHECK(queue_backoff_ms("exponential:100:0", 2, 0) == 200);
+    CHECK(queue_backoff_ms("exponential:100:0", 4, 0) == 800);
+    /* jitter takes up to its share away, never adds */
+    CHECK(queue_backoff_ms("fixed:1000:0.2", 1, 0) == 1000);
+    CHECK(queue_backoff_ms("fixed:1000:0.2", 1, 0.5) == 900);
+    CHECK(queue_backoff_ms("fixed:1000:0.2", 1, 0.999999) >= 800);
+    /* a huge exponent is capped, not overflowed */
+    CHECK(queue_backoff_ms("exponential:1000:0", 1000, 0) == 365ULL * 86400 * 1000);
+    CHECK(queue_backoff_ms("garbage", 1, 0) == 0);
+}
+
+TEST(queue_keys)
+{
+    char buf[256];
+    CHECK(queue_key("mail.send", 9, buf, sizeof(buf)) > 0);
+    CHECK_STR(buf, "sq:q:mail.send:");
+    CHECK(queue_key("", 0, buf, sizeof(buf)) < 0);
+    CHECK(queue_key("a\nb", 3, buf, sizeof(buf)) < 0);
+    char long_name[QUEUE_NAME_MAX + 2];
+    memset(long_name, 'x', sizeof(long_name));
+    CHECK(queue_key(long_name, sizeof(long_name), buf, sizeof(buf)) < 0);
+}
+
+TEST(scripts_share_common)
+{
+    size_t len;
+    const char *add = queue_script_text(QUEUE_SCRIPT_ADD, &len);
+    CHECK(add && len > 0 && strstr(add, "local function add_job") && strstr(add, "add.lua"));
+    queue_script_t s;
+    CHECK(queue_script_by_name("reserve", &s) == 0 && s == QUEUE_SCRIPT_RESERVE);
+    CHECK(queue_script_by_name("nope", &s) < 0);
+}
+
+/* ---- a consumer against Redis --------------------------------------------------------------- */
+
+static const char *redis_url;
+
+typedef struct {
+    uv_loop_t *loop;
+    int added, ran, completed_target, fail_first;
+    int max_attempt_seen;
+    queue_job_t *held[64]; /* jobs the runner keeps running (release test) */
+    int nheld, hold;
+} runner_t;
+
+static void run_job(queue_job_t *job, void *ud)
+{
+    runner_t *r = ud;
+    r->ran++;
+    if (job->attempt > r->max_attempt_seen)
+        r->max_attempt_seen = job->attempt;
+    if (r->hold && r->nheld < 64) {
+        r->held[r->nheld++] = job;
+        return;
+    }
+    if (job->attempt <= r->fail_first)
+        queue_job_fail(job, "TEST_FAIL", "planned", 0);
+    else
+        queue_job_complete(job, "{\"ok\":true}", 11);
+}
+
+static void on_added(const redisReply *reply, int err, void *ud)
+{
+    runner_t *r = ud;
+    if (reply && reply->type == REDIS_REPLY_ARRAY)
+        r->added += (int)reply->elements / 2;
+}
+
+/* n jobs on queue name, each with attempts and a fixed backoff of 10 ms */
+static void add_jobs(redis_client_t *rc, runner_t *r, const char *name, int n, int attempts)
+{
+    char now[32], at[16];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(now, sizeof(now), "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    snprintf(at, sizeof(at), "%d", attempts);
+    const char *one[12] = {name, "",  "{}",         now,     "0",     "0",
+                           at,   "0", "fixed:10:0", "-1:-1", "-1:-1", "0"};
+    const char *argv[12 * 50];
+    size_t len[12 * 50];
+    for (int i = 0; i < n; i++)
+        for (int a = 0; a < 12; a++) {
+            argv[12 * i + a] = one[a];
+            len[12 * i + a] = strlen(one[a]);
+        }
+    CHECK(queue_eval(rc, QUEUE_SCRIPT_ADD, name, 12 * n, argv, len, on_added, r, NULL) == 0);
+}
+
+static long long counts_field(uv_loop_t *loop, redis_client_t *rc, const char *name, int field);
+
+typedef struct {
+    long long v;
+    int field, done;
+} count_t;
+
+static void on_counts(const redisReply *reply, int err, void *ud)
+{
+    count_t *c = ud;
+    if (reply && reply->type == REDIS_REPLY_ARRAY && (size_t)c->field < reply->elements)
+        c->v = reply->element[c->field]->integer;
+    c->done = 1;
+}
+
+static long long counts_field(uv_loop_t *loop, redis_client_t *rc, const char *name, int field)
+{
+    count_t c = {-1, field, 0};
+    if (queue_eval(rc, QUEUE_SCRIPT_COUNTS, name, 0, NULL, NULL, on_counts, &c, NULL) < 0)
+        return -1;
+    while (!c.done)
+        uv_run(loop, UV_RUN_ONCE);
+    return c.v;
+}
+
+static void tick(uv_timer_t *t)
+{
+    (void)t;
+}
+
+static void drained(void *ud)
+{
+    *(int *)ud = 1;
+}
+
+/* Runs the loop until cond holds or timeout_ms passed. */
+#define RUN_UNTIL(loop, cond, timeout_ms)                                                          \
+    do {                                                                                           \
+        uint64_t until_ = uv_now(loop) + (timeout_ms)*test_time_scale();                           \
+        while (!(cond) && uv_now(loop) < until_) {                                                 \
+            uv_timer_t t_;                                                                         \
+            uv_timer_init(loop, &t_);                                                              \
+            uv_timer_start(&t_, tick, 20, 0);                                                      \
+            uv_run(loop, UV_RUN_ONCE);                                                             \
+            uv_close((uv_handle_t *)&t_, NULL);                                                    \
+            uv_run(loop, UV_RUN_NOWAIT);                                                           \
+        }                                                                                          \
+    } while (0)
+
+static void unique_name(char *buf, size_t cap, const char *what)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(buf, cap, "unit.%s.%lld.%ld", what, (long long)ts.tv_sec, ts.tv_nsec);
+}
+
+static void consumer_case(int fail_first, int attempts, int njobs, int hold)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    redis_client_t *rc;
+    CHECK(redis_client_new(&loop, redis_url, NULL, &rc) == 0);
+    runner_t r = {.loop = &loop, .fail_first = fail_first, .hold = hold};
+    char name[96];
+    unique_name(name, sizeof(name), hold ? "release" : "run");
+    add_jobs(rc, &r, name, njobs, attempts);
+    RUN_UNTIL(&loop, r.added == njobs, 5000);
+    CHECK(r.added == njobs);
+    queue_consumer_t *c;
+    queue_consumer_opts_t o = {.lock_ms = 5000};
+    CHECK(queue_consumer_new(&loop, rc, &o, run_job, &r, &c) == 0);
+    queue_decl_t d = {.name = name, .concurrency = 8, .max_stalled = 1};
+    CHECK(queue_consumer_set(c, &d, 1, NULL, 0) == 0);
+    if (hold) {
+        RUN_UNTIL(&loop, r.nheld == 8, 5000);
+        CHECK(r.nheld == 8); /* concurrency 8: no more than 8 taken while none finishes */
+        CHECK(queue_consumer_running(c) == 8);
+        CHECK(counts_field(&loop, rc, name, 1) == 8); /* active */
+        int done = 0;
+        queue_consumer_drain(c, drained, &done); /* a draining consumer takes nothing more */
+        queue_consumer_release_all(c);
+        for (int i = 0; i < r.nheld; i++)
+            queue_job_complete(r.held[i], "1", 1); /* ignored: given back */
+        RUN_UNTIL(&loop, counts_field(&loop, rc, name, 1) == 0, 5000);
+        CHECK(counts_field(&loop, rc, name, 0) == njobs); /* all waiting again */
+        CHECK(counts_field(&loop, rc, name, 4) == 0);     /* none completed */
+        RUN_UNTIL(&loop, done, 5000);
+        CHECK(done);
+    } else {
+        RUN_UNTIL(&loop, counts_field(&loop, rc, name, 4) == njobs, 10000);
+        CHECK(counts_field(&loop, rc, name, 4) == njobs); /* completed */
+        CHECK(counts_field(&loop, rc, name, 5) == 0);     /* failed */
+        CHECK(r.ran == njobs * (fail_first + 1));
+        CHECK(r.max_attempt_seen == fail_first + 1);
+    }
+    queue_consumer_close(c);
+    redis_client_close(rc);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST(consumer_completes_every_job)
+{
+    consumer_case(0, 1, 50, 0);
+}
+
+TEST(consumer_retries_failed_attempts)
+{
+    consumer_case(2, 3, 20, 0);
+}
+
+TEST(consumer_gives_running_jobs_back)
+{
+    consumer_case(0, 1, 20, 1);
+}
+
+int main(void)
+{
+    RUN(backoff_fixed_and_exponential);
+    RUN(queue_keys);
+    RUN(scripts_share_common);
+    redis_url = getenv("SPEEZY_TEST_REDIS_URL");
+    if (!redis_url) {
+        fprintf(stderr, "SPEEZY_TEST_REDIS_URL is not set: the consumer tests need Redis\n");
+        test_failed++;
+        return test_summary();
+    }
+    RUN(consumer_completes_every_job);
+    RUN(consumer_retries_failed_attempts);
+    RUN(consumer_gives_running_jobs_back);
+    return test_summary();
+}
