@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cron.h"
 #include "crypto.h"
 #include "log.h"
 
@@ -63,7 +64,8 @@ struct cqueue {
 typedef struct {
     queue_sched_t s;
     char *copy; /* one block holding every string of s */
-    int64_t next_ms;
+    cron_expr_t cron;
+    int64_t next_ms; /* -1: never (a cron expression that no longer fires) */
 } csched_t;
 
 struct queue_consumer {
@@ -566,12 +568,12 @@ typedef struct {
     char queue[QUEUE_NAME_MAX + 1];
 } call_t;
 
-static call_t *call_new(queue_consumer_t *c, const cqueue_t *q)
+static call_t *call_new(queue_consumer_t *c, const char *queue)
 {
     call_t *k = malloc(sizeof(*k));
     if (k) {
         k->c = c;
-        snprintf(k->queue, sizeof(k->queue), "%s", q->decl.name);
+        snprintf(k->queue, sizeof(k->queue), "%s", queue);
     }
     return k;
 }
@@ -622,7 +624,7 @@ static void renew_queue(queue_consumer_t *c, cqueue_t *q, int64_t now)
 {
     int argc = 1 + 2 * q->running, a = 0;
     const char **argv = malloc((size_t)argc * (sizeof(char *) + sizeof(size_t)));
-    call_t *k = call_new(c, q);
+    call_t *k = call_new(c, q->decl.name);
     if (!argv || !k) {
         free(argv);
         free(k);
@@ -648,7 +650,7 @@ static void renew_queue(queue_consumer_t *c, cqueue_t *q, int64_t now)
 
 static void check_stalled(queue_consumer_t *c, cqueue_t *q, int64_t now)
 {
-    call_t *k = call_new(c, q);
+    call_t *k = call_new(c, q->decl.name);
     if (!k)
         return;
     char n[24], max[24], every[24];
@@ -682,8 +684,7 @@ static int64_t sched_next(const csched_t *s, int64_t after)
 {
     if (s->s.every_ms)
         return (after / (int64_t)s->s.every_ms + 1) * (int64_t)s->s.every_ms;
-    (void)after;
-    return -1; /* cron: not yet */
+    return cron_next(&s->cron, after);
 }
 
 static void on_fired(const redisReply *r, int err, void *ud)
@@ -719,23 +720,21 @@ static void consumer_on_sched(uv_timer_t *t)
         csched_t *s = &c->scheds[i];
         if (s->next_ms < 0 || s->next_ms > now)
             continue;
-        cqueue_t *q = queue_find(c, s->s.queue);
-        call_t *k = q ? call_new(c, q) : NULL;
-        char period[24], key[48], nowtxt[24];
+        call_t *k = call_new(c, s->s.queue);
+        char period[24], key[300], nowtxt[24];
         snprintf(period, sizeof(period), "%" PRId64, s->next_ms);
         snprintf(nowtxt, sizeof(nowtxt), "%" PRId64, now);
-        snprintf(key, sizeof(key), "%d", i);
-        const char *argv[14] = {s->s.cron ? s->s.cron : key, period};
+        /* the schedule's name in Redis: its period, so every instance agrees on it */
+        if (s->s.cron)
+            snprintf(key, sizeof(key), "cron:%s", s->s.cron);
+        else
+            snprintf(key, sizeof(key), "every:%" PRIu64, s->s.every_ms);
+        const char *argv[14] = {key, period};
         size_t len[14] = {0};
         for (int a = 0; a < 12; a++)
             argv[2 + a] = s->s.add_argv[a], len[2 + a] = s->s.add_len[a];
         argv[2 + 3] = nowtxt, len[2 + 3] = strlen(nowtxt);
         argv[2 + 4] = "0", len[2 + 4] = 1;
-        char every[32];
-        if (!s->s.cron) {
-            snprintf(every, sizeof(every), "every:%" PRIu64, s->s.every_ms);
-            argv[0] = every;
-        }
         len[0] = strlen(argv[0]);
         len[1] = strlen(period);
         if (k && queue_eval(c->client, QUEUE_SCRIPT_SCHEDULE, s->s.queue, 14, argv, len, on_fired,
@@ -807,6 +806,12 @@ static int sched_copy(const queue_sched_t *s, csched_t *out)
     char *p = malloc(n);
     if (!p)
         return -1;
+    char err[128];
+    if (s->cron && cron_parse(s->cron, &out->cron, err, sizeof(err)) < 0) {
+        log_error("queue %s: schedule refused: %s", s->queue, err); /* speezy.queue checked it */
+        free(p);
+        return -1;
+    }
     out->copy = p;
     out->s = *s;
     out->s.queue = strcpy(p, s->queue), p += strlen(s->queue) + 1;
@@ -951,7 +956,7 @@ void queue_consumer_release_all(queue_consumer_t *c)
         if (argc == 0)
             continue;
         const char **argv = malloc((size_t)argc * (sizeof(char *) + sizeof(size_t)));
-        call_t *k = call_new(c, q);
+        call_t *k = call_new(c, q->decl.name);
         if (!argv || !k) {
             free(argv);
             free(k);

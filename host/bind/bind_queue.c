@@ -4,7 +4,10 @@
  *   script(name) -> text        a queue script (common.lua + its own), as the consumer runs it
  *   cron_check(expr) -> true | false, message
  */
+#include <time.h>
+
 #include "bind.h"
+#include "cron.h"
 #include "queue.h"
 
 static int qb_script(lua_State *L)
@@ -19,12 +22,23 @@ static int qb_script(lua_State *L)
     return 1;
 }
 
+/* Syntax, and that the expression fires at all ("0 0 30 2 *" never does). */
 static int qb_cron_check(lua_State *L)
 {
-    luaL_checkstring(L, 1);
-    lua_pushboolean(L, 0);
-    lua_pushliteral(L, "cron schedules are not supported yet: use { every = ms }");
-    return 2;
+    cron_expr_t e;
+    char err[256];
+    if (cron_parse(luaL_checkstring(L, 1), &e, err, sizeof(err)) < 0) {
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    if (cron_next(&e, (int64_t)time(NULL) * 1000) < 0) {
+        lua_pushboolean(L, 0);
+        lua_pushfstring(L, "cron: %s never fires", lua_tostring(L, 1));
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 int luaopen_speezy_queue_core(lua_State *L)
