@@ -265,6 +265,8 @@ static void on_reserved(const redisReply *r, int err, void *ud)
     c->pending--;
     q->reserving = 0;
     q->requested -= rs.asked;
+    if (c->closing) /* the client is failing what was in flight: nothing to start any more */
+        return;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3) {
         q->ready = 1;
         consumer_backoff(c, "taking jobs", reply_why(r, err));

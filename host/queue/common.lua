@@ -10,7 +10,8 @@
 --
 -- Job hash fields: q queue, d data (JSON), ts added ms, at attempts, am attempts made,
 -- pr priority, to timeout ms, bo backoff "type:ms:jitter", rc / rf retention of completed /
--- failed as "age_ms:count" (-1 = unbounded), st state, lk lock token of the running attempt,
+-- failed as "age_ms:count" (-1 = unbounded), st state, lk lock token of the running attempt
+-- (empty or absent when none runs),
 -- pt started ms, ft finished ms, rv result (JSON), fc failure code, fr failure message,
 -- sc times found stalled.
 -- A script acting on one job by id alone (control.lua) gets KEYS[2] = '' and names the queue
@@ -70,12 +71,11 @@ end
 
 -- A job that ended (state completed or failed) joins its set, or goes at once with count 0.
 local function finish(id, jk, state, keep, now)
-  redis.call('HSET', jk, 'st', state, 'ft', now)
-  redis.call('HDEL', jk, 'lk')
   if string.sub(keep or '', -2) == ':0' then
     redis.call('DEL', jk)
     return
   end
+  redis.call('HSET', jk, 'st', state, 'ft', now, 'lk', '')
   local set = Q .. state
   redis.call('ZADD', set, now, id)
   trim(set, keep, now)
@@ -84,24 +84,30 @@ end
 -- Adds one job from ARGV[i .. i+11]: name, jobId ('' for a new number), data, now, delay,
 -- priority, attempts, timeout, backoff, keep completed, keep failed, dedup ms. Returns the id
 -- and 1, or the existing id and 0 when a live or retained job (or a dedup mark) has it.
-local function add_job(i)
+-- A job ready at once joins `line` (pushed by the caller, one LPUSH for many) when given.
+local function add_job(i, line, number)
   local id = ARGV[i + 1]
   if id == '' then
-    id = tostring(redis.call('INCR', P .. 'id'))
+    id = number or tostring(redis.call('INCR', P .. 'id'))
   elseif redis.call('EXISTS', jkey(id)) == 1 or redis.call('EXISTS', P .. 'dd:' .. id) == 1 then
     return id, 0
   end
   local jk = jkey(id)
   local now, delay, pr = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
+  local st = delay > 0 and 'delayed' or pr > 0 and 'prioritized' or 'waiting'
   redis.call('HSET', jk, 'q', ARGV[i], 'd', ARGV[i + 2], 'ts', now, 'at', ARGV[i + 6], 'am', 0,
-    'pr', pr, 'to', ARGV[i + 7], 'bo', ARGV[i + 8], 'rc', ARGV[i + 9], 'rf', ARGV[i + 10])
+    'pr', pr, 'to', ARGV[i + 7], 'bo', ARGV[i + 8], 'rc', ARGV[i + 9], 'rf', ARGV[i + 10],
+    'st', st)
   if delay > 0 then
     redis.call('ZADD', Q .. 'delayed', now + delay, id)
-    redis.call('HSET', jk, 'st', 'delayed')
     signal_at(now + delay)
+  elseif pr > 0 then
+    local c = redis.call('INCR', Q .. 'pc') % 4294967296
+    redis.call('ZADD', Q .. 'prio', pr * 4294967296 + c, id)
+  elseif line then
+    line[#line + 1] = id
   else
-    enqueue(id, jk, pr)
-    signal()
+    redis.call('LPUSH', Q .. 'wait', id)
   end
   local dedup = tonumber(ARGV[i + 11])
   if dedup > 0 then redis.call('SET', P .. 'dd:' .. id, '1', 'PX', dedup) end

@@ -45,7 +45,8 @@ elseif action == 'remove' then
   local id = ARGV[2]
   local jk = jkey(id)
   if redis.call('EXISTS', jk) == 0 then return 0 end
-  if redis.call('HEXISTS', jk, 'lk') == 1 then return -1 end
+  local lk = redis.call('HGET', jk, 'lk')
+  if lk and lk ~= '' then return -1 end
   redis.call('LREM', Q .. 'wait', 0, id)
   for _, s in ipairs({ 'prio', 'delayed', 'completed', 'failed' }) do
     redis.call('ZREM', Q .. s, id)

@@ -4,21 +4,39 @@
 -- Returns { next delayed due (-1: none), rate-limit wait ms (0: not limited), lost k,
 -- the k' ids whose lock was lost (not completed: the stalled check gave them to another
 -- attempt), then 6 values per job taken: id, data, attempt, attempts, timeout, backoff }.
+-- Redis' work per job is what makes a queue fast or slow: two calls to complete one (one when
+-- it is not kept), two to take one; the sets are updated once per step, not once per job.
 local now, n, lockms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local token, lmax, lwin = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local k = tonumber(ARGV[7])
-local lost = {}
+local lost, done, kept = {}, {}, {}
 local active = Q .. 'active'
 for i = 8, 7 + 3 * k, 3 do
   local id = ARGV[i]
   local jk = jkey(id)
-  if redis.call('HGET', jk, 'lk') == ARGV[i + 1] then
-    redis.call('ZREM', active, id)
-    redis.call('HSET', jk, 'rv', ARGV[i + 2])
-    finish(id, jk, 'completed', redis.call('HGET', jk, 'rc'), now)
+  local f = redis.call('HMGET', jk, 'lk', 'rc')
+  if f[1] == ARGV[i + 1] then
+    done[#done + 1] = id
+    if string.sub(f[2] or '', -2) == ':0' then
+      redis.call('DEL', jk)
+    else
+      redis.call('HSET', jk, 'rv', ARGV[i + 2], 'st', 'completed', 'ft', now, 'lk', '')
+      local ids = kept[f[2]]
+      if not ids then
+        ids = {}
+        kept[f[2]] = ids
+      end
+      ids[#ids + 1] = now
+      ids[#ids + 1] = id
+    end
   else
     lost[#lost + 1] = id
   end
+end
+if #done > 0 then redis.call('ZREM', active, unpack(done)) end
+for keep, members in pairs(kept) do
+  redis.call('ZADD', Q .. 'completed', unpack(members))
+  trim(Q .. 'completed', keep, now)
 end
 
 local next_due = promote(now)
@@ -45,13 +63,15 @@ if n > 0 and redis.call('HEXISTS', Q .. 'meta', 'paused') == 0 then
     if w then for _, id in ipairs(w) do ids[#ids + 1] = id end end
   end
   local deadline = now + lockms
+  local locks = {}
   for _, id in ipairs(ids) do
     local jk = jkey(id)
-    local f = redis.call('HMGET', jk, 'd', 'at', 'to', 'bo')
+    local f = redis.call('HMGET', jk, 'd', 'at', 'to', 'bo', 'am')
     if f[2] then -- a job removed while it waited left only its id behind
-      local am = redis.call('HINCRBY', jk, 'am', 1)
-      redis.call('HSET', jk, 'st', 'active', 'lk', token .. ':' .. am, 'pt', now)
-      redis.call('ZADD', active, deadline, id)
+      local am = (tonumber(f[5]) or 0) + 1
+      redis.call('HSET', jk, 'am', am, 'st', 'active', 'lk', token .. ':' .. am, 'pt', now)
+      locks[#locks + 1] = deadline
+      locks[#locks + 1] = id
       jobs[#jobs + 1] = id
       jobs[#jobs + 1] = f[1]
       jobs[#jobs + 1] = am
@@ -60,6 +80,7 @@ if n > 0 and redis.call('HEXISTS', Q .. 'meta', 'paused') == 0 then
       jobs[#jobs + 1] = f[4]
     end
   end
+  if #locks > 0 then redis.call('ZADD', active, unpack(locks)) end
   local taken = #jobs / 6
   if lmax > 0 and taken > 0 then
     if redis.call('INCRBY', Q .. 'limiter', taken) == taken then

@@ -6,4 +6,5 @@ if last >= period then return {} end
 redis.call('HSET', Q .. 'schedules', ARGV[1], period)
 redis.call('SADD', P .. 'queues', ARGV[3])
 local id = add_job(3)
+signal()
 return { id }
