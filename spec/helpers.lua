@@ -864,6 +864,60 @@ function h.must_psql(url, sql)
   return out
 end
 
+-- redis-cli against the harness' Redis: its trimmed output (replies and error replies alike:
+-- it exits 0 on those), the password in the environment, never on the command line.
+function h.redis_cli(...)
+  local s = h.servers()
+  assert(s.redis_port and s.redis_password, "no harness Redis (run the specs through spec/run)")
+  local argv = { "redis-cli", "--no-auth-warning", "-h", "127.0.0.1", "-p", tostring(s.redis_port) }
+  for _, a in ipairs({ ... }) do argv[#argv + 1] = tostring(a) end
+  local code, out = h.run(argv, { REDISCLI_AUTH = s.redis_password })
+  assert(code == 0, "redis-cli " .. table.concat(argv, " ", 7) .. " failed: " .. out)
+  return (out:gsub("%s+$", ""))
+end
+
+-- Job queue specs ---------------------------------------------------------------------------
+
+-- POSTs a JSON body; returns the response (its .json decoded).
+function Server:post_json(path, body)
+  return self:request({ method = "POST", path = path, body = cjson.encode(body),
+    headers = { ["Content-Type"] = "application/json" } })
+end
+
+-- The records a fixture's job handlers left under a data key (GET /trace/:key, as the queue
+-- fixtures answer it), oldest first; with phase, only those of that phase.
+function Server:job_trace(key, phase)
+  local res = self:request({ path = "/trace/" .. key })
+  assert(res.status == 200, "GET /trace/" .. key .. ": " .. res.status_line .. " " .. res.body)
+  local list = {}
+  for _, r in ipairs(res.json.runs) do
+    if phase == nil or r.phase == phase then list[#list + 1] = r end
+  end
+  return list
+end
+
+-- Waits until the trace under key holds at least n records of phase; returns them or raises.
+function Server:wait_trace(key, phase, n, timeout_ms)
+  local list
+  local ok = h.eventually(function()
+    list = self:job_trace(key, phase)
+    return #list >= n
+  end, timeout_ms or 15000, 50)
+  if not ok then
+    error(("trace %s: %d %s record(s) after %d ms, wanted %d; log:\n%s"):format(key, #list,
+      tostring(phase), timeout_ms or 15000, n, self:log_tail()), 2)
+  end
+  return list
+end
+
+-- queue.get(id) through GET /job/:id: the job, or nil when there is none.
+function Server:job(id)
+  local res = self:request({ path = "/job/" .. id })
+  if res.status == 404 then return nil end
+  assert(res.status == 200, "GET /job/" .. id .. ": " .. res.status_line .. " " .. res.body)
+  return res.json.job
+end
+
 -- Assertions shared by the specs ------------------------------------------------------------
 
 -- Checks the error envelope of DESIGN.md; returns the decoded body.

@@ -203,8 +203,8 @@ local function move(row_id, name, data_json, o)
   local ok, err = eval("add", name, add_args(name, data_json, o, OUTBOX_DEDUP_MS))
   if not ok then return nil, err end
   local pg = require "speezy.pg"
-  local _, derr = pg.query("DELETE FROM job_outbox WHERE id = $1", row_id)
-  if derr then return nil, derr end
+  local done, derr = pg.query("DELETE FROM job_outbox WHERE id = $1", row_id)
+  if not done then return nil, derr end -- on success the 2nd value is the row count
   return true
 end
 
@@ -219,9 +219,9 @@ local function add_in_tx(tx, name, data_json, o)
   local row_id = rows[1].id
   if o.jobId == "" then o.jobId = "outbox-" .. row_id end
   local opts_json = json.encode(o)
-  local _, uerr = tx:query("UPDATE job_outbox SET opts = $2::jsonb WHERE id = $1", row_id,
+  local updated, uerr = tx:query("UPDATE job_outbox SET opts = $2::jsonb WHERE id = $1", row_id,
     opts_json)
-  if uerr then return nil, uerr end
+  if not updated then return nil, uerr end
   tx:after_commit(function()
     local ok, merr = move(row_id, name, data_json, o)
     if not ok then
@@ -230,6 +230,20 @@ local function add_in_tx(tx, name, data_json, o)
     end
   end)
   return o.jobId
+end
+
+-- A row's options as add_in_tx writes them. A row written another way (by hand, by SQL) may
+-- hold fewer: the missing ones take queue.add's defaults, and a missing jobId the one
+-- add_in_tx would have given the row. Without them add.lua would refuse the row, and with it
+-- every sweep, so no row behind it would ever be moved.
+local function row_opts(row_id, text)
+  local o = json.decode(text)
+  if type(o) ~= "table" then o = {} end
+  for k, v in pairs(assert(normalize({}))) do
+    if o[k] == nil then o[k] = v end
+  end
+  if o.jobId == "" then o.jobId = "outbox-" .. row_id end
+  return o
 end
 
 local function sweep()
@@ -241,11 +255,9 @@ local function sweep()
                                    ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED]]))
     local moved = {}
     for _, r in ipairs(rows) do
-      local o = json.decode(r.opts)
-      if type(o) == "table" and o.jobId then
-        assert(eval("add", r.queue, add_args(r.queue, r.data, o, OUTBOX_DEDUP_MS)))
-        moved[#moved + 1] = r.id
-      end
+      local o = row_opts(r.id, r.opts)
+      assert(eval("add", r.queue, add_args(r.queue, r.data, o, OUTBOX_DEDUP_MS)))
+      moved[#moved + 1] = r.id
     end
     for _, id in ipairs(moved) do assert(tx:query("DELETE FROM job_outbox WHERE id = $1", id)) end
     if #moved > 0 then
