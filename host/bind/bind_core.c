@@ -101,10 +101,12 @@ static int core_setting(lua_State *L)
     return 1;
 }
 
+/* The generation whose VM this is (fixed when the module loaded, while that generation was
+ * being built), not the worker's current one: a job or request pinned to an older generation
+ * after a reload still names its own. */
 static int core_generation(lua_State *L)
 {
-    const char *g = bind_host(L)->generation;
-    lua_pushstring(L, g ? g : "");
+    lua_pushvalue(L, lua_upvalueindex(1));
     return 1;
 }
 
@@ -147,7 +149,6 @@ int luaopen_speezy_core(lua_State *L)
         {"monotonic_ms", core_monotonic},
         {"log", core_log},
         {"setting", core_setting},
-        {"generation", core_generation},
         {"env", core_env},
         {"request_field", core_request_field},
         {"is_error", core_is_error},
@@ -155,6 +156,10 @@ int luaopen_speezy_core(lua_State *L)
     };
     lua_createtable(L, 0, 10);
     luaL_register(L, NULL, fns);
+    const char *g = bind_host(L)->generation;
+    lua_pushstring(L, g ? g : "");
+    lua_pushcclosure(L, core_generation, 1);
+    lua_setfield(L, -2, "generation");
     bind_push_null(L);
     lua_setfield(L, -2, "null");
     return 1;

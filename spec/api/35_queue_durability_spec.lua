@@ -221,6 +221,8 @@ describe("queue: a reload between jobs", function()
     assert.equal(2, #runs)
     assert.same({ "start", "done" }, { runs[1].phase, runs[2].phase })
     assert.same({ "A", "A" }, { runs[1].v, runs[2].v })
+    -- and core.generation() there names the generation it is pinned to, not the current one
+    assert.same({ gen_a, gen_a }, { runs[1].gen, runs[2].gen })
   end)
 end)
 
