@@ -55,6 +55,28 @@ int queue_eval(redis_client_t *client, queue_script_t s, const char *name, int a
                queue_eval_t **out);
 void queue_eval_abandon(queue_eval_t *ev);
 
+/* ---- adding -------------------------------------------------------------------------------
+ * The jobs added in one loop turn (by any number of requests and jobs) reach Redis in one add
+ * script per queue at the end of the turn: one round trip and one script run for all of them. */
+
+typedef struct queue_adder queue_adder_t;
+typedef struct queue_add_req queue_add_req_t;
+
+/* id of the job (new, or the existing one of a duplicate jobId, created 0), or err < 0 with
+ * Redis' message (NULL when it gave none). */
+typedef void (*queue_add_cb)(const char *id, size_t id_len, int created, int err,
+                             const char *message, void *ud);
+
+int queue_adder_new(uv_loop_t *loop, redis_client_t *client, queue_adder_t **out);
+/* Fails what is waiting with REDIS_EUNAVAILABLE first. */
+void queue_adder_close(queue_adder_t *a);
+/* One job as add.lua reads it (12 values: name first). The callback runs later, never from
+ * inside this call; 0, or a negative code (REDIS_ENOMEM, REDIS_EINVAL for a bad name). */
+int queue_adder_add(queue_adder_t *a, const char *const argv[12], const size_t len[12],
+                    queue_add_cb cb, void *ud, queue_add_req_t **out);
+/* The callback will not run (the coroutine that waited is gone); the job may still be added. */
+void queue_add_abandon(queue_add_req_t *r);
+
 /* ---- consumer --------------------------------------------------------------------------- */
 
 typedef struct queue_consumer queue_consumer_t;

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "log.h"
 #include "pg.h"
+#include "queue.h"
 #include "redis.h"
 #include "router.h"
 #include "vm.h"
@@ -740,12 +741,16 @@ int worker_host_open(uv_loop_t *loop, const config_t *cfg, bind_host_t *host)
             log_error("REDIS_URL is not usable: %s", redis_strerror(rc));
             return -1;
         }
+        if (queue_adder_new(loop, host->redis, &host->queue_adder) < 0)
+            return -1;
     }
     return 0;
 }
 
 void worker_host_close(bind_host_t *host)
 {
+    queue_adder_close(host->queue_adder);
+    host->queue_adder = NULL;
     if (host->pg)
         pg_pool_close(host->pg);
     if (host->redis)

@@ -16,6 +16,7 @@
 struct config;
 struct pg_pool;
 struct redis_client;
+struct queue_adder;
 
 /* Owned by the worker (or `speezy test`), shared by every generation's VM: pools and clients
  * belong to the host, never to a VM. */
@@ -25,6 +26,7 @@ typedef struct bind_host {
     const struct config *cfg;
     struct pg_pool *pg;         /* NULL when no database is configured */
     struct redis_client *redis; /* NULL when no Redis is configured */
+    struct queue_adder *queue_adder; /* batches queue.add per loop turn; NULL without Redis */
     const char *generation;     /* hash of the generation being built or served */
     /* Pushes field `name` (path, query_string, body, ip, id, headers) of request number
      * `serial`, which co must be serving; returns -1 (pushing nothing) otherwise. Set by the

@@ -7,6 +7,7 @@
 -- Redis' work per job is what makes a queue fast or slow: two calls to complete one (one when
 -- it is not kept), two to take one; the sets are updated once per step, not once per job.
 local now, n, lockms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now_s = ARGV[1] -- times go back to Redis as the strings they came in: no formatting
 local token, lmax, lwin = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local k = tonumber(ARGV[7])
 local lost, done, kept = {}, {}, {}
@@ -20,13 +21,13 @@ for i = 8, 7 + 3 * k, 3 do
     if string.sub(f[2] or '', -2) == ':0' then
       redis.call('DEL', jk)
     else
-      redis.call('HSET', jk, 'rv', ARGV[i + 2], 'st', 'completed', 'ft', now, 'lk', '')
+      redis.call('HSET', jk, 'rv', ARGV[i + 2], 'st', 'completed', 'ft', now_s, 'lk', '')
       local ids = kept[f[2]]
       if not ids then
         ids = {}
         kept[f[2]] = ids
       end
-      ids[#ids + 1] = now
+      ids[#ids + 1] = now_s
       ids[#ids + 1] = id
     end
   else
@@ -42,7 +43,8 @@ end
 local next_due = promote(now)
 local wait_ms = 0
 local jobs = {}
-if n > 0 and redis.call('HEXISTS', Q .. 'meta', 'paused') == 0 then
+local paused = redis.call('HEXISTS', Q .. 'meta', 'paused') == 1
+if n > 0 and not paused then
   if lmax > 0 then
     local used = tonumber(redis.call('GET', Q .. 'limiter') or '0')
     if used >= lmax then
@@ -62,14 +64,14 @@ if n > 0 and redis.call('HEXISTS', Q .. 'meta', 'paused') == 0 then
     local w = redis.call('RPOP', Q .. 'wait', n - #ids)
     if w then for _, id in ipairs(w) do ids[#ids + 1] = id end end
   end
-  local deadline = now + lockms
+  local deadline = tostring(now + lockms)
   local locks = {}
   for _, id in ipairs(ids) do
     local jk = jkey(id)
     local f = redis.call('HMGET', jk, 'd', 'at', 'to', 'bo', 'am')
     if f[2] then -- a job removed while it waited left only its id behind
       local am = (tonumber(f[5]) or 0) + 1
-      redis.call('HSET', jk, 'am', am, 'st', 'active', 'lk', token .. ':' .. am, 'pt', now)
+      redis.call('HSET', jk, 'am', am, 'st', 'active', 'lk', token .. ':' .. am, 'pt', now_s)
       locks[#locks + 1] = deadline
       locks[#locks + 1] = id
       jobs[#jobs + 1] = id
@@ -88,8 +90,11 @@ if n > 0 and redis.call('HEXISTS', Q .. 'meta', 'paused') == 0 then
     end
   end
 end
--- Wake another consumer when jobs are left in line; forget the signal when none are.
-if redis.call('LLEN', Q .. 'wait') > 0 or redis.call('ZCARD', Q .. 'prio') > 0 then
+-- Wake another consumer when jobs are left in line; forget the signal when none are, or while
+-- the queue is paused (resume signals again): a signal nobody may act on would wake every
+-- consumer in a loop.
+if not paused and (redis.call('LLEN', Q .. 'wait') > 0
+    or redis.call('ZCARD', Q .. 'prio') > 0) then
   signal()
 else
   redis.call('ZREM', Q .. 'marker', '0')

@@ -175,6 +175,9 @@ local function normalize(opts)
   return o
 end
 
+-- queue.add without options, the common case, skips the checks above.
+local DEFAULTS = assert(normalize {})
+
 local function now_ms()
   return ("%d"):format(core.now() * 1000)
 end
@@ -275,16 +278,20 @@ function M.add(name, data, opts)
   if opts ~= nil and type(opts) ~= "table" then
     misuse("add", "options must be a table, got " .. type(opts))
   end
-  local o, why = normalize(opts or {})
+  local o, why = DEFAULTS, nil
+  if opts then o, why = normalize(opts) end
   if not o then return fail("INVALID_OPTIONS", "queue.add: " .. why) end
   local data_json = encode_data(data)
   if not data_json then
     return fail("INVALID_OPTIONS", "queue.add: data cannot be encoded as JSON")
   end
   if opts and opts.tx ~= nil then return add_in_tx(opts.tx, name, data_json, o) end
-  local res, err = eval("add", name, add_args(name, data_json, o))
-  if not res then return nil, err end
-  return res[1]
+  local args = add_args(name, data_json, o)
+  for i = 4, 12 do args[i] = tostring(args[i]) end
+  local op, err = qcore.add(args) -- leaves with the turn's other adds to this queue
+  if not op then return nil, err end
+  qcore.wait(op)
+  return qcore.result(op)
 end
 
 -- Reading and operating --------------------------------------------------------------------

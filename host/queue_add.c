@@ -1,0 +1,204 @@
+/* queue_add.c — adds jobs in batches: every add of a loop turn waits in its queue's batch, and
+ * the batches leave at the end of the turn (a check handle, with an idle handle so a turn that
+ * ends in a timer does not sleep first), each as one add script. */
+#include "queue.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_MAX 500 /* jobs per script call: bounds the script's run and its reply */
+
+struct queue_add_req {
+    queue_add_cb cb; /* NULL once abandoned */
+    void *ud;
+    queue_add_req_t *next;
+    size_t len[12];
+    const char *argv[12]; /* into bytes */
+    char bytes[];
+};
+
+typedef struct batch {
+    queue_adder_t *a;
+    queue_add_req_t *head, **tail;
+    int n;
+    struct batch *next;
+} batch_t;
+
+struct queue_adder {
+    uv_loop_t *loop;
+    redis_client_t *client;
+    uv_check_t turn;
+    uv_idle_t kick;
+    batch_t *open; /* batches of this turn */
+    int closing, handles;
+};
+
+static void req_fire_all(queue_add_req_t *r, const redisReply *reply, int err)
+{
+    size_t i = 0;
+    queue_add_req_t *next;
+    for (; r; r = next, i += 2) {
+        next = r->next;
+        if (r->cb) {
+            const redisReply *id = reply && reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements
+                                       ? reply->element[i]
+                                       : NULL;
+            if (id && id->type == REDIS_REPLY_STRING)
+                r->cb(id->str, id->len, (int)reply->element[i + 1]->integer, 0, NULL, r->ud);
+            else
+                r->cb(NULL, 0, 0, err ? err : REDIS_EREPLY,
+                      reply && reply->type == REDIS_REPLY_ERROR ? reply->str : NULL, r->ud);
+        }
+        free(r);
+    }
+}
+
+static void batch_on_reply(const redisReply *reply, int err, void *ud)
+{
+    batch_t *b = ud;
+    req_fire_all(b->head, reply, err);
+    free(b);
+}
+
+static void batch_send(batch_t *b)
+{
+    queue_adder_t *a = b->a;
+    int argc = 12 * b->n, i = 0;
+    const char **argv = malloc((size_t)argc * (sizeof(char *) + sizeof(size_t)));
+    int rc = REDIS_ENOMEM;
+    if (argv) {
+        size_t *len = (size_t *)(argv + argc);
+        for (queue_add_req_t *r = b->head; r; r = r->next)
+            for (int k = 0; k < 12; k++, i++) {
+                argv[i] = r->argv[k];
+                len[i] = r->len[k];
+            }
+        /* the queue key comes from the first job's name: every job of a batch has it */
+        char name[QUEUE_NAME_MAX + 1];
+        memcpy(name, b->head->argv[0], b->head->len[0]);
+        name[b->head->len[0]] = '\0';
+        rc = queue_eval(a->client, QUEUE_SCRIPT_ADD, name, argc, argv, len, batch_on_reply, b,
+                        NULL);
+        free(argv);
+    }
+    if (rc < 0) {
+        req_fire_all(b->head, NULL, rc);
+        free(b);
+    }
+}
+
+static void adder_flush(queue_adder_t *a)
+{
+    batch_t *b = a->open, *next;
+    a->open = NULL;
+    for (; b; b = next) {
+        next = b->next;
+        batch_send(b);
+    }
+}
+
+static void adder_on_turn(uv_check_t *h)
+{
+    queue_adder_t *a = h->data;
+    uv_idle_stop(&a->kick);
+    uv_check_stop(&a->turn);
+    adder_flush(a);
+}
+
+static void adder_on_kick(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+}
+
+int queue_adder_add(queue_adder_t *a, const char *const argv[12], const size_t len[12],
+                    queue_add_cb cb, void *ud, queue_add_req_t **out)
+{
+    if (out)
+        *out = NULL;
+    if (a->closing)
+        return REDIS_EUNAVAILABLE;
+    if (len[0] == 0 || len[0] > QUEUE_NAME_MAX)
+        return REDIS_EINVAL;
+    size_t total = 0;
+    for (int k = 0; k < 12; k++)
+        total += len[k];
+    queue_add_req_t *r = malloc(sizeof(*r) + total);
+    if (!r)
+        return REDIS_ENOMEM;
+    r->cb = cb;
+    r->ud = ud;
+    r->next = NULL;
+    char *p = r->bytes;
+    for (int k = 0; k < 12; k++) {
+        memcpy(p, argv[k], len[k]);
+        r->argv[k] = p;
+        r->len[k] = len[k];
+        p += len[k];
+    }
+    batch_t *b = a->open; /* this queue's batch with room; a full one waits for the turn's end */
+    while (b && !(b->n < BATCH_MAX && b->head->len[0] == len[0] &&
+                  memcmp(b->head->argv[0], argv[0], len[0]) == 0))
+        b = b->next;
+    if (!b) {
+        if (!(b = calloc(1, sizeof(*b)))) {
+            free(r);
+            return REDIS_ENOMEM;
+        }
+        b->a = a;
+        b->tail = &b->head;
+        b->next = a->open;
+        a->open = b;
+        uv_check_start(&a->turn, adder_on_turn);
+        uv_idle_start(&a->kick, adder_on_kick);
+    }
+    *b->tail = r;
+    b->tail = &r->next;
+    b->n++;
+    if (out)
+        *out = r;
+    return 0;
+}
+
+void queue_add_abandon(queue_add_req_t *r)
+{
+    if (r)
+        r->cb = NULL;
+}
+
+static void adder_on_closed(uv_handle_t *h)
+{
+    queue_adder_t *a = h->data;
+    if (--a->handles == 0)
+        free(a);
+}
+
+int queue_adder_new(uv_loop_t *loop, redis_client_t *client, queue_adder_t **out)
+{
+    queue_adder_t *a = calloc(1, sizeof(*a));
+    if (!a)
+        return REDIS_ENOMEM;
+    a->loop = loop;
+    a->client = client;
+    uv_check_init(loop, &a->turn);
+    uv_idle_init(loop, &a->kick);
+    a->turn.data = a->kick.data = a;
+    a->handles = 2;
+    *out = a;
+    return 0;
+}
+
+void queue_adder_close(queue_adder_t *a)
+{
+    if (!a || a->closing)
+        return;
+    a->closing = 1;
+    batch_t *b = a->open, *next;
+    a->open = NULL;
+    for (; b; b = next) {
+        next = b->next;
+        req_fire_all(b->head, NULL, REDIS_EUNAVAILABLE);
+        free(b);
+    }
+    uv_close((uv_handle_t *)&a->turn, adder_on_closed);
+    uv_close((uv_handle_t *)&a->kick, adder_on_closed);
+}
