@@ -21,6 +21,7 @@
 # Per job, as differences over the phase divided by its jobs: the process' CPU (utime+stime of
 # the speezy master and worker, or of node, from /proc), Redis' CPU (INFO cpu: used_cpu_sys +
 # used_cpu_user), Redis commands and script calls (INFO commandstats, INFO itself left out).
+# Errors: add requests not answered 200, jobs failed, jobs still waiting when time ran out.
 #
 # Settings: BENCH_QUEUE_JOBS (100000), BENCH_QUEUE_CLIENTS (64), BENCH_QUEUE_BATCH (100 jobs per
 # speezy request), BENCH_QUEUE_REPEAT (3; a row is the median run by jobs/s, the runs' ranges
@@ -210,18 +211,33 @@ add_over_http() { # port
         awk '$1 != 200 { bad++ } END { print bad + 0 }'
 }
 
-pending() { # port
-    "${ON_SIDE[@]}" curl -s -m 5 "http://127.0.0.1:$1/pending" || echo "?"
+# PENDING: how many jobs wait or run ("?" when the server did not answer); FAILED: how many
+# failed.
+PENDING=0
+FAILED=0
+poll() { # port
+    local out
+    out=$("${ON_SIDE[@]}" curl -s -m 5 "http://127.0.0.1:$1/pending") || out="? 0"
+    PENDING=${out%% *}
+    FAILED=${out#* }
+    [[ $FAILED =~ ^[0-9]+$ ]] || FAILED=0
 }
 
 # Polls until nothing waits or runs; 1 when the phase's time ran out.
 wait_drained() { # port
     local end=$((SECONDS + TIMEOUT))
     while ((SECONDS < end)); do
-        [[ $(pending "$1") == 0 ]] && return 0
+        poll "$1"
+        [[ $PENDING == 0 ]] && return 0
         sleep 0.02
     done
     return 1
+}
+
+# Jobs failed or still waiting at the end of a phase.
+left_over() {
+    [[ $PENDING =~ ^[0-9]+$ ]] || PENDING=0
+    echo $((PENDING + FAILED))
 }
 
 speezy_backlog() { # run
@@ -235,7 +251,8 @@ speezy_backlog() { # run
     begin_phase "$adder"
     errs=$(add_over_http "$SPORT")
     end_phase "$adder" add speezy "$1" "$JOBS" "$errs"
-    n=$(pending "$SPORT")
+    poll "$SPORT"
+    n=$PENDING
     if [[ $n != "$JOBS" ]]; then
         say "speezy add: $n jobs wait, not $JOBS"
         [[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || n=$JOBS
@@ -246,21 +263,20 @@ speezy_backlog() { # run
     sleep 0.3
     begin_phase "$consumer"
     curl -sf -m 5 -X POST -o /dev/null "http://127.0.0.1:$SPORT/resume"
-    errs=0
-    wait_drained "$SPORT" || errs=$(pending "$SPORT")
-    end_phase "$consumer" process speezy "$1" "$n" "$errs"
+    wait_drained "$SPORT" || true
+    end_phase "$consumer" process speezy "$1" "$n" "$(left_over)"
     stop_speezy "$consumer"
 }
 
 speezy_mixed() { # run
-    local errs left=0
+    local errs
     rcli FLUSHALL >/dev/null
     start_speezy consumer 1
     sleep 0.3
     begin_phase "$SPID"
     errs=$(add_over_http "$SPORT")
-    wait_drained "$SPORT" || left=$(pending "$SPORT")
-    end_phase "$SPID" add+process speezy "$1" "$JOBS" "$((errs + left))"
+    wait_drained "$SPORT" || true
+    end_phase "$SPID" add+process speezy "$1" "$JOBS" "$((errs + $(left_over)))"
     stop_speezy "$SPID"
 }
 
@@ -320,6 +336,11 @@ node_done() {
     NODE_PID=
 }
 
+# Jobs that failed, or 1 when some were still waiting at the phase's time limit.
+node_errors() {
+    echo $(($(kv "$NODE_OUT" failed) + 1 - $(kv "$NODE_OUT" drained)))
+}
+
 bullmq_backlog() { # run
     rcli FLUSHALL >/dev/null
     node_phase add "$JOBS" "$CLIENTS"
@@ -327,7 +348,7 @@ bullmq_backlog() { # run
     node_done
     node_phase process "$JOBS"
     [[ -z $NODE_OUT ]] || end_phase "$NODE_PID" process bullmq "$1" "$JOBS" \
-        "$((1 - $(kv "$NODE_OUT" drained)))" "$(kv "$NODE_OUT" seconds)"
+        "$(node_errors)" "$(kv "$NODE_OUT" seconds)"
     node_done
 }
 
@@ -335,7 +356,7 @@ bullmq_mixed() { # run
     rcli FLUSHALL >/dev/null
     node_phase mixed "$JOBS" "$CLIENTS"
     [[ -z $NODE_OUT ]] || end_phase "$NODE_PID" add+process bullmq "$1" "$JOBS" \
-        "$((1 - $(kv "$NODE_OUT" drained)))" "$(kv "$NODE_OUT" seconds)"
+        "$(node_errors)" "$(kv "$NODE_OUT" seconds)"
     node_done
 }
 

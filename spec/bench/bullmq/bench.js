@@ -11,7 +11,8 @@
 //
 // It prints "ready" once connected and starts the phase on a line "go" on stdin, so the caller
 // reads this process' and Redis' CPU right around the phase (never the start-up or the end).
-// At the end it prints one line "jobs=N seconds=S" (latency: p50_us= p99_us= max_us= mean_us=)
+// At the end it prints one line "jobs=N seconds=S" (process and mixed: drained=0|1 failed=N;
+// latency: p50_us= p99_us= max_us= mean_us=)
 // and closes its connections once stdin ends.
 const { Queue, Worker } = require('bullmq');
 const readline = require('readline');
@@ -104,18 +105,17 @@ async function main() {
   process.stdout.write('ready\n');
   await go;
   const t0 = performance.now();
+  let t1 = null;
   const out = {};
   if (phase === 'add') {
     await addAll(queue, Number(a1), Number(a2));
     out.jobs = Number(a1);
-  } else if (phase === 'process') {
+  } else if (phase === 'process' || phase === 'mixed') {
     worker.run();
+    if (phase === 'mixed') await addAll(queue, Number(a1), Number(a2));
     out.drained = (await drained(queue, deadline)) ? 1 : 0;
-    out.jobs = Number(a1);
-  } else if (phase === 'mixed') {
-    worker.run();
-    await addAll(queue, Number(a1), Number(a2));
-    out.drained = (await drained(queue, deadline)) ? 1 : 0;
+    t1 = performance.now();
+    out.failed = (await queue.getJobCounts('failed')).failed;
     out.jobs = Number(a1);
   } else if (phase === 'latency') {
     worker.run();
@@ -134,7 +134,7 @@ async function main() {
   } else {
     throw new Error(`unknown phase ${phase}`);
   }
-  out.seconds = ((performance.now() - t0) / 1000).toFixed(3);
+  out.seconds = (((t1 ?? performance.now()) - t0) / 1000).toFixed(3);
   const fmt = (v) => (typeof v === 'number' ? v.toFixed(0) : v);
   process.stdout.write(Object.entries(out).map(([k, v]) => `${k}=${fmt(v)}`).join(' ') + '\n');
   await ended;

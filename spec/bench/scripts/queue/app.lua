@@ -2,7 +2,7 @@
 --   the handler            a no-op on queue bench.noop, concurrency 50 (the BullMQ Worker's)
 --   POST /enqueue?n=N      adds N jobs one after another: each add is a round trip, so
 --                          concurrent requests are what batches them
---   GET /pending           how many jobs wait or run, as plain text
+--   GET /pending           "P F": P jobs wait or run, F failed (the bench's errors)
 --   POST /pause, /resume   the queue, through the API
 --   POST /latency?n=N&gap=MS
 --                          N lone jobs, MS ms apart, each carrying the wall time of its
@@ -47,7 +47,8 @@ end)
 app.get("/pending", function()
   local c, err = queue.counts(QUEUE)
   if not c then return app.fail(503, err.code, err.message) end
-  return 200, tostring(c.waiting + c.active + c.prioritized + c.delayed + c.paused), TEXT
+  return 200, ("%d %d"):format(c.waiting + c.active + c.prioritized + c.delayed + c.paused,
+    c.failed), TEXT
 end)
 
 app.post("/pause", function()
