@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# spec/bench/run.sh — `make bench`: speezy against Fastify 5 on the same routes, in one run.
+# spec/bench/run.sh — `make bench`: speezy against Fastify 5 on the same routes, then the job
+# queue against BullMQ 5, in one run.
 #
 #   S1  GET /hello            a Lua handler returning {"success":true,"message":"hello"}
 #   S3  GET /redis            a Redis GET through the handler (Fastify: ioredis)
 #   S4  GET /users/<random>   SELECT id, phone, name, role FROM users WHERE id=$1 over 10,000
 #                             rows, pool of 10 (Fastify: pg)
+#   queue                     jobs added and run per second, CPU per job of the process and of
+#                             Redis, latency of a lone job: spec/bench/queue.sh (its settings are
+#                             BENCH_QUEUE_*; run it alone for the queue only)
 #
 # Each server runs alone, pinned to CPU 0 (speezy with WORKERS=1); wrk -t1 -c64 runs on CPU 1.
 # Each stack and scenario is measured BENCH_REPEAT times on the same warm server; the row
@@ -17,21 +21,28 @@
 # (ignored) from spec/bench/fastify/package-lock.json.
 #
 # Settings: BENCH_DURATION (s, default 10), BENCH_REPEAT (3), BENCH_CONNECTIONS (64), BENCH_SCENARIOS
-# ("s1 s3 s4"), BENCH_STACKS ("speezy fastify"), BENCH_LOG_LEVEL (warn: no access log,
+# ("s1 s3 s4 queue"), BENCH_STACKS ("speezy fastify"), BENCH_LOG_LEVEL (warn: no access log,
 # like Fastify's logger:false), SPEEZY_BIN (build/speezy).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 BENCH=$ROOT/spec/bench
+# shellcheck source=spec/bench/lib.sh
+. "$BENCH/lib.sh"
 BIN=${SPEEZY_BIN:-$ROOT/build/speezy}
 DURATION=${BENCH_DURATION:-10}
 REPEAT=${BENCH_REPEAT:-3}
 CONNS=${BENCH_CONNECTIONS:-64}
-SCENARIOS=${BENCH_SCENARIOS:-s1 s3 s4}
+SCENARIOS=${BENCH_SCENARIOS:-s1 s3 s4 queue}
+HTTP_SCENARIOS=$(tr ' ' '\n' <<<"$SCENARIOS" | grep -vx 'queue' | xargs || true)
 STACKS=${BENCH_STACKS:-speezy fastify}
 LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
-CLK_TCK=$(getconf CLK_TCK)
+
+if [[ -z $HTTP_SCENARIOS ]]; then
+    [[ $SCENARIOS != *queue* ]] || exec "$BENCH/queue.sh"
+    exit 0
+fi
 
 TMP=$(mktemp -d /tmp/speezy-bench.XXXXXX)
 chmod 755 "$TMP"
@@ -47,8 +58,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-say() { echo "bench: $*" >&2; }
 
 for tool in wrk taskset node npm curl psql redis-cli; do
     command -v "$tool" >/dev/null || {
@@ -104,30 +113,10 @@ prepare_data() {
 
 # --- measuring ------------------------------------------------------------------------------
 # The server's PID and every descendant's.
-server_pids() {
-    local queue=("$SERVER_PID") pid
-    while ((${#queue[@]})); do
-        pid=${queue[0]}
-        queue=("${queue[@]:1}")
-        [[ -d /proc/$pid ]] || continue
-        echo "$pid"
-        # shellcheck disable=SC2207
-        queue+=($(pgrep -P "$pid" || true))
-    done
-}
+server_pids() { tree_pids "$SERVER_PID"; }
 
 # utime + stime (clock ticks) summed over the server's processes.
-cpu_ticks() {
-    local pid total=0 stat rest
-    for pid in $(server_pids); do
-        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
-        rest=${stat##*) }
-        # shellcheck disable=SC2086
-        set -- $rest
-        total=$((total + ${12} + ${13}))
-    done
-    echo "$total"
-}
+cpu_ticks() { tree_ticks "$SERVER_PID"; }
 
 rss_kb() { # [pid...] (default: all of the server's)
     local pid total=0 kb pids=("$@")
@@ -152,10 +141,6 @@ stop_server() {
     kill -KILL $pids 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
-}
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 start_server() { # stack scenario port
@@ -249,10 +234,10 @@ path_of() {
 }
 
 install_node
-if [[ $SCENARIOS == *s3* || $SCENARIOS == *s4* ]]; then
+if [[ $HTTP_SCENARIOS == *s3* || $HTTP_SCENARIOS == *s4* ]]; then
     prepare_data
 fi
-for scenario in $SCENARIOS; do
+for scenario in $HTTP_SCENARIOS; do
     if [[ $scenario != s1 ]] && ((DATA_READY == 0)); then
         continue
     fi
@@ -274,7 +259,7 @@ for row in "${ROWS[@]}"; do
 done
 echo
 # Fastify ÷ speezy per scenario: how many times more CPU per request, how many fewer req/s.
-for scenario in $SCENARIOS; do
+for scenario in $HTTP_SCENARIOS; do
     s=$(printf '%s\n' "${ROWS[@]}" | awk -F'|' -v sc="$scenario" '$1 == sc && $2 == "speezy" {print $3, $5}')
     f=$(printf '%s\n' "${ROWS[@]}" | awk -F'|' -v sc="$scenario" '$1 == sc && $2 == "fastify" {print $3, $5}')
     [[ -n $s && -n $f ]] || continue
@@ -285,3 +270,10 @@ for scenario in $SCENARIOS; do
                 toupper(sc), b[2] / a[2], a[1] / b[1]
     }'
 done
+
+# The HTTP servers and their PostgreSQL + Redis are gone before the queue's run starts.
+if [[ $SCENARIOS == *queue* ]]; then
+    cleanup
+    trap - EXIT
+    exec "$BENCH/queue.sh"
+fi

@@ -1,0 +1,92 @@
+-- The job-queue bench (spec/bench/queue.sh), the same work as spec/bench/bullmq/bench.js.
+--   the handler            a no-op on queue bench.noop, concurrency 50 (the BullMQ Worker's)
+--   POST /enqueue?n=N      adds N jobs one after another: each add is a round trip, so
+--                          concurrent requests are what batches them
+--   GET /pending           "P F": P jobs wait or run, F failed (the bench's errors)
+--   POST /pause, /resume   the queue, through the API
+--   POST /latency?n=N&gap=MS
+--                          N lone jobs, MS ms apart, each carrying the wall time of its
+--                          queue.add: the handler records how long it took to start; answers
+--                          "jobs=.. p50_us=.. p99_us=.. max_us=.. mean_us=.."
+-- Every job goes at once when it completes (removeOnComplete = true), as on BullMQ's side.
+local app = require "speezy.app"
+local core = require "speezy.core"
+local queue = require "speezy.queue"
+
+local QUEUE = "bench.noop"
+local OPTS = { removeOnComplete = true }
+
+-- µs from queue.add to the handler, of the jobs /latency added. The worker that runs the
+-- jobs is the one serving /latency (WORKERS=1), so this generation's table sees them all.
+local latencies = {}
+
+queue.process(QUEUE, { concurrency = 50 }, function(job)
+  local t = job.data.t
+  if t then latencies[#latencies + 1] = (core.now() - tonumber(t)) * 1e6 end
+  return true
+end)
+
+local function count(v, default, max)
+  local n = tonumber(v) or default
+  if n < 1 or n > max or n % 1 ~= 0 then return nil end
+  return n
+end
+
+local TEXT = { ["Content-Type"] = "text/plain" }
+
+app.post("/enqueue", function(req)
+  local n = count(req.query.n, 100, 100000)
+  if not n then return app.fail(400, "VALIDATION", "n must be 1 to 100000") end
+  for i = 1, n do
+    local id, err = queue.add(QUEUE, { i = i }, OPTS)
+    if not id then return app.fail(503, err.code, err.message) end
+  end
+  return 200, { added = n }
+end)
+
+app.get("/pending", function()
+  local c, err = queue.counts(QUEUE)
+  if not c then return app.fail(503, err.code, err.message) end
+  return 200, ("%d %d"):format(c.waiting + c.active + c.prioritized + c.delayed + c.paused,
+    c.failed), TEXT
+end)
+
+app.post("/pause", function()
+  assert(queue.pause(QUEUE))
+  return 200, { paused = true }
+end)
+
+app.post("/resume", function()
+  assert(queue.resume(QUEUE))
+  return 200, { paused = false }
+end)
+
+local function percentile(sorted, p)
+  return sorted[math.max(1, math.ceil(#sorted * p))]
+end
+
+app.post("/latency", function(req)
+  local n = count(req.query.n, 1000, 100000)
+  local gap = count(req.query.gap, 5, 1000)
+  if not n or not gap then return app.fail(400, "VALIDATION", "n or gap out of range") end
+  latencies = {}
+  for _ = 1, n do
+    -- a string: a JSON number would round the µs away
+    local id, err = queue.add(QUEUE, { t = ("%.6f"):format(core.now()) }, OPTS)
+    if not id then return app.fail(503, err.code, err.message) end
+    core.sleep(gap)
+  end
+  for _ = 1, 500 do -- the last job may still be on its way
+    if #latencies >= n then break end
+    core.sleep(10)
+  end
+  local us = latencies
+  table.sort(us)
+  local sum = 0
+  for _, v in ipairs(us) do sum = sum + v end
+  return 200, ("jobs=%d p50_us=%.0f p99_us=%.0f max_us=%.0f mean_us=%.0f"):format(#us,
+    percentile(us, 0.5) or 0, percentile(us, 0.99) or 0, us[#us] or 0,
+    #us > 0 and sum / #us or 0), TEXT
+end)
+
+return app
