@@ -40,9 +40,10 @@ static void req_fire_all(queue_add_req_t *r, const redisReply *reply, int err)
     for (; r; r = next, i += 2) {
         next = r->next;
         if (r->cb) {
-            const redisReply *id = reply && reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements
-                                       ? reply->element[i]
-                                       : NULL;
+            const redisReply *id =
+                reply && reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements
+                    ? reply->element[i]
+                    : NULL;
             if (id && id->type == REDIS_REPLY_STRING)
                 r->cb(id->str, id->len, (int)reply->element[i + 1]->integer, 0, NULL, r->ud);
             else
@@ -77,8 +78,8 @@ static void batch_send(batch_t *b)
         char name[QUEUE_NAME_MAX + 1];
         memcpy(name, b->head->argv[0], b->head->len[0]);
         name[b->head->len[0]] = '\0';
-        rc = queue_eval(a->client, QUEUE_SCRIPT_ADD, name, argc, argv, len, batch_on_reply, b,
-                        NULL);
+        rc =
+            queue_eval(a->client, QUEUE_SCRIPT_ADD, name, argc, argv, len, batch_on_reply, b, NULL);
         free(argv);
     }
     if (rc < 0) {

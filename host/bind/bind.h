@@ -24,10 +24,10 @@ typedef struct bind_host {
     uv_loop_t *loop;
     co_pool_t *cos; /* where request and job coroutines come from */
     const struct config *cfg;
-    struct pg_pool *pg;         /* NULL when no database is configured */
-    struct redis_client *redis; /* NULL when no Redis is configured */
+    struct pg_pool *pg;              /* NULL when no database is configured */
+    struct redis_client *redis;      /* NULL when no Redis is configured */
     struct queue_adder *queue_adder; /* batches queue.add per loop turn; NULL without Redis */
-    const char *generation;     /* hash of the generation being built or served */
+    const char *generation;          /* hash of the generation being built or served */
     /* Pushes field `name` (path, query_string, body, ip, id, headers) of request number
      * `serial`, which co must be serving; returns -1 (pushing nothing) otherwise. Set by the
      * worker: requests build these only when a script reads them. */
