@@ -24,6 +24,9 @@
 #define MESSAGE_MAX 4096
 #define RESERVE_MAX 1000
 #define RETRY_MS 1000 /* after Redis failed a consumer's call */
+/* Two reserves in flight per queue, each for half the room: while Redis runs one, this worker
+ * runs the other's jobs, instead of each waiting for the other in turn. */
+#define RESERVE_INFLIGHT 2
 
 typedef struct cqueue cqueue_t;
 typedef struct cjob cjob_t;
@@ -49,7 +52,7 @@ struct cqueue {
     queue_decl_t decl; /* decl.name owned */
     int declared;      /* in the generation's current set */
     int running, requested;
-    int reserving;         /* a reserve script in flight */
+    int reserving;         /* reserve scripts in flight (at most RESERVE_INFLIGHT) */
     int ready;             /* jobs may be waiting: ask for them when there is room */
     int64_t next_due;      /* wall ms of the earliest delayed job; -1 none known */
     int64_t limited_until; /* wall ms: the rate limit's window ends */
@@ -263,7 +266,7 @@ static void on_reserved(const redisReply *r, int err, void *ud)
     queue_consumer_t *c = rs.c;
     cqueue_t *q = rs.q;
     c->pending--;
-    q->reserving = 0;
+    q->reserving--;
     q->requested -= rs.asked;
     if (c->closing) /* the client is failing what was in flight: nothing to start any more */
         return;
@@ -291,7 +294,7 @@ static void on_reserved(const redisReply *r, int err, void *ud)
 }
 
 /* One reserve for q: the turn's completions, and up to `room` new jobs. */
-static void send_reserve(queue_consumer_t *c, cqueue_t *q, int room, int64_t now)
+static int send_reserve(queue_consumer_t *c, cqueue_t *q, int room, int64_t now)
 {
     int argc = 7 + 3 * q->ndone;
     const char **argv = malloc((size_t)argc * (sizeof(char *) + sizeof(size_t)));
@@ -299,7 +302,7 @@ static void send_reserve(queue_consumer_t *c, cqueue_t *q, int room, int64_t now
     if (!argv || !rs) {
         free(argv);
         free(rs);
-        return;
+        return -1;
     }
     size_t *len = (size_t *)(argv + argc);
     char nums[5][24];
@@ -330,7 +333,7 @@ static void send_reserve(queue_consumer_t *c, cqueue_t *q, int room, int64_t now
         free(rs);
         q->ready = 1;
         consumer_backoff(c, "taking jobs", redis_strerror(rc));
-        return; /* the completions stay for the next try */
+        return -1; /* the completions stay for the next try */
     }
     done_t *next;
     for (done_t *d = q->done; d; d = next) {
@@ -340,9 +343,10 @@ static void send_reserve(queue_consumer_t *c, cqueue_t *q, int room, int64_t now
     q->done = NULL;
     q->done_tail = &q->done;
     q->ndone = 0;
-    q->reserving = 1;
+    q->reserving++;
     q->requested += room;
     c->pending++;
+    return 0;
 }
 
 /* ---- waiting on Redis --------------------------------------------------------------------- */
@@ -441,11 +445,15 @@ static void consumer_turn(queue_consumer_t *c)
             q->limited_until = 0;
         int room = q->limited_until ? 0 : queue_room(c, q);
         int due = q->next_due >= 0 && q->next_due <= now;
-        if (!backing_off && !q->reserving &&
-            (q->ndone > 0 || (q->ready && room > 0) || (due && q->declared))) {
-            send_reserve(c, q, room, now);
+        while (!backing_off && q->reserving < RESERVE_INFLIGHT &&
+               (q->ndone > 0 || (q->ready && room > 0) || (due && q->declared))) {
+            int ask = q->reserving == 0 && q->ready && room > 1 ? (room + 1) / 2 : room;
+            if (send_reserve(c, q, ask, now) < 0)
+                break;
+            room -= ask;
             if (due)
                 q->next_due = -1; /* the reply says the next one */
+            due = 0;
         }
         if (q->declared && !q->reserving && q->next_due >= 0 && q->next_due < until)
             until = q->next_due;

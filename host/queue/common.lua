@@ -8,15 +8,20 @@
 -- meta (hash: paused), limiter (string, rate-limit window), marker (zset a consumer blocks on
 -- with BZPOPMIN: member "0" = jobs are ready, "d" = the earliest delayed job's due time).
 --
--- Job hash fields: q queue, d data (JSON), ts added ms, at attempts, am attempts made,
--- pr priority, to timeout ms, bo backoff "type:ms:jitter", rc / rf retention of completed /
--- failed as "age_ms:count" (-1 = unbounded), st state, lk lock token of the running attempt
+-- Job hash fields: q queue, d data (JSON), ts added ms, at attempts (absent: 1), am attempts
+-- made (absent: 0), pr priority, to timeout ms, bo backoff "type:ms:jitter", rc / rf retention
+-- of completed / failed as "age_ms:count" (-1 = unbounded; absent: KEEP), st state, lk lock token of the running attempt
 -- (empty or absent when none runs),
 -- pt started ms, ft finished ms, rv result (JSON), fc failure code, fr failure message,
 -- sc times found stalled.
 -- A script acting on one job by id alone (control.lua) gets KEYS[2] = '' and names the queue
 -- from the job's own hash (queue_of).
 local P, Q = KEYS[1], KEYS[2]
+
+-- Retention when a job names none: completed jobs a day (at most 1000 per queue), failed ones
+-- 7 days (at most 10,000). A job stores only what differs from these and from the defaults of
+-- its other fields (attempts 1, no priority, timeout or backoff): fewer fields, less work.
+local KEEP = { completed = '86400000:1000', failed = '604800000:10000' }
 
 local function jkey(id)
   return P .. 'j:' .. id
@@ -71,7 +76,8 @@ end
 
 -- A job that ended (state completed or failed) joins its set, or goes at once with count 0.
 local function finish(id, jk, state, keep, now)
-  if string.sub(keep or '', -2) == ':0' then
+  keep = keep or KEEP[state]
+  if string.sub(keep, -2) == ':0' then
     redis.call('DEL', jk)
     return
   end
@@ -82,7 +88,7 @@ local function finish(id, jk, state, keep, now)
 end
 
 -- Adds one job from ARGV[i .. i+11]: name, jobId ('' for a new number), data, now, delay,
--- priority, attempts, timeout, backoff, keep completed, keep failed, dedup ms. Returns the id
+-- priority, attempts, timeout, backoff, keep completed, keep failed ('' for KEEP), dedup ms. Returns the id
 -- and 1, or the existing id and 0 when a live or retained job (or a dedup mark) has it.
 -- A job ready at once joins `line` (pushed by the caller, one LPUSH for many) when given.
 local function add_job(i, line, number)
@@ -95,9 +101,14 @@ local function add_job(i, line, number)
   local jk = jkey(id)
   local now, delay, pr = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
   local st = delay > 0 and 'delayed' or pr > 0 and 'prioritized' or 'waiting'
-  redis.call('HSET', jk, 'q', ARGV[i], 'd', ARGV[i + 2], 'ts', now, 'at', ARGV[i + 6], 'am', 0,
-    'pr', pr, 'to', ARGV[i + 7], 'bo', ARGV[i + 8], 'rc', ARGV[i + 9], 'rf', ARGV[i + 10],
-    'st', st)
+  local f = { 'q', ARGV[i], 'd', ARGV[i + 2], 'ts', ARGV[i + 3], 'st', st }
+  if ARGV[i + 6] ~= '1' then f[#f + 1] = 'at'; f[#f + 1] = ARGV[i + 6] end
+  if pr > 0 then f[#f + 1] = 'pr'; f[#f + 1] = ARGV[i + 5] end
+  if ARGV[i + 7] ~= '0' then f[#f + 1] = 'to'; f[#f + 1] = ARGV[i + 7] end
+  if ARGV[i + 8] ~= '' then f[#f + 1] = 'bo'; f[#f + 1] = ARGV[i + 8] end
+  if ARGV[i + 9] ~= '' then f[#f + 1] = 'rc'; f[#f + 1] = ARGV[i + 9] end
+  if ARGV[i + 10] ~= '' then f[#f + 1] = 'rf'; f[#f + 1] = ARGV[i + 10] end
+  redis.call('HSET', jk, unpack(f))
   if delay > 0 then
     redis.call('ZADD', Q .. 'delayed', now + delay, id)
     signal_at(now + delay)

@@ -18,14 +18,15 @@ for i = 8, 7 + 3 * k, 3 do
   local f = redis.call('HMGET', jk, 'lk', 'rc')
   if f[1] == ARGV[i + 1] then
     done[#done + 1] = id
-    if string.sub(f[2] or '', -2) == ':0' then
+    local keep = f[2] or KEEP.completed
+    if string.sub(keep, -2) == ':0' then
       redis.call('DEL', jk)
     else
       redis.call('HSET', jk, 'rv', ARGV[i + 2], 'st', 'completed', 'ft', now_s, 'lk', '')
-      local ids = kept[f[2]]
+      local ids = kept[keep]
       if not ids then
         ids = {}
-        kept[f[2]] = ids
+        kept[keep] = ids
       end
       ids[#ids + 1] = now_s
       ids[#ids + 1] = id
@@ -69,7 +70,7 @@ if n > 0 and not paused then
   for _, id in ipairs(ids) do
     local jk = jkey(id)
     local f = redis.call('HMGET', jk, 'd', 'at', 'to', 'bo', 'am')
-    if f[2] then -- a job removed while it waited left only its id behind
+    if f[1] then -- a job removed while it waited left only its id behind
       local am = (tonumber(f[5]) or 0) + 1
       redis.call('HSET', jk, 'am', am, 'st', 'active', 'lk', token .. ':' .. am, 'pt', now_s)
       locks[#locks + 1] = deadline
@@ -77,9 +78,9 @@ if n > 0 and not paused then
       jobs[#jobs + 1] = id
       jobs[#jobs + 1] = f[1]
       jobs[#jobs + 1] = am
-      jobs[#jobs + 1] = f[2]
-      jobs[#jobs + 1] = f[3]
-      jobs[#jobs + 1] = f[4]
+      jobs[#jobs + 1] = f[2] or '1'
+      jobs[#jobs + 1] = f[3] or '0'
+      jobs[#jobs + 1] = f[4] or ''
     end
   end
   if #locks > 0 then redis.call('ZADD', active, unpack(locks)) end

@@ -23,8 +23,6 @@ local PREFIX = qcore.prefix
 local OUTBOX_DEDUP_MS = 24 * 3600 * 1000 -- an outbox row moved twice still runs once
 local OUTBOX_SWEEP_MS = 5000
 local OUTBOX_QUEUE = "speezy.outbox"
-local DEFAULT_KEEP_COMPLETED = { age = 24 * 3600, count = 1000 }
-local DEFAULT_KEEP_FAILED = { age = 7 * 24 * 3600, count = 10000 }
 
 local handlers, decls, schedules = {}, {}, {}
 local booting = true
@@ -87,8 +85,9 @@ local function is_int(v, min, max)
   return type(v) == "number" and v % 1 == 0 and v >= min and v <= max
 end
 
-local function keep_spec(opt, v, default)
-  if v == nil then v = default end
+-- "age_ms:count", or "" for the default budget (host/queue/common.lua's KEEP).
+local function keep_spec(opt, v)
+  if v == nil then return "" end
   if v == true then return "-1:0" end
   if v == false then return "-1:-1" end
   if is_int(v, 0, 2 ^ 31) then return "-1:" .. v end
@@ -167,10 +166,9 @@ local function normalize(opts)
   local err
   o.backoff, err = backoff_spec(opts.backoff)
   if not o.backoff then return nil, err end
-  o.keepCompleted, err = keep_spec("removeOnComplete", opts.removeOnComplete,
-    DEFAULT_KEEP_COMPLETED)
+  o.keepCompleted, err = keep_spec("removeOnComplete", opts.removeOnComplete)
   if not o.keepCompleted then return nil, err end
-  o.keepFailed, err = keep_spec("removeOnFail", opts.removeOnFail, DEFAULT_KEEP_FAILED)
+  o.keepFailed, err = keep_spec("removeOnFail", opts.removeOnFail)
   if not o.keepFailed then return nil, err end
   return o
 end
