@@ -71,6 +71,7 @@ struct redis_client {
     uv_idle_t flush;  /* sends what connections buffered, before the loop next waits */
     size_t writes;
     size_t write_waits;
+    size_t poll_restarts;
     uv_getaddrinfo_t gai;
     int resolving;
     unsigned backoff_ms;
@@ -95,21 +96,23 @@ static void client_arm_timer(redis_client_t *c);
  *
  * Writes do not wait for the poll. hiredis asks for writability (addWrite) after every
  * command it buffers; once connected that only marks the connection, and the client's flush
- * handle (an idle handle, so it runs before the loop next waits) hands each marked buffer to
- * hiredis, which sends it with one write(2): every command the coroutines issued in that loop
- * turn leaves together. Only a socket that took less than the whole buffer, or a connect
- * still in progress, makes the handle poll for writability, until hiredis has sent the rest
- * (delWrite). Reading stays polled from connect to close, and the handle is restarted only
- * when what it polls for changes: libuv 1.44's uv_poll_start takes the descriptor out of
- * epoll and puts it back each time, two epoll_ctl calls that used to cost every command. */
+ * handle (an idle handle, so it runs before the loop next waits, whichever phase issued the
+ * command) hands each marked buffer to hiredis, which sends it with one write(2): every
+ * command the coroutines issued in that loop turn leaves together. Never from inside
+ * redis_command: a write that fails frees the connection conn_send is still using. Only a
+ * socket that took less than the whole buffer, or a connect in progress, makes the handle
+ * poll for writability, until hiredis has sent the rest (delWrite). Reading stays polled from
+ * connect to close, and the handle is restarted only when what it polls for changes: libuv
+ * 1.44's uv_poll_start takes the descriptor out of epoll at once and puts it back at the next
+ * poll, which cost an epoll_ctl per command when every command restarted it. */
 
 typedef struct {
     uv_poll_t handle;
-    redisAsyncContext *ac; /* NULL once hiredis is freeing the context */
-    uv_idle_t *flush;      /* the client's flush handle */
-    int events;            /* what the handle polls for (0: stopped) */
-    int out;               /* output waits for the flush handle */
-    int writing;           /* inside hiredis' write: an addWrite then means the socket is full */
+    redisAsyncContext *ac;  /* NULL once hiredis is freeing the context */
+    redis_client_t *client; /* valid while ac is */
+    int events;             /* what the handle polls for (0: stopped) */
+    int out;                /* output waits for the flush handle */
+    int writing;            /* inside hiredis' write: an addWrite then means the socket is full */
 } conn_poll_t;
 
 static void conn_on_poll(uv_poll_t *handle, int status, int events);
@@ -119,6 +122,7 @@ static void conn_poll_set(conn_poll_t *p, int events)
     if (events == p->events)
         return;
     p->events = events;
+    p->client->poll_restarts++;
     if (events)
         uv_poll_start(&p->handle, events, conn_on_poll);
     else
@@ -129,8 +133,7 @@ static void conn_poll_set(conn_poll_t *p, int events)
  * rest or stops polling for writability. It may free the context, never p. */
 static void conn_write(conn_poll_t *p)
 {
-    redis_conn_t *conn = p->ac->data;
-    conn->client->writes++;
+    p->client->writes++;
     p->writing = 1;
     redisAsyncHandleWrite(p->ac);
     p->writing = 0;
@@ -170,12 +173,11 @@ static void conn_add_write(void *data)
     if (!(p->ac->c.flags & REDIS_CONNECTED)) { /* writability says the connect is over */
         conn_poll_set(p, p->events | UV_WRITABLE);
     } else if (p->writing) { /* the socket took part of the buffer: the rest once it drains */
-        redis_conn_t *conn = p->ac->data;
-        conn->client->write_waits++;
+        p->client->write_waits++;
         conn_poll_set(p, p->events | UV_WRITABLE);
     } else if (!p->out && !(p->events & UV_WRITABLE)) { /* while polling, the poll sends it */
         p->out = 1;
-        uv_idle_start(p->flush, client_on_flush);
+        uv_idle_start(&p->client->flush, client_on_flush);
     }
 }
 
@@ -204,7 +206,7 @@ static int conn_attach(redisAsyncContext *ac, redis_client_t *c)
     }
     p->handle.data = p;
     p->ac = ac;
-    p->flush = &c->flush;
+    p->client = c;
     ac->ev.data = p;
     ac->ev.addRead = conn_add_read;
     ac->ev.delRead = conn_del_read;
@@ -776,6 +778,7 @@ void redis_client_stats(const redis_client_t *c, redis_stats_t *out)
     out->pending = c->pending;
     out->writes = c->writes;
     out->write_waits = c->write_waits;
+    out->poll_restarts = c->poll_restarts;
     for (const redis_conn_t *conn = c->conns; conn; conn = conn->next) {
         if (!conn->blocking || conn->state == CONN_DEAD)
             continue;

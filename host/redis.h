@@ -48,8 +48,9 @@ typedef struct redis_stats {
     size_t pending; /* commands sent whose reply has not come yet */
     int blocking_open;
     int blocking_busy;
-    size_t writes;      /* write(2) calls of buffered commands, all connections, ever */
-    size_t write_waits; /* times a socket took less than the buffered commands */
+    size_t writes;        /* write(2) calls of buffered commands, all connections, ever */
+    size_t write_waits;   /* times a socket took less than the buffered commands */
+    size_t poll_restarts; /* changes of what a connection polls for (each costs epoll_ctl) */
 } redis_stats_t;
 
 /* reply lives only during the call (hiredis frees it after): convert it or redis_reply_dup()
