@@ -391,7 +391,7 @@ static void on_timer_send(uv_timer_t *t)
  * with no other timer to wake the loop. */
 TEST(commands_from_a_timer_leave_before_the_loop_waits)
 {
-    redis_opts_t o = {.timeout_ms = 300};
+    redis_opts_t o = {.timeout_ms = 300 * test_time_scale()};
     redis_client_t *c = client_at(base_url, &o);
     if (!c)
         return;
