@@ -68,6 +68,10 @@ struct redis_client {
     uv_timer_t timer; /* connect deadlines and the oldest command's deadline */
     uint64_t timer_due;
     uv_timer_t retry; /* reconnect backoff */
+    uv_idle_t flush;  /* sends what connections buffered, before the loop next waits */
+    size_t writes;
+    size_t write_waits;
+    size_t poll_restarts;
     uv_getaddrinfo_t gai;
     int resolving;
     unsigned backoff_ms;
@@ -88,31 +92,65 @@ static void client_arm_timer(redis_client_t *c);
  * fail, after which redisAsyncFree() calls the hook with NULL. Here hiredis reads the socket
  * error itself (as upstream hiredis does since 1.0), and the hooks are installed only once
  * the poll handle exists. The handle outlives its context: hiredis calls the cleanup hook
- * exactly once per context, which closes the handle; libuv's close callback frees it. */
+ * exactly once per context, which closes the handle; libuv's close callback frees it.
+ *
+ * Writes do not wait for the poll. hiredis asks for writability (addWrite) after every
+ * command it buffers; once connected that only marks the connection, and the client's flush
+ * handle (an idle handle, so it runs before the loop next waits, whichever phase issued the
+ * command) hands each marked buffer to hiredis, which sends it with one write(2): every
+ * command the coroutines issued in that loop turn leaves together. Never from inside
+ * redis_command: a write that fails frees the connection conn_send is still using. Only a
+ * socket that took less than the whole buffer, or a connect in progress, makes the handle
+ * poll for writability, until hiredis has sent the rest (delWrite). Reading stays polled from
+ * connect to close, and the handle is restarted only when what it polls for changes: libuv
+ * 1.44's uv_poll_start takes the descriptor out of epoll at once and puts it back at the next
+ * poll, which cost an epoll_ctl per command when every command restarted it. */
 
 typedef struct {
     uv_poll_t handle;
-    redisAsyncContext *ac; /* NULL once hiredis is freeing the context */
-    int events;
+    redisAsyncContext *ac;  /* NULL once hiredis is freeing the context */
+    redis_client_t *client; /* valid while ac is */
+    int events;             /* what the handle polls for (0: stopped) */
+    int out;                /* output waits for the flush handle */
+    int writing;            /* inside hiredis' write: an addWrite then means the socket is full */
 } conn_poll_t;
 
-static void conn_on_poll(uv_poll_t *handle, int status, int events)
-{
-    conn_poll_t *p = handle->data;
-    int ev = status < 0 ? p->events : events;
-    if (p->ac && (ev & UV_READABLE))
-        redisAsyncHandleRead(p->ac);
-    if (p->ac && (ev & UV_WRITABLE)) /* the read may have freed the context */
-        redisAsyncHandleWrite(p->ac);
-}
+static void conn_on_poll(uv_poll_t *handle, int status, int events);
 
 static void conn_poll_set(conn_poll_t *p, int events)
 {
+    if (events == p->events)
+        return;
     p->events = events;
+    p->client->poll_restarts++;
     if (events)
         uv_poll_start(&p->handle, events, conn_on_poll);
     else
         uv_poll_stop(&p->handle);
+}
+
+/* hiredis writes what the socket takes (or completes the connect), then asks to poll for the
+ * rest or stops polling for writability. It may free the context, never p. */
+static void conn_write(conn_poll_t *p)
+{
+    p->client->writes++;
+    p->writing = 1;
+    redisAsyncHandleWrite(p->ac);
+    p->writing = 0;
+}
+
+static void conn_on_poll(uv_poll_t *handle, int status, int events)
+{
+    conn_poll_t *p = handle->data;
+    int ev = events;
+    if (status < 0) { /* libuv stopped the handle; hiredis meets the error reading or writing */
+        ev = p->events;
+        p->events = 0;
+    }
+    if (p->ac && (ev & UV_READABLE))
+        redisAsyncHandleRead(p->ac);
+    if (p->ac && (ev & UV_WRITABLE)) /* the read may have freed the context */
+        conn_write(p);
 }
 
 static void conn_add_read(void *data)
@@ -127,15 +165,26 @@ static void conn_del_read(void *data)
     conn_poll_set(p, p->events & ~UV_READABLE);
 }
 
+static void client_on_flush(uv_idle_t *h);
+
 static void conn_add_write(void *data)
 {
     conn_poll_t *p = data;
-    conn_poll_set(p, p->events | UV_WRITABLE);
+    if (!(p->ac->c.flags & REDIS_CONNECTED)) { /* writability says the connect is over */
+        conn_poll_set(p, p->events | UV_WRITABLE);
+    } else if (p->writing) { /* the socket took part of the buffer: the rest once it drains */
+        p->client->write_waits++;
+        conn_poll_set(p, p->events | UV_WRITABLE);
+    } else if (!p->out && !(p->events & UV_WRITABLE)) { /* while polling, the poll sends it */
+        p->out = 1;
+        uv_idle_start(&p->client->flush, client_on_flush);
+    }
 }
 
 static void conn_del_write(void *data)
 {
     conn_poll_t *p = data;
+    p->out = 0;
     conn_poll_set(p, p->events & ~UV_WRITABLE);
 }
 
@@ -146,17 +195,18 @@ static void conn_on_poll_closed(uv_handle_t *h)
 
 static void conn_on_cleanup(void *data);
 
-static int conn_attach(redisAsyncContext *ac, uv_loop_t *loop)
+static int conn_attach(redisAsyncContext *ac, redis_client_t *c)
 {
     conn_poll_t *p = calloc(1, sizeof(*p));
     if (!p)
         return REDIS_ENOMEM;
-    if (uv_poll_init(loop, &p->handle, ac->c.fd) < 0) { /* nothing to close then */
+    if (uv_poll_init(c->loop, &p->handle, ac->c.fd) < 0) { /* nothing to close then */
         free(p);
         return REDIS_EUNAVAILABLE;
     }
     p->handle.data = p;
     p->ac = ac;
+    p->client = c;
     ac->ev.data = p;
     ac->ev.addRead = conn_add_read;
     ac->ev.delRead = conn_del_read;
@@ -164,6 +214,32 @@ static int conn_attach(redisAsyncContext *ac, uv_loop_t *loop)
     ac->ev.delWrite = conn_del_write;
     ac->ev.cleanup = conn_on_cleanup;
     return 0;
+}
+
+/* The next live connection whose output waits for the flush. */
+static conn_poll_t *client_next_out(const redis_client_t *c)
+{
+    for (redis_conn_t *conn = c->conns; conn; conn = conn->next) {
+        if (conn->state == CONN_DEAD)
+            continue;
+        conn_poll_t *p = conn->ac->ev.data;
+        if (p->out)
+            return p;
+    }
+    return NULL;
+}
+
+/* Runs before the loop waits again. A write that fails frees its connection and runs its
+ * callbacks, which may close others or the client: look again from the start each time. */
+static void client_on_flush(uv_idle_t *h)
+{
+    redis_client_t *c = h->data;
+    uv_idle_stop(h);
+    conn_poll_t *p;
+    while ((p = client_next_out(c)) != NULL) {
+        p->out = 0;
+        conn_write(p);
+    }
 }
 
 /* ---- connections -------------------------------------------------------------------- */
@@ -424,7 +500,7 @@ static redis_conn_t *conn_open(redis_client_t *c, int blocking)
         return NULL;
     }
     redis_conn_t *conn = calloc(1, sizeof(*conn));
-    if (!conn || conn_attach(ac, c->loop) < 0) {
+    if (!conn || conn_attach(ac, c) < 0) {
         free(conn);
         redisAsyncFree(ac); /* no hooks installed: nothing of ours runs */
         return NULL;
@@ -651,9 +727,11 @@ int redis_client_new(uv_loop_t *loop, const char *url, const redis_opts_t *opts,
     c->backoff_ms = REDIS_BACKOFF_MIN_MS;
     uv_timer_init(loop, &c->timer);
     uv_timer_init(loop, &c->retry);
+    uv_idle_init(loop, &c->flush);
     c->timer.data = c;
     c->retry.data = c;
-    c->refs = 2;
+    c->flush.data = c;
+    c->refs = 3;
     client_connect(c);
     *out = c;
     return 0;
@@ -671,6 +749,7 @@ void redis_client_close(redis_client_t *c)
     c->closing = 1;
     uv_close((uv_handle_t *)&c->timer, client_on_handle_closed);
     uv_close((uv_handle_t *)&c->retry, client_on_handle_closed);
+    uv_close((uv_handle_t *)&c->flush, client_on_handle_closed);
     if (c->resolving)
         uv_cancel((uv_req_t *)&c->gai);
     /* Mark everything dead before any callback runs, so none of them can free a connection
@@ -697,6 +776,9 @@ void redis_client_stats(const redis_client_t *c, redis_stats_t *out)
     memset(out, 0, sizeof(*out));
     out->connected = client_ready(c);
     out->pending = c->pending;
+    out->writes = c->writes;
+    out->write_waits = c->write_waits;
+    out->poll_restarts = c->poll_restarts;
     for (const redis_conn_t *conn = c->conns; conn; conn = conn->next) {
         if (!conn->blocking || conn->state == CONN_DEAD)
             continue;

@@ -1,6 +1,7 @@
 /* redis.h — the async Redis client of a worker: hiredis over libuv, no Lua.
  *
- * One main connection carries every ordinary command, pipelined in send order. Blocking
+ * One main connection carries every ordinary command, pipelined in send order; the commands
+ * issued in one turn of the loop leave together in one write before it waits again. Blocking
  * commands (BLPOP, XREAD ... BLOCK, WAIT, ...) get a dedicated connection from a small pool so
  * they never stall the main pipe. While the main connection is down every command fails at
  * once with REDIS_EUNAVAILABLE (no queue that could grow forever) and the client reconnects
@@ -47,6 +48,9 @@ typedef struct redis_stats {
     size_t pending; /* commands sent whose reply has not come yet */
     int blocking_open;
     int blocking_busy;
+    size_t writes;        /* write(2) calls of buffered commands, all connections, ever */
+    size_t write_waits;   /* times a socket took less than the buffered commands */
+    size_t poll_restarts; /* changes of what a connection polls for (each costs epoll_ctl) */
 } redis_stats_t;
 
 /* reply lives only during the call (hiredis frees it after): convert it or redis_reply_dup()

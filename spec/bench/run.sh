@@ -87,28 +87,15 @@ install_node() {
 DATA_READY=0
 ID_LO=1
 ID_HI=10000
+# shellcheck source=spec/bench/data.sh
+source "$BENCH/data.sh"
 prepare_data() {
     say "starting PostgreSQL + Redis"
-    if ! spec/tools/servers.sh start "$TMP/servers" >"$TMP/servers.log" 2>&1; then
-        say "servers.sh failed; S3/S4 skipped:"
-        tail -n 20 "$TMP/servers.log" >&2
-        return
+    if bench_data "$TMP/servers" "$BIN"; then
+        DATA_READY=1
+    else
+        say "S3/S4 skipped"
     fi
-    DATABASE_URL=$(sed -n 's/^DATABASE_URL=//p' "$TMP/servers/env")
-    REDIS_URL=$(sed -n 's/^REDIS_URL=//p' "$TMP/servers/env")
-    if ! DATABASE_URL=$DATABASE_URL "$BIN" migrate >"$TMP/migrate.log" 2>&1; then
-        say "speezy migrate failed; S4 will fail:"
-        tail -n 20 "$TMP/migrate.log" >&2
-    fi
-    psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 -c \
-        "INSERT INTO users (phone, name, role)
-         SELECT '+9199' || lpad(i::text, 8, '0'), 'User ' || i, 'CUSTOMER'
-         FROM generate_series(1, 10000) AS i" >&2 || say "seeding users failed; S4 will fail"
-    read -r ID_LO ID_HI < <(psql "$DATABASE_URL" -At -F ' ' \
-        -c 'SELECT min(id), max(id) FROM users' 2>/dev/null || echo "1 10000")
-    # The URL carries the servers' password (spec/tools/servers.sh); it stays in this run.
-    redis-cli --no-auth-warning -u "$REDIS_URL" SET bench:key "hello from redis" >/dev/null
-    DATA_READY=1
 }
 
 # --- measuring ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include "test_lua.h"
 
 #include <netinet/in.h>
+#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -309,13 +310,14 @@ typedef struct {
     int next;
     int in_order;
     int done;
+    int want; /* replies expected */
 } seq_t;
 
 static void on_seq(const redisReply *r, int err, void *ud)
 {
     seq_t *s = ud;
     s->in_order &= r && r->type == REDIS_REPLY_INTEGER && r->integer == ++s->next;
-    s->done = s->next == 1000;
+    s->done = s->next == s->want;
 }
 
 TEST(pipelining_many)
@@ -325,7 +327,7 @@ TEST(pipelining_many)
         return;
     capture_t cap = {0};
     CHECK(cmd(c, &cap, "DEL", "t:seq", NULL) == 0);
-    seq_t s = {0, 1, 0};
+    seq_t s = {0, 1, 0, 1000};
     const char *argv[] = {"INCR", "t:seq"};
     size_t len[] = {4, 5};
     int sent = 0;
@@ -338,6 +340,127 @@ TEST(pipelining_many)
     redis_client_stats(c, &st);
     CHECK(st.pending == 0);
     capture_reset(&cap);
+    client_done(c);
+}
+
+/* The commands issued in one loop turn (by as many coroutines) leave in one write(2), and
+ * neither they nor their replies touch the connection's poll handle (whose every restart
+ * costs epoll_ctl calls): the client counts both. */
+TEST(commands_of_one_turn_leave_in_one_write)
+{
+    redis_client_t *c = client_at(base_url, NULL);
+    if (!c)
+        return;
+    capture_t cap = {0};
+    CHECK(cmd(c, &cap, "DEL", "t:turn", NULL) == 0);
+    capture_reset(&cap);
+    redis_stats_t before, st;
+    redis_client_stats(c, &before);
+    seq_t s = {0, 1, 0, 100};
+    const char *argv[] = {"INCR", "t:turn"};
+    size_t len[] = {4, 6};
+    int sent = 0;
+    for (int i = 0; i < 100; i++)
+        sent += redis_command(c, 2, argv, len, on_seq, &s, NULL) == 0;
+    redis_client_stats(c, &st);
+    CHECK(sent == 100 && st.writes == before.writes); /* nothing written from inside the call */
+    CHECK(run_until(flag_set, &s.done, 5000) && s.in_order);
+    redis_client_stats(c, &st);
+    if (st.writes - before.writes != 1)
+        fprintf(stderr, "  %zu writes for 100 commands\n", st.writes - before.writes);
+    CHECK(st.writes - before.writes == 1 && st.write_waits == before.write_waits);
+    CHECK(st.poll_restarts == before.poll_restarts); /* read polling stayed on, nothing else */
+    client_done(c);
+}
+
+typedef struct {
+    redis_client_t *client;
+    capture_t cap;
+    int rc;
+} timer_send_t;
+
+static void on_timer_send(uv_timer_t *t)
+{
+    timer_send_t *ts = t->data;
+    ts->rc = send_cmd(ts->client, &ts->cap, NULL, "PING", NULL);
+}
+
+/* A command issued before the loop polls (here from a timer; likewise from an idle or
+ * prepare callback) leaves before the loop waits: the poll must not sleep on it until the
+ * command's deadline (a flush after the poll would let it time out). Driven turn by turn,
+ * with no other timer to wake the loop. */
+TEST(commands_from_a_timer_leave_before_the_loop_waits)
+{
+    redis_opts_t o = {.timeout_ms = 300 * test_time_scale()};
+    redis_client_t *c = client_at(base_url, &o);
+    if (!c)
+        return;
+    sleep_loop(20); /* the handshake's writes and replies are over */
+    timer_send_t ts = {.client = c, .rc = 1};
+    uv_timer_t t;
+    uv_timer_init(loop, &t);
+    t.data = &ts;
+    uv_timer_start(&t, on_timer_send, 1, 0);
+    for (int turns = 0; turns < 100 && !ts.cap.done; turns++)
+        uv_run(loop, UV_RUN_ONCE);
+    CHECK(ts.rc == 0 && ts.cap.done == 1);
+    CHECK(ts.cap.err == 0 && reply_is(ts.cap.reply, REDIS_REPLY_STATUS, "PONG"));
+    uv_close((uv_handle_t *)&t, NULL);
+    capture_reset(&ts.cap);
+    client_done(c);
+}
+
+/* A command larger than the socket takes at once (a 16 MB value) waits for writability for
+ * the rest: it arrives whole (Redis' SHA-1 of what it stored is ours), and a command issued
+ * meanwhile follows it in order. */
+TEST(command_larger_than_the_socket_arrives_whole)
+{
+    redis_opts_t o = {.timeout_ms = 20000}; /* 16 MB under the sanitizers on a busy machine */
+    redis_client_t *c = client_at(base_url, &o);
+    if (!c)
+        return;
+    size_t n = 16u << 20;
+    char *big = malloc(n);
+    CHECK(big != NULL);
+    if (!big) {
+        client_done(c);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)('a' + (i * 7919) % 26);
+    unsigned char md[SHA_DIGEST_LENGTH];
+    char hex[2 * SHA_DIGEST_LENGTH + 1];
+    SHA1((const unsigned char *)big, n, md);
+    for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    redis_stats_t before, st;
+    redis_client_stats(c, &before);
+    const char *set[] = {"SET", "t:big", big}, *strlen_argv[] = {"STRLEN", "t:big"};
+    size_t setlen[] = {3, 5, n}, strlen_len[] = {6, 5};
+    capture_t cap = {0}, after = {0};
+    CHECK(redis_command(c, 3, set, setlen, on_capture, &cap, NULL) == 0);
+    /* turn the loop until the socket is full, then queue a command behind the rest */
+    for (int turns = 0; turns < 100; turns++) {
+        redis_client_stats(c, &st);
+        if (st.write_waits > before.write_waits)
+            break;
+        uv_run(loop, UV_RUN_NOWAIT);
+    }
+    CHECK(st.write_waits > before.write_waits && !cap.done);
+    CHECK(redis_command(c, 2, strlen_argv, strlen_len, on_capture, &after, NULL) == 0);
+    CHECK(run_until(flag_set, &after.done, 20000));
+    CHECK(cap.done == 1 && reply_is(cap.reply, REDIS_REPLY_STATUS, "OK"));
+    CHECK(after.reply && after.reply->type == REDIS_REPLY_INTEGER &&
+          after.reply->integer == (long long)n);
+    capture_reset(&cap);
+    CHECK(cmd(c, &cap, "EVAL", "return redis.sha1hex(redis.call('GET', KEYS[1]))", "1", "t:big",
+              NULL) == 0);
+    CHECK(reply_is(cap.reply, REDIS_REPLY_STRING, hex));
+    capture_reset(&cap);
+    capture_reset(&after);
+    CHECK(cmd(c, &cap, "DEL", "t:big", NULL) == 0);
+    capture_reset(&cap);
+    free(big);
     client_done(c);
 }
 
@@ -1086,6 +1209,9 @@ int main(void)
     }
     RUN(binary_round_trip);
     RUN(pipelining_many);
+    RUN(commands_of_one_turn_leave_in_one_write);
+    RUN(commands_from_a_timer_leave_before_the_loop_waits);
+    RUN(command_larger_than_the_socket_arrives_whole);
     RUN(error_nil_and_nested_replies);
     RUN(blocking_command_on_dedicated_connection);
     RUN(blocking_pool_is_bounded);
