@@ -351,6 +351,13 @@ static int send_reserve(queue_consumer_t *c, cqueue_t *q, int room, int64_t now)
 
 /* ---- waiting on Redis --------------------------------------------------------------------- */
 
+/* Does the block wait on q's marker? One test for counting the markers and for listing them: a
+ * rate-limited queue has room but waits for its window (a timer), not for its marker. */
+static int queue_waits(const queue_consumer_t *c, const cqueue_t *q)
+{
+    return !q->limited_until && queue_room(c, q) > 0 && !q->ready && !q->reserving;
+}
+
 static void on_block(const redisReply *r, int err, void *ud)
 {
     queue_consumer_t *c = ud;
@@ -407,7 +414,7 @@ static void send_block(queue_consumer_t *c, int nwait, int64_t until, int64_t no
     argv[a] = "BZPOPMIN", len[a++] = 8;
     argv[a] = c->wake_key, len[a++] = strlen(c->wake_key);
     for (cqueue_t *q = c->queues; q; q = q->next) {
-        if (queue_room(c, q) > 0 && !q->ready && !q->reserving) {
+        if (queue_waits(c, q)) {
             argv[a] = q->marker;
             len[a++] = strlen(q->marker);
         }
@@ -459,7 +466,7 @@ static void consumer_turn(queue_consumer_t *c)
             until = q->next_due;
         if (q->limited_until && q->limited_until < until)
             until = q->limited_until;
-        if (!q->reserving && !q->ready && room > 0)
+        if (queue_waits(c, q))
             nwait++;
     }
     if (backing_off)
