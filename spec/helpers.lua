@@ -910,6 +910,22 @@ function Server:wait_trace(key, phase, n, timeout_ms)
   return list
 end
 
+-- Several requests in flight at once: each on its own connection, every one sent before any
+-- answer is read. Returns the responses in the order of list (nil for one that got none).
+function Server:requests_at_once(list)
+  local conns = {}
+  for i, t in ipairs(list) do
+    conns[i] = self:connect()
+    assert(conns[i]:send(h.format_request(t)))
+  end
+  local out = {}
+  for i, conn in ipairs(conns) do
+    out[i] = conn:read_response({ timeout_ms = list[i].timeout_ms or 10000 })
+    conn:close()
+  end
+  return out
+end
+
 -- queue.get(id) through GET /job/:id: the job, or nil when there is none.
 function Server:job(id)
   local res = self:request({ path = "/job/" .. id })
