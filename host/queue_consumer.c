@@ -443,6 +443,7 @@ static void consumer_turn(queue_consumer_t *c)
         return;
     int64_t now = wall_ms(c);
     int64_t until = now + (int64_t)c->o.idle_ms; /* the next moment something is due */
+    int64_t due_at = INT64_MAX;                   /* the same without the idle period */
     int nwait = 0;
     int backing_off = c->retry_at > now;
     for (cqueue_t *q = c->queues; q; q = q->next) {
@@ -462,23 +463,30 @@ static void consumer_turn(queue_consumer_t *c)
                 q->next_due = -1; /* the reply says the next one */
             due = 0;
         }
-        if (q->declared && !q->reserving && q->next_due >= 0 && q->next_due < until)
-            until = q->next_due;
-        if (q->limited_until && q->limited_until < until)
-            until = q->limited_until;
+        if (q->declared && !q->reserving && q->next_due >= 0 && q->next_due < due_at)
+            due_at = q->next_due;
+        if (q->limited_until && q->limited_until < due_at)
+            due_at = q->limited_until;
         if (queue_waits(c, q))
             nwait++;
     }
     if (backing_off)
         return;
+    if (due_at < until)
+        until = due_at;
     if (c->block) {
         if (nwait != c->block_waits_on || c->draining)
             consumer_wake(c);
     } else if (nwait > 0 && !c->draining) {
         send_block(c, nwait, until, now);
-    } else if (!c->draining) {
-        uv_timer_start(&c->due, consumer_on_due, (uint64_t)(until > now ? until - now : 0), 0);
     }
+    /* A due time is kept by a timer of ours, to the ms, even while a block waits (Redis ends a
+     * block's timeout only to about 100 ms); the idle period by the block, or the timer. */
+    int64_t at = c->block ? due_at : until;
+    if (c->draining || at == INT64_MAX)
+        uv_timer_stop(&c->due);
+    else
+        uv_timer_start(&c->due, consumer_on_due, (uint64_t)(at > now ? at - now : 0), 0);
 }
 
 static void consumer_on_turn(uv_check_t *h)
