@@ -443,7 +443,7 @@ static void consumer_turn(queue_consumer_t *c)
         return;
     int64_t now = wall_ms(c);
     int64_t until = now + (int64_t)c->o.idle_ms; /* the next moment something is due */
-    int64_t due_at = INT64_MAX;                   /* the same without the idle period */
+    int64_t due_at = INT64_MAX;                  /* the same without the idle period */
     int nwait = 0;
     int backing_off = c->retry_at > now;
     for (cqueue_t *q = c->queues; q; q = q->next) {
