@@ -510,7 +510,7 @@ local function absolute(path)
   return h.root .. "/" .. path
 end
 
--- Starts `speezy serve`; waits for GET /healthz unless opts.wait == false.
+-- Starts `speezy serve` (or opts.command); waits for GET /healthz unless opts.wait == false.
 -- opts: scripts (dir), env (map; false unsets), args (extra argv), ready_timeout_ms,
 -- expect_crashes (the test kills or crashes workers on purpose: see Server:check), release
 -- (why this server must run the release binary rather than h.bin: what it measures, memory
@@ -538,7 +538,7 @@ function h.start(opts)
     LOG_LEVEL = "info",
     WORKERS = "1",
   }, opts.env)
-  local argv = { bin, "serve" }
+  local argv = { bin, opts.command or "serve" } -- "jobs": consumers only, no /healthz to wait on
   for _, a in ipairs(opts.args or {}) do argv[#argv + 1] = a end
   -- cwd is the server's own dir so a developer's ./.env never leaks into a test.
   srv.pid = spawn(argv, srv.env, srv.log_path, dir)
