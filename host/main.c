@@ -16,6 +16,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "proc.h"
+#include "redis_policy.h"
 #include "testrun.h"
 #include "vm.h"
 #include "worker.h"
@@ -175,15 +176,18 @@ int main(int argc, char **argv)
     log_init(lvl, "speezy");
 
     int rc;
-    if (strcmp(cmd, "serve") == 0)
-        rc = check_scripts(&cfg, NULL) != 0 ? 1 : proc_run(&cfg, 1); /* refuse before forking */
-    else if (strcmp(cmd, "jobs") == 0 && argc > 2)
+    if (strcmp(cmd, "jobs") == 0 && argc > 2)
         rc = jobs_cli_main(&cfg, argc - 2, argv + 2);
     else if (strcmp(cmd, "jobs") == 0 && !cfg.redis_url)
         rc = (fprintf(stderr, "speezy jobs: REDIS_URL is not set: there is no queue\n"), 1);
-    else if (strcmp(cmd, "jobs") == 0)
-        rc = check_scripts(&cfg, NULL) != 0 ? 1 : proc_run(&cfg, 0);
-    else if (strcmp(cmd, "check") == 0)
+    else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "jobs") == 0) { /* refuse before forking */
+        if (check_scripts(&cfg, NULL) != 0)
+            rc = 1;
+        else if (redis_policy_check(&cfg) != 0)
+            rc = 78; /* EX_CONFIG, as a refused configuration */
+        else
+            rc = proc_run(&cfg, strcmp(cmd, "serve") == 0);
+    } else if (strcmp(cmd, "check") == 0)
         rc = cmd_check(&cfg);
     else if (strcmp(cmd, "reload") == 0)
         rc = cmd_reload(&cfg);

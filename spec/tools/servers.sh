@@ -23,12 +23,17 @@
 # (scram-sha-256) and Redis has `requirepass`. So a server only ever reaches its own folder's
 # servers: when another folder's (another checkout's) take over the same port while ours are
 # stopped, they refuse our URLs instead of serving the wrong data. A DIR made before passwords
-# existed is upgraded in place by the next start (see pg_secure, redis_secure); no data is lost.
+# existed is upgraded in place by the next start (see pg_secure, redis_upgrade_running); no data
+# is lost.
 #
 # Two modes (SERVERS_MODE=dev|test; default dev for a folder named .run, test otherwise):
-# test turns off fsync and Redis persistence for speed; dev keeps PostgreSQL crash-safe and
-# lets Redis save its queue to DIR/redis/dump.rdb on shutdown. Both listen on 127.0.0.1 only:
-# they are development servers, never production ones.
+# test turns off PostgreSQL's fsync and Redis' RDB snapshots for speed; dev keeps PostgreSQL
+# crash-safe and Redis snapshotting to DIR/redis/dump.rdb. In both, Redis keeps the job queue
+# the way production must: an append-only file (appendonly yes, fsync every second, under
+# DIR/redis/appendonlydir) that a restart reads back, and maxmemory-policy noeviction, so a
+# full Redis refuses writes instead of dropping queued jobs. A DIR from before the AOF is
+# converted with its data (see redis_aof_on). Both listen on 127.0.0.1 only: they are
+# development servers, never production ones.
 #
 # PostgreSQL refuses to run as root, so as root its processes run as the `postgres` system
 # user on a data dir it owns. When that user cannot reach DIR (a parent such as /root is
@@ -359,8 +364,9 @@ redis_signal() { # STOP|CONT
 }
 
 # Mode 600 (renamed into place, so an older world-readable file goes too): it holds the
-# password.
-redis_write_conf() {
+# password. It also records how the running Redis was started (see redis_upgrade_running):
+# appendonly is "no" only while an older DIR is being converted (see redis_start).
+redis_write_conf() { # [appendonly: yes (default) | no]
     local save='save ""' tmp=$DIR/redis/redis.conf.tmp
     [[ "$MODE" == dev ]] && save='save 3600 1 300 100 60 10000'
     (
@@ -375,11 +381,19 @@ daemonize no
 dir $DIR/redis
 logfile $DIR/redis/redis.log
 $save
-appendonly no
+appendonly ${1:-yes}
+appendfsync everysec
+appenddirname appendonlydir
+appendfilename appendonly.aof
+maxmemory-policy noeviction
 EOF
     )
     mv "$tmp" "$DIR/redis/redis.conf"
 }
+
+# Written by Redis when an AOF rewrite completes (appenddirname/appendfilename above): the
+# AOF exists and holds the whole dataset.
+REDIS_AOF_MANIFEST=appendonlydir/appendonly.aof.manifest
 
 # redis-cli on our port; REDISCLI_AUTH keeps the password off the command line (and the
 # caller's own REDISCLI_AUTH out): `redis_cli ""` is unauthenticated.
@@ -401,24 +415,60 @@ redis_ping() {
 }
 
 # A running Redis started with another password than the DIR's (none: from before passwords;
-# another: DIR/passwords was lost), as its redis.conf written at its start says, gets the
-# DIR's with CONFIG SET, sent on stdin (off the command line), and keeps its data; the
-# rewritten redis.conf records it. Otherwise no round trip (it may be frozen by a test).
-redis_secure() {
-    local was
-    was=$(sed -n 's/^requirepass //p' "$DIR/redis/redis.conf" 2>/dev/null) || true
-    [[ "$was" == "$REDIS_PASSWORD" ]] && return
-    printf 'CONFIG SET requirepass %s\n' "$REDIS_PASSWORD" | redis_cli "$was" >/dev/null
+# another: DIR/passwords was lost) gets the DIR's with CONFIG SET, sent on stdin (off the
+# command line), and keeps its data.
+redis_secure() { # password-it-has
+    printf 'CONFIG SET requirepass %s\n' "$REDIS_PASSWORD" | redis_cli "$1" >/dev/null
     redis_ping || die "Redis on port $REDIS_PORT refuses the password set by CONFIG SET"
-    redis_write_conf
     echo "servers.sh: Redis on port $REDIS_PORT now asks for the password in $DIR/passwords" >&2
+}
+
+# Turns the AOF on in a running Redis whose data the AOF does not hold yet (loaded from an
+# older DIR's dump.rdb, or written while it ran without one): CONFIG SET starts a rewrite
+# that writes the whole dataset as the AOF's base, and this waits until it is done. Redis 7.0
+# started with appendonly yes on such a DIR would start empty instead: once the AOF is on it
+# reads no dump.rdb, and makes an empty AOF.
+redis_aof_on() {
+    local out info
+    out=$(printf '%s\n' 'CONFIG SET maxmemory-policy noeviction' 'CONFIG SET appendfsync everysec' \
+        'CONFIG SET appendonly yes' | redis_cli "$REDIS_PASSWORD" 2>&1)
+    [[ "$(tr -d '\r' <<<"$out")" == $'OK\nOK\nOK' ]] ||
+        die "Redis on port $REDIS_PORT refused to turn its AOF on: $out"
+    for _ in $(seq 1 $((WAIT_SECONDS * 10))); do
+        info=$(redis_cli "$REDIS_PASSWORD" info persistence | tr -d '\r')
+        if [[ -f "$DIR/redis/$REDIS_AOF_MANIFEST" && $info == *$'\naof_rewrite_in_progress:0\n'* &&
+            $info == *$'\naof_rewrite_scheduled:0\n'* ]]; then
+            [[ $info == *$'\naof_last_bgrewrite_status:ok\n'* ]] ||
+                die "Redis on port $REDIS_PORT failed to write its AOF; see $DIR/redis/redis.log"
+            echo "servers.sh: Redis on port $REDIS_PORT now keeps its data in" \
+                "$DIR/redis/appendonlydir (appendonly yes)" >&2
+            return
+        fi
+        sleep 0.1
+    done
+    die "Redis on port $REDIS_PORT did not finish writing its AOF; see $DIR/redis/redis.log"
+}
+
+# A running Redis started by an older servers.sh, as the redis.conf written at its start
+# says: without the DIR's password, or without the AOF and noeviction. Each is put right
+# with CONFIG SET, keeping the data, and the rewritten redis.conf records it. Each step can
+# be repeated, so an upgrade cut short is finished by the next start. Otherwise no round
+# trip (it may be frozen by a test).
+redis_upgrade_running() {
+    local conf=$DIR/redis/redis.conf was aof
+    was=$(sed -n 's/^requirepass //p' "$conf" 2>/dev/null) || true
+    aof=$(sed -n 's/^appendonly //p' "$conf" 2>/dev/null) || true
+    [[ "$was" == "$REDIS_PASSWORD" && "$aof" == yes ]] && return
+    [[ "$was" == "$REDIS_PASSWORD" ]] || redis_secure "$was"
+    [[ "$aof" == yes ]] || redis_aof_on
+    redis_write_conf yes
 }
 
 # Started in its own session (setsid) so a Ctrl-C on `make run` leaves it alone; we record
 # its pid ourselves because without daemonize the pid is simply $!.
-redis_try_start() {
+redis_try_start() { # appendonly
     local pid
-    redis_write_conf
+    redis_write_conf "$1"
     setsid redis-server "$DIR/redis/redis.conf" </dev/null >>"$DIR/redis/redis.log" 2>&1 9>&- &
     pid=$!
     echo "$pid" >"$DIR/redis/redis.pid"
@@ -435,12 +485,16 @@ redis_start() {
     command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
     mkdir -p "$DIR/redis"
     if redis_pid >/dev/null; then
-        redis_secure # one from before passwords, left running
+        redis_upgrade_running # one from an older servers.sh, left running
         return
     fi
+    # A DIR from before the AOF, holding its data in dump.rdb only, starts without the AOF
+    # (so Redis loads dump.rdb) and turns it on once running.
+    local aof=yes
+    [[ -f "$DIR/redis/dump.rdb" && ! -f "$DIR/redis/$REDIS_AOF_MANIFEST" ]] && aof=no
     local tries=1
     ((PORTS_FRESH)) && tries=5
-    while ! redis_try_start; do
+    while ! redis_try_start "$aof"; do
         tries=$((tries - 1))
         if ((tries == 0)) || ! port_in_use "$REDIS_PORT"; then
             tail -n 20 "$DIR/redis/redis.log" >&2 || true
@@ -449,6 +503,10 @@ redis_start() {
         REDIS_PORT=$(random_free_port)
         save_ports
     done
+    if [[ "$aof" == no ]]; then
+        redis_aof_on
+        redis_write_conf yes
+    fi
 }
 
 redis_stop() {
