@@ -42,7 +42,7 @@ end
 
 describe("speezy jobs", function()
   local web, worker
-  local queue = "test.jobs"
+  local queue = "test.cli" -- no other spec uses it
 
   setup(function()
     web = h.start { scripts = SCRIPTS, env = { QUEUE_CONSUME = "0" } }
@@ -55,12 +55,12 @@ describe("speezy jobs", function()
 
   it("runs the queues with no HTTP, and status, retry-failed and clean act on them", function()
     local tag = ("cli-%d"):format(os.time())
-    -- clean start for this queue: what earlier files left is deleted by the command under test
-    -- only later, so count from the status before
+    -- Redis keeps what an earlier run of this file left (AOF): count from the status before
     local before = status_of(queue) or { completed = 0, failed = 0 }
     local ids = {}
     for i = 1, 3 do
-      local res = web:post_json("/add", { queue = queue, data = { key = tag, i = i,
+      -- fail_runs counts the runs of a key: job 3's own key makes its first run fail
+      local res = web:post_json("/add", { queue = queue, data = { key = tag .. "-" .. i, i = i,
         fail_runs = i == 3 and 1 or nil } })
       assert.equal(200, res.status, res.body)
       ids[i] = res.json.id
