@@ -16,91 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cron.h"
 #include "crypto.h"
 #include "log.h"
+#include "queue_int.h"
 
-#define IDLE_MS_DEFAULT 5000
-#define MESSAGE_MAX 4096
-#define RESERVE_MAX 1000
-#define RETRY_MS 1000 /* after Redis failed a consumer's call */
-/* Two reserves in flight per queue, each for half the room: while Redis runs one, this worker
- * runs the other's jobs, instead of each waiting for the other in turn. */
-#define RESERVE_INFLIGHT 2
-
-typedef struct cqueue cqueue_t;
-typedef struct cjob cjob_t;
-
-struct cjob {
-    queue_job_t job; /* first: the runner's pointer is ours */
-    cqueue_t *q;
-    char *token;
-    char *backoff;
-    int released; /* given back by release_all: the runner's report is ignored */
-    cjob_t *prev, *next;
-};
-
-/* A completion waiting for the end of the turn: id, token, result in one block. */
-typedef struct done_s {
-    struct done_s *next;
-    size_t id_len, token_len, result_len;
-    char bytes[];
-} done_t;
-
-struct cqueue {
-    queue_consumer_t *c;
-    queue_decl_t decl; /* decl.name owned */
-    int declared;      /* in the generation's current set */
-    int running, requested;
-    int reserving;         /* reserve scripts in flight (at most RESERVE_INFLIGHT) */
-    int ready;             /* jobs may be waiting: ask for them when there is room */
-    int64_t next_due;      /* wall ms of the earliest delayed job; -1 none known */
-    int64_t limited_until; /* wall ms: the rate limit's window ends */
-    done_t *done, **done_tail;
-    int ndone;
-    cjob_t *jobs; /* running, newest first */
-    queue_stats_t stats;
-    char marker[QUEUE_NAME_MAX + 32];
-    cqueue_t *next;
-};
-
-typedef struct {
-    queue_sched_t s;
-    char *copy; /* one block holding every string of s */
-    cron_expr_t cron;
-    int64_t next_ms; /* -1: never (a cron expression that no longer fires) */
-} csched_t;
-
-struct queue_consumer {
-    uv_loop_t *loop;
-    redis_client_t *client;
-    queue_consumer_opts_t o;
-    queue_run_cb run;
-    void *ud;
-    cqueue_t *queues;
-    csched_t *scheds;
-    int nscheds;
-    uv_check_t turn;
-    uv_idle_t kick;   /* keeps the loop from sleeping until the turn ran (see consumer_kick) */
-    uv_timer_t due;   /* the earliest due time of a delayed job or a rate-limit window */
-    uv_timer_t locks; /* renews locks and runs the stalled check */
-    uv_timer_t sched;
-    redis_cmd_t *block; /* BZPOPMIN in flight */
-    int block_waits_on; /* how many queue markers it waits on */
-    int woken;          /* a wake was pushed for the block in flight */
-    int pending;        /* scripts in flight */
-    int64_t retry_at;   /* after a failure: no Redis call before then (wall ms) */
-    int reported_down;  /* logged once per outage */
-    int draining;
-    void (*drained)(void *);
-    void *drained_ud;
-    int closing, handles;
-    char token[48];
-    char wake_key[64];
-    uint64_t taken;
-};
-
-static int64_t wall_ms(const queue_consumer_t *c)
+int64_t qc_wall_ms(const queue_consumer_t *c)
 {
     int64_t v;
     if (c->o.now_ms && c->o.now_ms(&v) == 0)
@@ -117,13 +37,11 @@ static void consumer_on_kick(uv_idle_t *h)
     uv_idle_stop(h);
 }
 
-static void consumer_kick(queue_consumer_t *c)
+void qc_kick(queue_consumer_t *c)
 {
     if (!c->closing)
         uv_idle_start(&c->kick, consumer_on_kick);
 }
-
-static void consumer_check_drained(queue_consumer_t *c);
 
 /* ---- queues ------------------------------------------------------------------------------- */
 
@@ -158,7 +76,7 @@ static void job_free(cjob_t *j)
 
 /* ---- reserve: report completions, take jobs ----------------------------------------------- */
 
-static void log_outcome(const cjob_t *j, const char *state, const char *code, const char *msg)
+void qc_log_outcome(const cjob_t *j, const char *state, const char *code, const char *msg)
 {
     queue_stats_t *st = &j->q->stats;
     uint64_t us = uv_hrtime() / 1000 - j->job.started_us;
@@ -235,7 +153,7 @@ static void start_job(queue_consumer_t *c, cqueue_t *q, redisReply **f)
 
 static void consumer_on_due(uv_timer_t *t)
 {
-    consumer_kick(t->data);
+    qc_kick(t->data);
 }
 
 /* Redis refused or is away: no call before RETRY_MS, then the queue looks again. */
@@ -244,11 +162,11 @@ static void consumer_backoff(queue_consumer_t *c, const char *what, const char *
     if (!c->reported_down)
         log_warn("queue consumer: %s failed: %s; retrying every %d ms", what, why, RETRY_MS);
     c->reported_down = 1;
-    c->retry_at = wall_ms(c) + RETRY_MS;
+    c->retry_at = qc_wall_ms(c) + RETRY_MS;
     uv_timer_start(&c->due, consumer_on_due, RETRY_MS, 0);
 }
 
-static const char *reply_why(const redisReply *r, int err)
+const char *qc_reply_why(const redisReply *r, int err)
 {
     return r && r->type == REDIS_REPLY_ERROR ? r->str : redis_strerror(err ? err : REDIS_EREPLY);
 }
@@ -272,7 +190,7 @@ static void on_reserved(const redisReply *r, int err, void *ud)
         return;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3) {
         q->ready = 1;
-        consumer_backoff(c, "taking jobs", reply_why(r, err));
+        consumer_backoff(c, "taking jobs", qc_reply_why(r, err));
     } else {
         c->reported_down = 0;
         long long wait = r->element[1]->integer;
@@ -282,15 +200,15 @@ static void on_reserved(const redisReply *r, int err, void *ud)
                      q->decl.name, r->element[i]->str);
         q->next_due = r->element[0]->integer;
         if (wait > 0)
-            q->limited_until = wall_ms(c) + wait;
+            q->limited_until = qc_wall_ms(c) + wait;
         size_t njobs = first <= r->elements ? (r->elements - first) / 6 : 0;
         /* Fewer than asked: the queue ran dry (or is limited, or paused); its marker wakes us. */
         q->ready = wait == 0 && rs.asked > 0 && (int)njobs == rs.asked;
         for (size_t i = 0; i < njobs; i++)
             start_job(c, q, &r->element[first + 6 * i]);
     }
-    consumer_kick(c);
-    consumer_check_drained(c);
+    qc_kick(c);
+    qc_check_drained(c);
 }
 
 /* One reserve for q: the turn's completions, and up to `room` new jobs. */
@@ -365,7 +283,7 @@ static void on_block(const redisReply *r, int err, void *ud)
     c->woken = 0;
     if (!r || r->type == REDIS_REPLY_ERROR) {
         if (!c->closing)
-            consumer_backoff(c, "waiting for jobs", reply_why(r, err));
+            consumer_backoff(c, "waiting for jobs", qc_reply_why(r, err));
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
         const char *key = r->element[0]->str, *member = r->element[1]->str;
         for (cqueue_t *q = c->queues; q; q = q->next) {
@@ -383,8 +301,8 @@ static void on_block(const redisReply *r, int err, void *ud)
         for (cqueue_t *q = c->queues; q; q = q->next)
             q->ready = 1;
     }
-    consumer_kick(c);
-    consumer_check_drained(c);
+    qc_kick(c);
+    qc_check_drained(c);
 }
 
 /* Interrupts the BZPOPMIN in flight (its answer is the wake key); the turn then waits again on
@@ -441,7 +359,7 @@ static void consumer_turn(queue_consumer_t *c)
 {
     if (c->closing)
         return;
-    int64_t now = wall_ms(c);
+    int64_t now = qc_wall_ms(c);
     int64_t until = now + (int64_t)c->o.idle_ms; /* the next moment something is due */
     int64_t due_at = INT64_MAX;                  /* the same without the idle period */
     int nwait = 0;
@@ -517,11 +435,11 @@ void queue_job_complete(queue_job_t *job, const char *result, size_t len)
             log_error("queue %s: out of memory reporting job %s: it runs again after its lock",
                       q->decl.name, job->id);
         }
-        log_outcome(j, "completed", NULL, NULL);
+        qc_log_outcome(j, "completed", NULL, NULL);
     }
     queue_consumer_t *c = q->c;
     job_free(j);
-    consumer_kick(c);
+    qc_kick(c);
 }
 
 typedef struct {
@@ -537,11 +455,11 @@ static void on_failed(const redisReply *r, int err, void *ud)
     c->pending--;
     if (!r || r->type == REDIS_REPLY_ERROR)
         log_error("queue: cannot record the failure of job %s: %s; it runs again after its lock",
-                  f->id, reply_why(r, err));
+                  f->id, qc_reply_why(r, err));
     else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
         log_warn("queue: job %s failed after its lock expired: the failure was not kept", f->id);
     free(f);
-    consumer_check_drained(c);
+    qc_check_drained(c);
 }
 
 void queue_job_fail(queue_job_t *job, const char *code, const char *message, int final)
@@ -560,9 +478,9 @@ void queue_job_fail(queue_job_t *job, const char *code, const char *message, int
     if (!final && job->attempt < job->attempts)
         delay = (long long)queue_backoff_ms(j->backoff, job->attempt,
                                             (double)rand() / ((double)RAND_MAX + 1));
-    log_outcome(j, delay < 0 ? "failed" : "retrying", code, message);
+    qc_log_outcome(j, delay < 0 ? "failed" : "retrying", code, message);
     char now[24], d[24];
-    snprintf(now, sizeof(now), "%" PRId64, wall_ms(c));
+    snprintf(now, sizeof(now), "%" PRId64, qc_wall_ms(c));
     snprintf(d, sizeof(d), "%lld", delay);
     const char *argv[] = {now, job->id, j->token, code, message, d};
     size_t len[] = {strlen(now), strlen(job->id), strlen(j->token), strlen(code), mlen, strlen(d)};
@@ -583,198 +501,12 @@ void queue_job_fail(queue_job_t *job, const char *code, const char *message, int
         }
     }
     job_free(j);
-    consumer_kick(c);
-}
-
-/* ---- locks and stalled jobs --------------------------------------------------------------- */
-
-typedef struct {
-    queue_consumer_t *c;
-    char queue[QUEUE_NAME_MAX + 1];
-} call_t;
-
-static call_t *call_new(queue_consumer_t *c, const char *queue)
-{
-    call_t *k = malloc(sizeof(*k));
-    if (k) {
-        k->c = c;
-        snprintf(k->queue, sizeof(k->queue), "%s", queue);
-    }
-    return k;
-}
-
-static void on_renewed(const redisReply *r, int err, void *ud)
-{
-    call_t *k = ud;
-    k->c->pending--;
-    if (r && r->type == REDIS_REPLY_ARRAY)
-        for (size_t i = 0; i < r->elements; i++)
-            log_warn("queue %s: job %s lost its lock (found stalled): another attempt may run it",
-                     k->queue, r->element[i]->str);
-    else
-        log_warn("queue %s: cannot renew job locks: %s", k->queue, reply_why(r, err));
-    queue_consumer_t *c = k->c;
-    free(k);
-    consumer_check_drained(c);
-}
-
-static void on_stalled(const redisReply *r, int err, void *ud)
-{
-    call_t *k = ud;
-    k->c->pending--;
-    if (r && r->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i + 1 < r->elements; i += 2) {
-            int failed = r->element[i + 1]->integer == 2;
-            log_job_t l = {.queue = k->queue,
-                           .id = r->element[i]->str,
-                           .state = failed ? "failed" : "stalled",
-                           .error_code = "STALLED",
-                           .error_message = failed ? "stalled too many times"
-                                                   : "its lock expired: it runs again"};
-            log_job(&l);
-        }
-        if (r->elements)
-            for (cqueue_t *q = k->c->queues; q; q = q->next)
-                if (strcmp(q->decl.name, k->queue) == 0)
-                    q->ready = 1;
-    }
-    (void)err;
-    queue_consumer_t *c = k->c;
-    free(k);
-    consumer_kick(c);
-    consumer_check_drained(c);
-}
-
-static void renew_queue(queue_consumer_t *c, cqueue_t *q, int64_t now)
-{
-    int argc = 1 + 2 * q->running, a = 0;
-    const char **argv = malloc((size_t)argc * (sizeof(char *) + sizeof(size_t)));
-    call_t *k = call_new(c, q->decl.name);
-    if (!argv || !k) {
-        free(argv);
-        free(k);
-        return;
-    }
-    size_t *len = (size_t *)(argv + argc);
-    char deadline[24];
-    snprintf(deadline, sizeof(deadline), "%" PRId64, now + (int64_t)c->o.lock_ms);
-    argv[a] = deadline, len[a++] = strlen(deadline);
-    for (cjob_t *j = q->jobs; j && a + 1 < argc; j = j->next) {
-        if (j->released)
-            continue;
-        argv[a] = j->job.id, len[a++] = strlen(j->job.id);
-        argv[a] = j->token, len[a++] = strlen(j->token);
-    }
-    if (a > 1 && queue_eval(c->client, QUEUE_SCRIPT_RENEW, q->decl.name, a, argv, len, on_renewed,
-                            k, NULL) == 0)
-        c->pending++;
-    else
-        free(k);
-    free(argv);
-}
-
-static void check_stalled(queue_consumer_t *c, cqueue_t *q, int64_t now)
-{
-    call_t *k = call_new(c, q->decl.name);
-    if (!k)
-        return;
-    char n[24], max[24], every[24];
-    snprintf(n, sizeof(n), "%" PRId64, now);
-    snprintf(max, sizeof(max), "%d", q->decl.max_stalled);
-    snprintf(every, sizeof(every), "%" PRIu64, c->o.lock_ms / 2);
-    const char *argv[] = {n, max, every};
-    size_t len[] = {strlen(n), strlen(max), strlen(every)};
-    if (queue_eval(c->client, QUEUE_SCRIPT_STALLED, q->decl.name, 3, argv, len, on_stalled, k,
-                   NULL) == 0)
-        c->pending++;
-    else
-        free(k);
-}
-
-static void consumer_on_locks(uv_timer_t *t)
-{
-    queue_consumer_t *c = t->data;
-    int64_t now = wall_ms(c);
-    for (cqueue_t *q = c->queues; q; q = q->next) {
-        if (q->running)
-            renew_queue(c, q, now);
-        if (q->declared && !c->draining)
-            check_stalled(c, q, now);
-    }
-}
-
-/* ---- schedules ---------------------------------------------------------------------------- */
-
-static int64_t sched_next(const csched_t *s, int64_t after)
-{
-    if (s->s.every_ms)
-        return (after / (int64_t)s->s.every_ms + 1) * (int64_t)s->s.every_ms;
-    return cron_next(&s->cron, after);
-}
-
-static void on_fired(const redisReply *r, int err, void *ud)
-{
-    call_t *k = ud;
-    k->c->pending--;
-    if (!r || r->type == REDIS_REPLY_ERROR)
-        log_warn("queue %s: a scheduled job could not be added: %s", k->queue, reply_why(r, err));
-    queue_consumer_t *c = k->c;
-    free(k);
-    consumer_check_drained(c);
-}
-
-static void consumer_on_sched(uv_timer_t *t);
-
-static void consumer_arm_sched(queue_consumer_t *c, int64_t now)
-{
-    int64_t first = -1;
-    for (int i = 0; i < c->nscheds; i++)
-        if (c->scheds[i].next_ms >= 0 && (first < 0 || c->scheds[i].next_ms < first))
-            first = c->scheds[i].next_ms;
-    if (first < 0 || c->draining)
-        uv_timer_stop(&c->sched);
-    else
-        uv_timer_start(&c->sched, consumer_on_sched, (uint64_t)(first > now ? first - now : 0), 0);
-}
-
-static void consumer_on_sched(uv_timer_t *t)
-{
-    queue_consumer_t *c = t->data;
-    int64_t now = wall_ms(c);
-    for (int i = 0; i < c->nscheds; i++) {
-        csched_t *s = &c->scheds[i];
-        if (s->next_ms < 0 || s->next_ms > now)
-            continue;
-        call_t *k = call_new(c, s->s.queue);
-        char period[24], key[300], nowtxt[24];
-        snprintf(period, sizeof(period), "%" PRId64, s->next_ms);
-        snprintf(nowtxt, sizeof(nowtxt), "%" PRId64, now);
-        /* the schedule's name in Redis: its period, so every instance agrees on it */
-        if (s->s.cron)
-            snprintf(key, sizeof(key), "cron:%s", s->s.cron);
-        else
-            snprintf(key, sizeof(key), "every:%" PRIu64, s->s.every_ms);
-        const char *argv[14] = {key, period};
-        size_t len[14] = {0};
-        for (int a = 0; a < 12; a++)
-            argv[2 + a] = s->s.add_argv[a], len[2 + a] = s->s.add_len[a];
-        argv[2 + 3] = nowtxt, len[2 + 3] = strlen(nowtxt);
-        argv[2 + 4] = "0", len[2 + 4] = 1;
-        len[0] = strlen(argv[0]);
-        len[1] = strlen(period);
-        if (k && queue_eval(c->client, QUEUE_SCRIPT_SCHEDULE, s->s.queue, 14, argv, len, on_fired,
-                            k, NULL) == 0)
-            c->pending++;
-        else
-            free(k);
-        s->next_ms = sched_next(s, now);
-    }
-    consumer_arm_sched(c, now);
+    qc_kick(c);
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
-static void consumer_check_drained(queue_consumer_t *c)
+void qc_check_drained(queue_consumer_t *c)
 {
     if (!c->draining || !c->drained || c->pending)
         return;
@@ -813,43 +545,6 @@ static cqueue_t *queue_add(queue_consumer_t *c, const queue_decl_t *d)
     return q;
 }
 
-static void sched_free_all(queue_consumer_t *c)
-{
-    for (int i = 0; i < c->nscheds; i++)
-        free(c->scheds[i].copy);
-    free(c->scheds);
-    c->scheds = NULL;
-    c->nscheds = 0;
-}
-
-/* Copies every string of s into one block. */
-static int sched_copy(const queue_sched_t *s, csched_t *out)
-{
-    size_t n = strlen(s->queue) + 1 + (s->cron ? strlen(s->cron) + 1 : 0);
-    for (int a = 0; a < 12; a++)
-        n += s->add_len[a] + 1;
-    char *p = malloc(n);
-    if (!p)
-        return -1;
-    char err[128];
-    if (s->cron && cron_parse(s->cron, &out->cron, err, sizeof(err)) < 0) {
-        log_error("queue %s: schedule refused: %s", s->queue, err); /* speezy.queue checked it */
-        free(p);
-        return -1;
-    }
-    out->copy = p;
-    out->s = *s;
-    out->s.queue = strcpy(p, s->queue), p += strlen(s->queue) + 1;
-    if (s->cron)
-        out->s.cron = strcpy(p, s->cron), p += strlen(s->cron) + 1;
-    for (int a = 0; a < 12; a++) {
-        out->s.add_argv[a] = memcpy(p, s->add_argv[a], s->add_len[a]);
-        p[s->add_len[a]] = '\0';
-        p += s->add_len[a] + 1;
-    }
-    return 0;
-}
-
 int queue_consumer_set(queue_consumer_t *c, const queue_decl_t *decls, int ndecls,
                        const queue_sched_t *scheds, int nscheds)
 {
@@ -870,24 +565,24 @@ int queue_consumer_set(queue_consumer_t *c, const queue_decl_t *decls, int ndecl
         q->declared = 1;
         q->ready = 1;
     }
-    sched_free_all(c);
+    qc_sched_free_all(c);
     if (nscheds > 0 && (c->scheds = calloc((size_t)nscheds, sizeof(csched_t)))) {
-        int64_t now = wall_ms(c);
+        int64_t now = qc_wall_ms(c);
         for (int i = 0; i < nscheds; i++) {
-            if (sched_copy(&scheds[i], &c->scheds[c->nscheds]) < 0) {
+            if (qc_sched_copy(&scheds[i], &c->scheds[c->nscheds]) < 0) {
                 rc = -1;
                 continue;
             }
             csched_t *s = &c->scheds[c->nscheds++];
-            s->next_ms = sched_next(s, now);
+            s->next_ms = qc_sched_next(s, now);
         }
-        consumer_arm_sched(c, now);
+        qc_arm_sched(c, now);
     } else if (nscheds > 0) {
         rc = -1;
     } else {
         uv_timer_stop(&c->sched);
     }
-    consumer_kick(c);
+    qc_kick(c);
     return rc;
 }
 
@@ -909,7 +604,7 @@ static void consumer_on_closed(uv_handle_t *h)
         free((char *)q->decl.name);
         free(q);
     }
-    sched_free_all(c);
+    qc_sched_free_all(c);
     free(c);
 }
 
@@ -943,7 +638,7 @@ int queue_consumer_new(uv_loop_t *loop, redis_client_t *client, const queue_cons
     c->turn.data = c->kick.data = c->due.data = c->locks.data = c->sched.data = c;
     c->handles = 5;
     uv_check_start(&c->turn, consumer_on_turn);
-    uv_timer_start(&c->locks, consumer_on_locks, c->o.lock_ms / 2, c->o.lock_ms / 2);
+    uv_timer_start(&c->locks, qc_on_locks, c->o.lock_ms / 2, c->o.lock_ms / 2);
     *out = c;
     return 0;
 }
@@ -956,53 +651,8 @@ void queue_consumer_drain(queue_consumer_t *c, void (*drained)(void *), void *ud
     uv_timer_stop(&c->sched);
     uv_timer_stop(&c->due);
     consumer_wake(c);
-    consumer_kick(c);
-    consumer_check_drained(c);
-}
-
-static void on_released(const redisReply *r, int err, void *ud)
-{
-    call_t *k = ud;
-    k->c->pending--;
-    if (!r || r->type != REDIS_REPLY_INTEGER)
-        log_error("queue %s: cannot give running jobs back: %s; they run again after their lock",
-                  k->queue, reply_why(r, err));
-    else if (r->integer > 0)
-        log_warn("queue %s: gave %lld running job(s) back to the queue", k->queue, r->integer);
-    queue_consumer_t *c = k->c;
-    free(k);
-    consumer_check_drained(c);
-}
-
-void queue_consumer_release_all(queue_consumer_t *c)
-{
-    for (cqueue_t *q = c->queues; q; q = q->next) {
-        int argc = 2 * q->running, a = 0;
-        if (argc == 0)
-            continue;
-        const char **argv = malloc((size_t)argc * (sizeof(char *) + sizeof(size_t)));
-        call_t *k = call_new(c, q->decl.name);
-        if (!argv || !k) {
-            free(argv);
-            free(k);
-            continue;
-        }
-        size_t *len = (size_t *)(argv + argc);
-        for (cjob_t *j = q->jobs; j; j = j->next) {
-            if (j->released)
-                continue;
-            j->released = 1;
-            log_outcome(j, "released", NULL, NULL);
-            argv[a] = j->job.id, len[a++] = strlen(j->job.id);
-            argv[a] = j->token, len[a++] = strlen(j->token);
-        }
-        if (a > 0 && queue_eval(c->client, QUEUE_SCRIPT_RELEASE, q->decl.name, a, argv, len,
-                                on_released, k, NULL) == 0)
-            c->pending++;
-        else
-            free(k);
-        free(argv);
-    }
+    qc_kick(c);
+    qc_check_drained(c);
 }
 
 void queue_consumer_stats(const queue_consumer_t *c, void (*each)(const queue_stats_t *, void *),
