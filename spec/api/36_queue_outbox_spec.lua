@@ -159,6 +159,27 @@ describe("queue: the transactional outbox", function()
       assert.equal(1, #srv:job_trace(key, "start"))
     end)
 
+  it("a row whose options have the wrong types runs with the defaults, and blocks nothing",
+    function()
+      local key, other = uniq("typed"), uniq("after-typed")
+      h.must_psql(db(), ("INSERT INTO job_outbox (queue, name, data, opts, created_at) VALUES " ..
+        "('dur.jobs', 'dur.jobs', %s, %s, now() - interval '1 minute')"):format(
+        dollar_quoted('{"key": "' .. key .. '"}'),
+        dollar_quoted('{"jobId": "' .. key .. '", "delay": "soon", "attempts": "3", ' ..
+          '"priority": 1.5, "backoff": 7}')))
+      leave_behind(outbox { queue = "dur.jobs", data = { key = other }, opts = { jobId = other },
+        commit = false }.row, 1)
+      srv:wait_trace(key, "done", 1, 20000)
+      srv:wait_trace(other, "done", 1, 20000)
+      wait_swept(key)
+      wait_swept(other)
+      local job = srv:job(key)
+      assert.equal(1, job.attempts) -- "3" was not a number: the default
+      assert.is_nil(job.priority)
+      wait_idle("dur.jobs")
+      assert.equal(1, #srv:job_trace(key, "start"))
+    end)
+
   it("a copy of a moved row whose job is already removed (removeOnComplete) still runs once",
     function()
       local key = uniq("removed")

@@ -240,8 +240,10 @@ end
 local function row_opts(row_id, text)
   local o = json.decode(text)
   if type(o) ~= "table" then o = {} end
-  for k, v in pairs(assert(normalize({}))) do
-    if o[k] == nil then o[k] = v end
+  -- a value of the wrong type (a row written by hand) takes the default too: add.lua would
+  -- refuse it, and with it the row, at every sweep
+  for k, v in pairs(DEFAULTS) do
+    if type(o[k]) ~= type(v) or (type(v) == "number" and o[k] % 1 ~= 0) then o[k] = v end
   end
   if o.jobId == "" then o.jobId = "outbox-" .. row_id end
   return o
@@ -262,8 +264,14 @@ local function sweep()
     local moved = {}
     for _, r in ipairs(rows) do
       local o = row_opts(r.id, r.opts)
-      assert(eval("add", r.queue, add_args(r.queue, r.data, o, OUTBOX_DEDUP_MS)))
-      moved[#moved + 1] = r.id
+      local ok, err = eval("add", r.queue, add_args(r.queue, r.data, o, OUTBOX_DEDUP_MS))
+      if ok then
+        moved[#moved + 1] = r.id
+      else -- later, behind the others: a row Redis refuses must not hold up every sweep
+        core.log("error", ("outbox row %s (queue %s) not moved: %s"):format(r.id, r.queue,
+          tostring(err)))
+        assert(tx:query("UPDATE job_outbox SET created_at = now() WHERE id = $1", r.id))
+      end
     end
     for _, id in ipairs(moved) do assert(tx:query("DELETE FROM job_outbox WHERE id = $1", id)) end
     if #moved > 0 then
