@@ -4,11 +4,11 @@
 #include "queue.h"
 
 #include <math.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "queue_scripts.h"
 
 typedef struct {
@@ -54,10 +54,10 @@ static script_t *script_get(queue_script_t s)
     memcpy(text + common->len + 1, own->src, own->len);
     sc->len = common->len + 1 + own->len;
     text[sc->len] = '\0';
-    unsigned char md[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)text, sc->len, md);
-    for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
-        snprintf(sc->sha + 2 * i, 3, "%02x", md[i]);
+    if (crypto_sha1_hex(text, sc->len, sc->sha) != CRYPTO_OK) {
+        free(text);
+        return NULL;
+    }
     sc->text = text;
     return sc;
 }

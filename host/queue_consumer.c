@@ -30,17 +30,23 @@ int64_t qc_wall_ms(const queue_consumer_t *c)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A turn's work is done in the check handle, after the loop's I/O; the idle handle makes sure
- * the loop does not block in poll first when the work came from a timer. */
+/* A turn's work is done in the check handle, after the loop's I/O, and only in a loop turn
+ * where something changed (every change kicks): the requests' turns cost the consumer nothing.
+ * The idle handle makes sure the loop does not block in poll first when the change came from a
+ * timer. */
 static void consumer_on_kick(uv_idle_t *h)
 {
     uv_idle_stop(h);
 }
 
+static void consumer_on_turn(uv_check_t *h);
+
 void qc_kick(queue_consumer_t *c)
 {
-    if (!c->closing)
-        uv_idle_start(&c->kick, consumer_on_kick);
+    if (c->closing)
+        return;
+    uv_check_start(&c->turn, consumer_on_turn);
+    uv_idle_start(&c->kick, consumer_on_kick);
 }
 
 /* ---- queues ------------------------------------------------------------------------------- */
@@ -147,7 +153,6 @@ static void start_job(queue_consumer_t *c, cqueue_t *q, redisReply **f)
         q->jobs->prev = j;
     q->jobs = j;
     q->running++;
-    c->taken++;
     c->run(&j->job, c->ud);
 }
 
@@ -410,6 +415,7 @@ static void consumer_turn(queue_consumer_t *c)
 static void consumer_on_turn(uv_check_t *h)
 {
     queue_consumer_t *c = h->data;
+    uv_check_stop(&c->turn);
     uv_idle_stop(&c->kick);
     consumer_turn(c);
 }
@@ -444,7 +450,6 @@ void queue_job_complete(queue_job_t *job, const char *result, size_t len)
 
 typedef struct {
     queue_consumer_t *c;
-    int final;
     char id[];
 } fail_t;
 
@@ -488,7 +493,6 @@ void queue_job_fail(queue_job_t *job, const char *code, const char *message, int
     fail_t *f = malloc(sizeof(*f) + il + 1);
     if (f) {
         f->c = c;
-        f->final = final;
         memcpy(f->id, job->id, il + 1);
         if (queue_eval(c->client, QUEUE_SCRIPT_FAIL, q->decl.name, 6, argv, len, on_failed, f,
                        NULL) == 0)
@@ -637,7 +641,6 @@ int queue_consumer_new(uv_loop_t *loop, redis_client_t *client, const queue_cons
     uv_timer_init(loop, &c->sched);
     c->turn.data = c->kick.data = c->due.data = c->locks.data = c->sched.data = c;
     c->handles = 5;
-    uv_check_start(&c->turn, consumer_on_turn);
     uv_timer_start(&c->locks, qc_on_locks, c->o.lock_ms / 2, c->o.lock_ms / 2);
     *out = c;
     return 0;

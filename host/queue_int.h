@@ -69,8 +69,8 @@ struct queue_consumer {
     cqueue_t *queues;
     csched_t *scheds;
     int nscheds;
-    uv_check_t turn;
-    uv_idle_t kick;   /* keeps the loop from sleeping until the turn ran (see consumer_kick) */
+    uv_check_t turn;  /* started by qc_kick only: an idle consumer costs a loop turn nothing */
+    uv_idle_t kick;   /* keeps the loop from sleeping until the turn ran (see qc_kick) */
     uv_timer_t due;   /* the earliest due time of a delayed job or a rate-limit window */
     uv_timer_t locks; /* renews locks and runs the stalled check */
     uv_timer_t sched;
@@ -86,7 +86,6 @@ struct queue_consumer {
     int closing, handles;
     char token[48];
     char wake_key[64];
-    uint64_t taken;
 };
 
 /* Wall-clock ms (Redis times are shared by every process). */
