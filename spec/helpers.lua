@@ -101,6 +101,14 @@ function h.now_ms()
   return socket.gettime() * 1000
 end
 
+-- A name no other test of this run has used (job keys, jobIds, queue names): the harness'
+-- Redis keeps what earlier files left.
+local uniq_seq = 0
+function h.uniq(what)
+  uniq_seq = uniq_seq + 1
+  return ("%s-%d-%d"):format(what, math.floor(h.now_ms()), uniq_seq)
+end
+
 function h.sleep(ms)
   socket.sleep(ms / 1000)
 end
@@ -932,6 +940,22 @@ function Server:job(id)
   if res.status == 404 then return nil end
   assert(res.status == 200, "GET /job/" .. id .. ": " .. res.status_line .. " " .. res.body)
   return res.json.job
+end
+
+-- Waits until GET /job/<id> shows state (a request that fails meanwhile counts as not yet);
+-- returns the job, or fails the test with the last state seen and the log's tail.
+function Server:wait_job_state(id, state, timeout_ms)
+  local job
+  local ok = h.eventually(function()
+    local answered, j = pcall(self.job, self, id)
+    if answered then job = j end
+    return answered and job and job.state == state
+  end, timeout_ms or 15000, 20)
+  if not ok then
+    error(("job %s: state %s, wanted %s; log:\n%s"):format(id, job and job.state or "(none)",
+      state, self:log_tail()), 2)
+  end
+  return job
 end
 
 -- Assertions shared by the specs ------------------------------------------------------------

@@ -11,13 +11,7 @@ local cjson = require "cjson"
 
 local SCRIPTS = "spec/fixtures/scripts/queue"
 
-local seq = 0
 -- A trace key of its own for each job or group of jobs.
-local function key(name)
-  seq = seq + 1
-  return ("%s-%d-%d"):format(name, os.time(), seq)
-end
-
 local function add(srv, queue, data, opts, n)
   local res = srv:post_json("/add", { queue = queue, data = data, opts = opts, n = n })
   assert.equal(200, res.status, res.body)
@@ -41,16 +35,6 @@ local function release(srv, name)
 end
 
 -- Waits until job id is in state (a job that never gets there fails the test).
-local function wait_state(srv, id, state, timeout_ms)
-  local last
-  local ok = h.eventually(function()
-    last = srv:job(id)
-    return last and last.state == state
-  end, timeout_ms or 10000, 20)
-  assert(ok, ("job %s never reached %s: %s"):format(id, state, cjson.encode(last or "gone")))
-  return last
-end
-
 local function gaps(list)
   local out = {}
   for i = 2, #list do out[#out + 1] = list[i].at - list[i - 1].at end
@@ -74,12 +58,12 @@ describe("queue", function()
   end)
 
   it("runs an added job and keeps its outcome for queue.get", function()
-    local k = key("done")
+    local k = h.uniq("done")
     local before = h.now_ms()
     local id = add(srv, "test.jobs", { key = k, result = { sent = true, n = 3 } })
     local after = h.now_ms()
     assert.is_string(id)
-    local job = wait_state(srv, id, "completed")
+    local job = srv:wait_job_state(id, "completed")
     assert.equal(id, job.id)
     assert.equal("test.jobs", job.name)
     assert.same({ key = k, result = { sent = true, n = 3 } }, job.data)
@@ -100,8 +84,8 @@ describe("queue", function()
   end)
 
   it("keeps what a raising handler said, with code ERROR", function()
-    local id = add(srv, "test.jobs", { key = key("crash"), crash = true })
-    local job = wait_state(srv, id, "failed")
+    local id = add(srv, "test.jobs", { key = h.uniq("crash"), crash = true })
+    local job = srv:wait_job_state(id, "failed")
     assert.equal("ERROR", job.failedCode)
     assert.truthy(job.failedReason:find("planned crash", 1, true), job.failedReason)
     assert.equal(1, job.attempt)
@@ -111,10 +95,10 @@ describe("queue", function()
 
   it("retries with a fixed backoff, then fails with the last error once attempts run out",
     function()
-      local k = key("fixed")
+      local k = h.uniq("fixed")
       local id = add(srv, "test.jobs", { key = k, fail = 10 },
         { attempts = 3, backoff = { type = "fixed", delay = 300 } })
-      local job = wait_state(srv, id, "failed")
+      local job = srv:wait_job_state(id, "failed")
       assert.equal(3, job.attempt)
       assert.equal(3, job.attempts)
       assert.equal("TEST_FAIL", job.failedCode)
@@ -131,10 +115,10 @@ describe("queue", function()
     end)
 
   it("retries with an exponential backoff, doubling each time", function()
-    local k = key("exp")
+    local k = h.uniq("exp")
     local id = add(srv, "test.jobs", { key = k, fail = 3 },
       { attempts = 4, backoff = { type = "exponential", delay = 200 } })
-    local job = wait_state(srv, id, "completed")
+    local job = srv:wait_job_state(id, "completed")
     assert.equal(4, job.attempt)
     assert.same({ ok = true, attempt = 4 }, job.result)
     local list = srv:job_trace(k)
@@ -148,10 +132,10 @@ describe("queue", function()
   end)
 
   it("takes the jitter off the backoff, within its range", function()
-    local k = key("jitter")
+    local k = h.uniq("jitter")
     local _, ids = add(srv, "test.jobs", { key = k, fail = 1 },
       { attempts = 2, backoff = { type = "fixed", delay = 1000, jitter = 0.5 } }, 10)
-    for _, id in ipairs(ids) do wait_state(srv, id, "completed", 15000) end
+    for _, id in ipairs(ids) do srv:wait_job_state(id, "completed", 15000) end
     local by_job = {}
     for _, r in ipairs(srv:job_trace(k)) do
       by_job[r.id] = by_job[r.id] or {}
@@ -173,7 +157,7 @@ describe("queue", function()
   end)
 
   it("runs a delayed job not before its time, and promptly after", function()
-    local k = key("delayed")
+    local k = h.uniq("delayed")
     local delays = { 300, 700, 1200, 2000 }
     local ids = {}
     for i, d in ipairs(delays) do
@@ -185,7 +169,7 @@ describe("queue", function()
     h.sleep(delays[#delays] + 1000)
     local late = {}
     for i, id in ipairs(ids) do
-      local job = wait_state(srv, id, "completed")
+      local job = srv:wait_job_state(id, "completed")
       local ran
       for _, r in ipairs(srv:job_trace(k)) do if r.id == id then ran = r.at end end
       local due = job.addedAt + delays[i]
@@ -199,7 +183,7 @@ describe("queue", function()
   end)
 
   it("runs prioritized jobs by priority, before any job without one", function()
-    local k, gate = key("prio"), key("gate")
+    local k, gate = h.uniq("prio"), h.uniq("gate")
     finally(function() release(srv, gate) end)
     -- the single slot of test.serial is taken while the others are added
     local first = add(srv, "test.serial", { key = k, i = "hold", hold = gate })
@@ -213,16 +197,16 @@ describe("queue", function()
     assert.equal(3, c.prioritized)
     assert.equal(2, c.waiting)
     release(srv, gate)
-    wait_state(srv, first, "completed")
+    srv:wait_job_state(first, "completed")
     local order = {}
     for i, r in ipairs(srv:wait_trace(k, nil, 6)) do order[i] = r.i end
     assert.same({ "hold", "p1", "p2", "p3", "plain-a", "plain-b" }, order)
   end)
 
   it("fails an attempt past its timeout with TIMEOUT", function()
-    local k = key("timeout")
+    local k = h.uniq("timeout")
     local id = add(srv, "test.jobs", { key = k, sleep = 5000 }, { timeout = 300 })
-    local job = wait_state(srv, id, "failed")
+    local job = srv:wait_job_state(id, "failed")
     assert.equal("TIMEOUT", job.failedCode)
     assert.truthy(job.failedReason:find("300 ms", 1, true), job.failedReason)
     assert.equal(1, job.attempt)
@@ -232,7 +216,7 @@ describe("queue", function()
   end)
 
   it("holds a paused queue's jobs until it resumes", function()
-    local k = key("paused")
+    local k = h.uniq("paused")
     assert.equal(200, op(srv, "pause", "test.serial").status)
     finally(function() op(srv, "resume", "test.serial") end)
     local id = add(srv, "test.serial", { key = k })
@@ -245,19 +229,19 @@ describe("queue", function()
     assert.equal(1, c.paused)
     assert.equal(0, c.waiting)
     assert.equal(200, op(srv, "resume", "test.serial").status)
-    wait_state(srv, id, "completed")
+    srv:wait_job_state(id, "completed")
     assert.equal(1, #srv:job_trace(k))
     assert.is_false(counts(srv, "test.serial").isPaused)
   end)
 
   it("runs a failed job again on retry, then completes it", function()
-    local k = key("retry")
+    local k = h.uniq("retry")
     local id = add(srv, "test.jobs", { key = k, fail_runs = 1 })
-    local failed = wait_state(srv, id, "failed")
+    local failed = srv:wait_job_state(id, "failed")
     assert.equal("planned failure of run 1", failed.failedReason)
     h.assert_error_envelope(op(srv, "retry", "no-such-job"), 404, "NOT_FOUND")
     assert.equal(200, op(srv, "retry", id).status)
-    local job = wait_state(srv, id, "completed")
+    local job = srv:wait_job_state(id, "completed")
     assert.equal(1, job.attempt)
     assert.same({ ok = true, attempt = 1 }, job.result)
     assert.equal(2, #srv:job_trace(k))
@@ -267,7 +251,7 @@ describe("queue", function()
   end)
 
   it("removes a waiting or finished job, refuses a running one", function()
-    local k, gate = key("remove"), key("gate")
+    local k, gate = h.uniq("remove"), h.uniq("gate")
     finally(function() release(srv, gate) end)
     local running = add(srv, "test.serial", { key = k, i = "running", hold = gate })
     srv:wait_trace(k, nil, 1)
@@ -280,7 +264,7 @@ describe("queue", function()
     h.assert_error_envelope(op(srv, "remove", waiting), 404, "NOT_FOUND")
     local after = add(srv, "test.serial", { key = k, i = "after" })
     release(srv, gate)
-    wait_state(srv, after, "completed")
+    srv:wait_job_state(after, "completed")
     local order = {}
     for i, r in ipairs(srv:job_trace(k)) do order[i] = r.i end
     assert.same({ "running", "after" }, order)
@@ -291,7 +275,7 @@ describe("queue", function()
   end)
 
   it("counts a queue's jobs in each state", function()
-    local q, k, gate = "test.counts", key("counts"), key("gate")
+    local q, k, gate = "test.counts", h.uniq("counts"), h.uniq("gate")
     -- (busted keeps one finally per test)
     finally(function()
       op(srv, "resume", q)
@@ -307,10 +291,10 @@ describe("queue", function()
       paused = 0, isPaused = false }
     -- a different number of jobs in each state, so that no two counts can be mixed up
     for _, id in ipairs(select(2, add(srv, q, { key = k }, nil, 3))) do
-      wait_state(srv, id, "completed")
+      srv:wait_job_state(id, "completed")
     end
     for _, id in ipairs(select(2, add(srv, q, { key = k, fail = 1 }, nil, 2))) do
-      wait_state(srv, id, "failed")
+      srv:wait_job_state(id, "failed")
     end
     local active = add(srv, q, { key = k, hold = gate })
     srv:wait_trace(k, nil, 6)
@@ -325,7 +309,7 @@ describe("queue", function()
     assert.equal(200, op(srv, "resume", q).status)
     for _, id in ipairs(delayed) do assert.equal(200, op(srv, "remove", id).status) end
     release(srv, gate)
-    wait_state(srv, active, "completed")
+    srv:wait_job_state(active, "completed")
     assert(h.eventually(function() return counts(srv, q).completed == 13 end, 10000, 20),
       "the waiting and prioritized jobs did not complete")
     expect{ waiting = 0, active = 0, delayed = 0, prioritized = 0, completed = 13, failed = 2,
@@ -333,7 +317,7 @@ describe("queue", function()
   end)
 
   it("keeps consuming after handlers that raise, return errors or time out", function()
-    local k = key("bad")
+    local k = h.uniq("bad")
     local kinds = {
       { data = { crash = true }, code = "ERROR", reason = "planned crash" },
       { data = { raise_table = true }, code = "TEST_RAISED", reason = "planned raise" },
@@ -349,10 +333,10 @@ describe("queue", function()
       local _, ids = add(srv, "test.jobs", kind.data, kind.opts, 10)
       for _, id in ipairs(ids) do all[#all + 1] = { id = id, kind = kind } end
     end
-    local good = add(srv, "test.jobs", { key = key("good"), result = { fine = true } })
-    assert.same({ fine = true }, wait_state(srv, good, "completed", 20000).result)
+    local good = add(srv, "test.jobs", { key = h.uniq("good"), result = { fine = true } })
+    assert.same({ fine = true }, srv:wait_job_state(good, "completed", 20000).result)
     for _, j in ipairs(all) do
-      local job = wait_state(srv, j.id, "failed")
+      local job = srv:wait_job_state(j.id, "failed")
       assert.equal(j.kind.code, job.failedCode)
       assert.truthy(job.failedReason:find(j.kind.reason, 1, true), job.failedReason)
     end

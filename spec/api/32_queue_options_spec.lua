@@ -8,12 +8,6 @@ local cjson = require "cjson"
 
 local SCRIPTS = "spec/fixtures/scripts/queue"
 
-local seq = 0
-local function key(name)
-  seq = seq + 1
-  return ("%s-%d-%d"):format(name, os.time(), seq)
-end
-
 local function add_res(srv, queue, data, opts)
   return srv:post_json("/add", { queue = queue, data = data, opts = opts })
 end
@@ -22,16 +16,6 @@ local function add(srv, queue, data, opts)
   local res = add_res(srv, queue, data, opts)
   assert.equal(200, res.status, res.body)
   return res.json.id
-end
-
-local function wait_state(srv, id, state, timeout_ms)
-  local last
-  local ok = h.eventually(function()
-    last = srv:job(id)
-    return last and last.state == state
-  end, timeout_ms or 10000, 20)
-  assert(ok, ("job %s never reached %s: %s"):format(id, state, cjson.encode(last or "gone")))
-  return last
 end
 
 local function wait_gone(srv, id, timeout_ms)
@@ -55,7 +39,7 @@ describe("queue.add options", function()
   end)
 
   it("makes one job of a jobId added many times at once", function()
-    local k = key("dedup")
+    local k = h.uniq("dedup")
     local job_id = "order-" .. k
     local list = {}
     for i = 1, 24 do
@@ -69,7 +53,7 @@ describe("queue.add options", function()
       assert.equal(200, res.status, "add " .. i .. ": " .. tostring(res.body))
       assert.equal(job_id, res.json.id)
     end
-    local job = wait_state(srv, job_id, "completed")
+    local job = srv:wait_job_state(job_id, "completed")
     -- some add won, and it is the one job that ran
     local list_runs = srv:job_trace(k)
     assert.equal(1, #list_runs)
@@ -102,7 +86,7 @@ describe("queue.add options", function()
       { { removeOnFail = { age = -1 } }, "removeOnFail.age" },
       { { nope = 1 }, "nope" },
     }
-    local k = key("refused")
+    local k = h.uniq("refused")
     for _, c in ipairs(cases) do
       local res = add_res(srv, "test.jobs", { key = k }, c[1])
       local j = h.assert_error_envelope(res, 400, "INVALID_OPTIONS")
@@ -112,7 +96,7 @@ describe("queue.add options", function()
     -- a jobId holding digits is fine when it is not only digits
     local id = add(srv, "test.jobs", { key = k }, { jobId = "a-42-" .. k })
     assert.equal("a-42-" .. k, id)
-    wait_state(srv, id, "completed")
+    srv:wait_job_state(id, "completed")
     assert.equal(1, #srv:job_trace(k))
     for _, n in ipairs({ "42", "0" }) do
       local job = srv:job(n)
@@ -122,11 +106,11 @@ describe("queue.add options", function()
 
   it("removes a job at once with removeOnComplete = true, or a failed one with removeOnFail",
     function()
-      local k = key("gone")
+      local k = h.uniq("gone")
       local done = add(srv, "test.keep", { key = k, i = 1 }, { removeOnComplete = true })
       local failed = add(srv, "test.keep", { key = k, i = 2, fail = 1 }, { removeOnFail = true })
       local kept = add(srv, "test.keep", { key = k, i = 3, fail = 1 })
-      wait_state(srv, kept, "failed")
+      srv:wait_job_state(kept, "failed")
       local list = h.eventually(function()
         local l = srv:job_trace(k)
         return #l == 3 and l
@@ -138,14 +122,14 @@ describe("queue.add options", function()
     end)
 
   it("keeps only the newest completed jobs with removeOnComplete = { count = 2 }", function()
-    local k = key("count")
+    local k = h.uniq("count")
     local ids = {}
     for i = 1, 4 do
       ids[i] = add(srv, "test.keep", { key = k, i = i }, { removeOnComplete = { count = 2 } })
       -- one at a time, so "newest" is the order they were added in
       assert(h.eventually(function() return #srv:job_trace(k) == i end, 10000, 20),
         "job " .. i .. " did not run")
-      wait_state(srv, ids[i], "completed")
+      srv:wait_job_state(ids[i], "completed")
       -- the completion that made it the third newest removed it, in the same step
       if i >= 3 then assert.is_nil(srv:job(ids[i - 2]), "job " .. (i - 2) .. " was kept") end
     end

@@ -8,12 +8,6 @@ local cjson = require "cjson"
 
 local SCRIPTS = "spec/fixtures/scripts/queue"
 
-local seq = 0
-local function key(name)
-  seq = seq + 1
-  return ("%s-%d-%d"):format(name, os.time(), seq)
-end
-
 local function add_many(srv, queue, data, n)
   local res = srv:post_json("/add", { queue = queue, data = data, n = n })
   assert.equal(200, res.status, res.body)
@@ -41,7 +35,7 @@ end
 
 -- 40 jobs of 50 ms on test.jobs; returns the most that ran at once.
 local function flood(srv)
-  local k = key("conc")
+  local k = h.uniq("conc")
   local ids = add_many(srv, "test.jobs", { key = k, sleep = 50, count_active = true }, 40)
   wait_completed(srv, ids)
   assert.equal(40, #srv:job_trace(k))
@@ -84,7 +78,7 @@ describe("queue limits, two workers", function()
   end)
 
   it("starts at most the rate limit's jobs per window, across workers", function()
-    local k = key("rate")
+    local k = h.uniq("rate")
     local ids = add_many(srv, "test.limited", { key = k }, 15)
     wait_completed(srv, ids)
     local starts = {}

@@ -12,12 +12,6 @@ local FIXTURE = "spec/fixtures/scripts/queue_durability"
 -- job's lock is renewed every 1000 ms with another 1000 ms to spare on a loaded machine.
 local LOCK_MS = "2000"
 
-local seq = 0
-local function uniq(what)
-  seq = seq + 1
-  return ("%s-%d-%d"):format(what, math.floor(h.now_ms()), seq)
-end
-
 local function add(srv, queue, data, opts)
   local res = srv:post_json("/add", { queue = queue, data = data, opts = opts })
   assert(res.status == 200, "POST /add: " .. res.status_line .. " " .. res.body)
@@ -26,20 +20,6 @@ end
 
 -- Waits until queue.get(id) shows state; returns the job or raises with what it was. A
 -- request that fails meanwhile (no worker yet, Redis coming back) is asked again.
-local function wait_state(srv, id, state, timeout_ms)
-  local job
-  local ok = h.eventually(function()
-    local answered, j = pcall(srv.job, srv, id)
-    if answered then job = j end
-    return answered and job and job.state == state
-  end, timeout_ms or 15000, 50)
-  if not ok then
-    error(("job %s: state %s, wanted %s; log:\n%s"):format(id, job and job.state or "(none)",
-      state, srv:log_tail()), 2)
-  end
-  return job
-end
-
 -- The pid of the only worker (WORKERS=1), as /healthz lists it.
 local function worker_pid(srv)
   local hz = assert(srv:wait_ready())
@@ -69,12 +49,12 @@ describe("queue: a worker that dies mid-job", function()
   it("runs the job again once the stalled check finds it, and it completes once", function()
     srv = h.start { scripts = FIXTURE, expect_crashes = true,
       env = { WORKERS = "1", QUEUE_LOCK_MS = LOCK_MS } }
-    local key = uniq("kill")
+    local key = h.uniq("kill")
     local id = add(srv, "dur.jobs", { key = key, sleep = 2500 })
     srv:wait_trace(key, "start", 1)
     local victim = kill_worker(srv)
 
-    local job = wait_state(srv, id, "completed", 20000)
+    local job = srv:wait_job_state(id, "completed", 20000)
     assert.are_not.equal(victim, worker_pid(srv)) -- the master replaced it
     assert.same({ 1, 2 }, attempts_of(srv:job_trace(key, "start")))
     assert.same({ 2 }, attempts_of(srv:job_trace(key, "done")))
@@ -90,12 +70,12 @@ describe("queue: a worker that dies mid-job", function()
   it("fails the job with STALLED when it stalls more than maxStalled (0) times", function()
     srv = h.start { scripts = FIXTURE, expect_crashes = true,
       env = { WORKERS = "1", QUEUE_LOCK_MS = LOCK_MS } }
-    local key = uniq("fragile")
+    local key = h.uniq("fragile")
     local id = add(srv, "dur.fragile", { key = key, sleep = 5000 })
     srv:wait_trace(key, "start", 1)
     kill_worker(srv)
 
-    local job = wait_state(srv, id, "failed", 20000)
+    local job = srv:wait_job_state(id, "failed", 20000)
     assert.equal("STALLED", job.failedCode)
     assert.truthy(job.failedReason:find("stalled 1 times", 1, true), job.failedReason)
     assert.equal(1, job.stalled)
@@ -107,7 +87,7 @@ describe("queue: a worker that dies mid-job", function()
     function()
       srv = h.start { scripts = FIXTURE, expect_crashes = true,
         env = { WORKERS = "1", QUEUE_LOCK_MS = LOCK_MS } }
-      local key = uniq("twice")
+      local key = h.uniq("twice")
       local id = add(srv, "dur.jobs", { key = key, sleep = 6000 })
       srv:wait_trace(key, "start", 1)
       kill_worker(srv)
@@ -115,7 +95,7 @@ describe("queue: a worker that dies mid-job", function()
       assert.equal("active", srv:job(id).state)
       kill_worker(srv)
 
-      local job = wait_state(srv, id, "failed", 20000)
+      local job = srv:wait_job_state(id, "failed", 20000)
       assert.equal("STALLED", job.failedCode)
       assert.equal(2, job.stalled)
       assert.same({ 1, 2 }, attempts_of(srv:job_trace(key, "start")))
@@ -134,7 +114,7 @@ describe("queue: SIGTERM while a job runs", function()
   it("lets the job finish within DRAIN_TIMEOUT_MS; it is not run again", function()
     srv = h.start { scripts = FIXTURE,
       env = { WORKERS = "1", QUEUE_LOCK_MS = LOCK_MS, DRAIN_TIMEOUT_MS = "20000" } }
-    local key = uniq("term")
+    local key = h.uniq("term")
     local id = add(srv, "dur.jobs", { key = key, sleep = 1500 })
     srv:wait_trace(key, "start", 1)
     srv:signal("TERM")
@@ -157,7 +137,7 @@ describe("queue: SIGTERM while a job runs", function()
     "it once", function()
     srv = h.start { scripts = FIXTURE,
       env = { WORKERS = "1", QUEUE_LOCK_MS = LOCK_MS, DRAIN_TIMEOUT_MS = "300" } }
-    local key = uniq("deadline")
+    local key = h.uniq("deadline")
     local id = add(srv, "dur.serial", { key = key, sleep = 4000 })
     srv:wait_trace(key, "start", 1)
     srv:signal("TERM")
@@ -174,7 +154,7 @@ describe("queue: SIGTERM while a job runs", function()
     after:stop()
 
     after = h.start { scripts = FIXTURE, env = { WORKERS = "1", QUEUE_LOCK_MS = LOCK_MS } }
-    job = wait_state(after, id, "completed", 20000)
+    job = after:wait_job_state(id, "completed", 20000)
     assert.equal(1, job.attempt)
     assert.same({ 1, 1 }, attempts_of(after:job_trace(key, "start")))
     assert.same({ 1 }, attempts_of(after:job_trace(key, "done")))
@@ -195,7 +175,7 @@ describe("queue: a reload between jobs", function()
     srv = h.start { scripts = dir, env = { WORKERS = "1", QUEUE_LOCK_MS = LOCK_MS } }
     local gen_a = srv.generation
 
-    local k1, k2, slow = uniq("gen1"), uniq("gen2"), uniq("genslow")
+    local k1, k2, slow = h.uniq("gen1"), h.uniq("gen2"), h.uniq("genslow")
     local id1 = add(srv, "dur.jobs", { key = k1 })
     local r1 = srv:wait_trace(k1, "done", 1)[1]
     assert.equal(gen_a, r1.gen)
@@ -211,11 +191,11 @@ describe("queue: a reload between jobs", function()
     local r2 = srv:wait_trace(k2, "done", 1)[1]
     assert.equal(gen_b, r2.gen)
     assert.equal("B", r2.v)
-    assert.same({ v = "B", attempt = 1 }, wait_state(srv, id2, "completed").result)
+    assert.same({ v = "B", attempt = 1 }, srv:wait_job_state(id2, "completed").result)
     assert.same({ v = "A", attempt = 1 }, srv:job(id1).result)
 
     -- The job that was running during the reload finished in the code it started with.
-    local job = wait_state(srv, id_slow, "completed")
+    local job = srv:wait_job_state(id_slow, "completed")
     assert.same({ v = "A", attempt = 1 }, job.result)
     local runs = srv:job_trace(slow)
     assert.equal(2, #runs)
@@ -256,7 +236,7 @@ describe("queue: Redis restarted", function()
   it("loses none of the waiting, delayed and active jobs", function()
     keep_redis_data()
     srv = h.start { scripts = FIXTURE, env = { WORKERS = "1" } }
-    local active, waiting, delayed = uniq("active"), uniq("waiting"), uniq("delayed")
+    local active, waiting, delayed = h.uniq("active"), h.uniq("waiting"), h.uniq("delayed")
     local ids = {}
     ids[active] = add(srv, "dur.serial", { key = active, sleep = 5000 })
     srv:wait_trace(active, "start", 1)
@@ -269,7 +249,7 @@ describe("queue: Redis restarted", function()
     h.servers().restart_redis()
 
     for key, id in pairs(ids) do
-      local job = wait_state(srv, id, "completed", 30000)
+      local job = srv:wait_job_state(id, "completed", 30000)
       assert.equal(1, job.attempt, key)
       assert.equal(1, #srv:job_trace(key, "start"), key)
       assert.equal(1, #srv:job_trace(key, "done"), key)

@@ -8,12 +8,6 @@ local h = require "spec.helpers"
 
 local FIXTURE = "spec/fixtures/scripts/queue_durability"
 
-local seq = 0
-local function uniq(what)
-  seq = seq + 1
-  return ("%s-%d-%d"):format(what, math.floor(h.now_ms()), seq)
-end
-
 local function db()
   return h.servers().database_url
 end
@@ -72,7 +66,7 @@ describe("queue: the transactional outbox", function()
   end
 
   it("rolled back: the job never runs and no job_outbox row remains", function()
-    local key = uniq("rolledback")
+    local key = h.uniq("rolledback")
     local r = outbox { queue = "dur.serial", data = { key = key }, opts = { jobId = key },
       commit = false }
     assert.equal(key, r.id)
@@ -83,7 +77,7 @@ describe("queue: the transactional outbox", function()
 
     -- A job committed next on the same one-at-a-time queue has run: the rolled back one,
     -- had it been added, was in line before it.
-    local next_key = uniq("next")
+    local next_key = h.uniq("next")
     assert.is_true(outbox { queue = "dur.serial", data = { key = next_key },
       opts = { jobId = next_key }, commit = true }.committed)
     srv:wait_trace(next_key, "done", 1)
@@ -93,7 +87,7 @@ describe("queue: the transactional outbox", function()
   end)
 
   it("committed: the job runs exactly once and its job_outbox row is gone", function()
-    local key = uniq("committed")
+    local key = h.uniq("committed")
     local r = outbox { queue = "dur.jobs", data = { key = key }, commit = true }
     assert.is_true(r.committed)
     assert.is_false(r.seenInside)
@@ -116,7 +110,7 @@ describe("queue: the transactional outbox", function()
 
   it("a row left behind between commit and move: the sweeper delivers it once, copies too",
     function()
-      local key = uniq("crash")
+      local key = h.uniq("crash")
       -- The row as the host writes it, from a transaction that then rolls back.
       local row = outbox { queue = "dur.jobs", data = { key = key }, opts = { jobId = key },
         commit = false }.row
@@ -140,7 +134,7 @@ describe("queue: the transactional outbox", function()
 
   it("a row written by hand with only a jobId is delivered once, and does not block others",
     function()
-      local key, other = uniq("byhand"), uniq("other")
+      local key, other = h.uniq("byhand"), h.uniq("other")
       h.must_psql(db(), ("INSERT INTO job_outbox (queue, name, data, opts, created_at) VALUES " ..
         "('dur.jobs', 'dur.jobs', %s, %s, now() - interval '1 minute')"):format(
         dollar_quoted('{"key": "' .. key .. '"}'), dollar_quoted('{"jobId": "' .. key .. '"}')))
@@ -161,7 +155,7 @@ describe("queue: the transactional outbox", function()
 
   it("a row whose options have the wrong types runs with the defaults, and blocks nothing",
     function()
-      local key, other = uniq("typed"), uniq("after-typed")
+      local key, other = h.uniq("typed"), h.uniq("after-typed")
       h.must_psql(db(), ("INSERT INTO job_outbox (queue, name, data, opts, created_at) VALUES " ..
         "('dur.jobs', 'dur.jobs', %s, %s, now() - interval '1 minute')"):format(
         dollar_quoted('{"key": "' .. key .. '"}'),
@@ -182,7 +176,7 @@ describe("queue: the transactional outbox", function()
 
   it("a copy of a moved row whose job is already removed (removeOnComplete) still runs once",
     function()
-      local key = uniq("removed")
+      local key = h.uniq("removed")
       local row = outbox { queue = "dur.jobs", data = { key = key },
         opts = { jobId = key, removeOnComplete = true }, commit = false }.row
       leave_behind(row, 1)
