@@ -70,7 +70,8 @@ typedef void (*queue_add_cb)(const char *id, size_t id_len, int created, int err
 int queue_adder_new(uv_loop_t *loop, redis_client_t *client, queue_adder_t **out);
 /* Fails what is waiting with REDIS_EUNAVAILABLE first. */
 void queue_adder_close(queue_adder_t *a);
-/* One job as add.lua reads it (12 values: name first). The callback runs later, never from
+/* One job as add.lua reads it (12 values: name, now, 8 options, jobId, data; see add_opts in
+ * host/queue/common.lua). The callback runs later, never from
  * inside this call; 0, or a negative code (REDIS_ENOMEM, REDIS_EINVAL for a bad name). */
 int queue_adder_add(queue_adder_t *a, const char *const argv[12], const size_t len[12],
                     queue_add_cb cb, void *ud, queue_add_req_t **out);

@@ -1,12 +1,14 @@
-/* queue_add.c — adds jobs in batches: every add of a loop turn waits in its queue's batch, and
- * the batches leave at the end of the turn (a check handle, with an idle handle so a turn that
- * ends in a timer does not sleep first), each as one add script. */
+/* queue_add.c — adds jobs in batches: every add of a loop turn waits in the batch of the jobs
+ * that share its queue and options, and the batches leave at the end of the turn (a check
+ * handle, with an idle handle so a turn that ends in a timer does not sleep first), each as one
+ * add script carrying the shared options once and jobId and data per job. */
 #include "queue.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define BATCH_MAX 500 /* jobs per script call: bounds the script's run and its reply */
+#define SHARED 10     /* values 0..9 of a job: name, now, then the options a batch shares */
 
 struct queue_add_req {
     queue_add_cb cb; /* NULL once abandoned */
@@ -64,13 +66,16 @@ static void batch_on_reply(const redisReply *reply, int err, void *ud)
 static void batch_send(batch_t *b)
 {
     queue_adder_t *a = b->a;
-    int argc = 12 * b->n, i = 0;
+    int argc = SHARED + 2 * b->n, i = SHARED;
     const char **argv = malloc((size_t)argc * (sizeof(char *) + sizeof(size_t)));
     int rc = REDIS_ENOMEM;
     if (argv) {
         size_t *len = (size_t *)(argv + argc);
+        /* "now" is the first job's: every job of the batch was added in this loop turn */
+        memcpy(argv, b->head->argv, SHARED * sizeof(*argv));
+        memcpy(len, b->head->len, SHARED * sizeof(*len));
         for (queue_add_req_t *r = b->head; r; r = r->next)
-            for (int k = 0; k < 12; k++, i++) {
+            for (int k = SHARED; k < 12; k++, i++) {
                 argv[i] = r->argv[k];
                 len[i] = r->len[k];
             }
@@ -111,6 +116,18 @@ static void adder_on_kick(uv_idle_t *h)
     uv_idle_stop(h);
 }
 
+/* Whether job r may join batch b: same queue and options (every shared value but "now"). */
+static int batch_fits(const batch_t *b, const char *const argv[12], const size_t len[12])
+{
+    const queue_add_req_t *h = b->head;
+    if (b->n >= BATCH_MAX)
+        return 0;
+    for (int k = 0; k < SHARED; k++)
+        if (k != 1 && (h->len[k] != len[k] || memcmp(h->argv[k], argv[k], len[k]) != 0))
+            return 0;
+    return 1;
+}
+
 int queue_adder_add(queue_adder_t *a, const char *const argv[12], const size_t len[12],
                     queue_add_cb cb, void *ud, queue_add_req_t **out)
 {
@@ -136,9 +153,8 @@ int queue_adder_add(queue_adder_t *a, const char *const argv[12], const size_t l
         r->len[k] = len[k];
         p += len[k];
     }
-    batch_t *b = a->open; /* this queue's batch with room; a full one waits for the turn's end */
-    while (b && !(b->n < BATCH_MAX && b->head->len[0] == len[0] &&
-                  memcmp(b->head->argv[0], argv[0], len[0]) == 0))
+    batch_t *b = a->open; /* a full batch waits for the turn's end */
+    while (b && !batch_fits(b, argv, len))
         b = b->next;
     if (!b) {
         if (!(b = calloc(1, sizeof(*b)))) {

@@ -182,8 +182,8 @@ static void consumer_on_sched(uv_timer_t *t)
         size_t len[14] = {0};
         for (int a = 0; a < 12; a++)
             argv[2 + a] = s->s.add_argv[a], len[2 + a] = s->s.add_len[a];
-        argv[2 + 3] = nowtxt, len[2 + 3] = strlen(nowtxt);
-        argv[2 + 4] = "0", len[2 + 4] = 1;
+        argv[2 + 1] = nowtxt, len[2 + 1] = strlen(nowtxt);
+        argv[2 + 2] = "0", len[2 + 2] = 1;
         len[0] = strlen(argv[0]);
         len[1] = strlen(period);
         if (k && queue_eval(c->client, QUEUE_SCRIPT_SCHEDULE, s->s.queue, 14, argv, len, on_fired,

@@ -87,41 +87,50 @@ local function finish(id, jk, state, keep, now)
   trim(set, keep, now)
 end
 
--- Adds one job from ARGV[i .. i+11]: name, jobId ('' for a new number), data, now, delay,
--- priority, attempts, timeout, backoff, keep completed, keep failed ('' for KEEP), dedup ms. Returns the id
--- and 1, or the existing id and 0 when a live or retained job (or a dedup mark) has it.
--- A job ready at once joins `line` (pushed by the caller, one LPUSH for many) when given.
-local function add_job(i, line, number)
-  local id = ARGV[i + 1]
+-- A job travels as 12 values: the 10 options a batch of jobs shares (name, now, delay,
+-- priority, attempts, timeout, backoff, keep completed, keep failed ('' for KEEP), dedup ms),
+-- then its jobId ('' for a new number) and data. A batch sends the 10 once and 2 per job:
+-- Redis turns every value into a string, so values sent once per batch are work saved per job.
+-- add_opts reads the 10 from ARGV[h .. h+9]; the hash fields every job of them gets are
+-- built once here, and add_job only puts its data in.
+local function add_opts(h)
+  local now, delay, pr = tonumber(ARGV[h + 1]), tonumber(ARGV[h + 2]), tonumber(ARGV[h + 3])
+  local st = delay > 0 and 'delayed' or pr > 0 and 'prioritized' or 'waiting'
+  local f = { 'q', ARGV[h], 'd', '', 'ts', ARGV[h + 1], 'st', st }
+  if ARGV[h + 4] ~= '1' then f[#f + 1] = 'at'; f[#f + 1] = ARGV[h + 4] end
+  if pr > 0 then f[#f + 1] = 'pr'; f[#f + 1] = ARGV[h + 3] end
+  if ARGV[h + 5] ~= '0' then f[#f + 1] = 'to'; f[#f + 1] = ARGV[h + 5] end
+  if ARGV[h + 6] ~= '' then f[#f + 1] = 'bo'; f[#f + 1] = ARGV[h + 6] end
+  if ARGV[h + 7] ~= '' then f[#f + 1] = 'rc'; f[#f + 1] = ARGV[h + 7] end
+  if ARGV[h + 8] ~= '' then f[#f + 1] = 'rf'; f[#f + 1] = ARGV[h + 8] end
+  return { name = ARGV[h], now = now, delay = delay, pr = pr, dedup = tonumber(ARGV[h + 9]),
+    fields = f }
+end
+
+-- Adds one job with options o: id ('' for number, or a new number when none is given), data.
+-- Returns the id and 1, or the existing id and 0 when a live or retained job (or a dedup mark)
+-- has it. A job ready at once joins `line` (pushed by the caller, one LPUSH for many) when
+-- given.
+local function add_job(o, id, data, line, number)
   if id == '' then
     id = number or tostring(redis.call('INCR', P .. 'id'))
   elseif redis.call('EXISTS', jkey(id)) == 1 or redis.call('EXISTS', P .. 'dd:' .. id) == 1 then
     return id, 0
   end
-  local jk = jkey(id)
-  local now, delay, pr = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
-  local st = delay > 0 and 'delayed' or pr > 0 and 'prioritized' or 'waiting'
-  local f = { 'q', ARGV[i], 'd', ARGV[i + 2], 'ts', ARGV[i + 3], 'st', st }
-  if ARGV[i + 6] ~= '1' then f[#f + 1] = 'at'; f[#f + 1] = ARGV[i + 6] end
-  if pr > 0 then f[#f + 1] = 'pr'; f[#f + 1] = ARGV[i + 5] end
-  if ARGV[i + 7] ~= '0' then f[#f + 1] = 'to'; f[#f + 1] = ARGV[i + 7] end
-  if ARGV[i + 8] ~= '' then f[#f + 1] = 'bo'; f[#f + 1] = ARGV[i + 8] end
-  if ARGV[i + 9] ~= '' then f[#f + 1] = 'rc'; f[#f + 1] = ARGV[i + 9] end
-  if ARGV[i + 10] ~= '' then f[#f + 1] = 'rf'; f[#f + 1] = ARGV[i + 10] end
-  redis.call('HSET', jk, unpack(f))
-  if delay > 0 then
-    redis.call('ZADD', Q .. 'delayed', now + delay, id)
-    signal_at(now + delay)
-  elseif pr > 0 then
+  o.fields[4] = data
+  redis.call('HSET', jkey(id), unpack(o.fields))
+  if o.delay > 0 then
+    redis.call('ZADD', Q .. 'delayed', o.now + o.delay, id)
+    signal_at(o.now + o.delay)
+  elseif o.pr > 0 then
     local c = redis.call('INCR', Q .. 'pc') % 4294967296
-    redis.call('ZADD', Q .. 'prio', pr * 4294967296 + c, id)
+    redis.call('ZADD', Q .. 'prio', o.pr * 4294967296 + c, id)
   elseif line then
     line[#line + 1] = id
   else
     redis.call('LPUSH', Q .. 'wait', id)
   end
-  local dedup = tonumber(ARGV[i + 11])
-  if dedup > 0 then redis.call('SET', P .. 'dd:' .. id, '1', 'PX', dedup) end
+  if o.dedup > 0 then redis.call('SET', P .. 'dd:' .. id, '1', 'PX', o.dedup) end
   return id, 1
 end
 

@@ -46,17 +46,21 @@ function report(what, before, after, jobs) {
     `${cmds.toFixed(1)} commands/job\n`);
 }
 
-// add.lua's 12 values for one job, as speezy/queue.lua builds them with removeOnComplete = true.
+// add.lua's values as speezy/queue.lua builds them with removeOnComplete = true: the 10 a call's
+// jobs share, then jobId and data per job.
+function shared() {
+  return ['bench.scripts', String(Date.now()), '0', '0', '1', '0', '', '-1:0', '', '0'];
+}
+
 function job(i) {
-  return ['bench.scripts', '', `{"i":${i}}`, String(Date.now()), '0', '0', '1', '0', '',
-    '-1:0', '604800000:10000', '0'];
+  return ['', `{"i":${i}}`];
 }
 
 async function add(sha, perCall) {
   let next = 0;
   async function loop() {
     while (next < JOBS) {
-      const args = [];
+      const args = shared();
       for (let k = 0; k < perCall && next < JOBS; k++) args.push(...job(++next));
       await redis.evalsha(sha, 2, ...KEYS, ...args);
     }

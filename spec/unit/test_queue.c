@@ -92,16 +92,16 @@ static void add_jobs(redis_client_t *rc, runner_t *r, const char *name, int n, i
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(now, sizeof(now), "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
     snprintf(at, sizeof(at), "%d", attempts);
-    const char *one[12] = {name, "",  "{}",         now,     "0",     "0",
-                           at,   "0", "fixed:10:0", "-1:-1", "-1:-1", "0"};
-    const char *argv[12 * 50];
-    size_t len[12 * 50];
-    for (int i = 0; i < n; i++)
-        for (int a = 0; a < 12; a++) {
-            argv[12 * i + a] = one[a];
-            len[12 * i + a] = strlen(one[a]);
-        }
-    CHECK(queue_eval(rc, QUEUE_SCRIPT_ADD, name, 12 * n, argv, len, on_added, r, NULL) == 0);
+    const char *shared[10] = {name, now, "0", "0", at, "0", "fixed:10:0", "-1:-1", "-1:-1", "0"};
+    const char *argv[10 + 2 * 50];
+    size_t len[10 + 2 * 50];
+    for (int a = 0; a < 10; a++)
+        argv[a] = shared[a], len[a] = strlen(shared[a]);
+    for (int i = 0; i < n; i++) {
+        argv[10 + 2 * i] = "", len[10 + 2 * i] = 0;
+        argv[11 + 2 * i] = "{}", len[11 + 2 * i] = 2;
+    }
+    CHECK(queue_eval(rc, QUEUE_SCRIPT_ADD, name, 10 + 2 * n, argv, len, on_added, r, NULL) == 0);
 }
 
 static long long counts_field(uv_loop_t *loop, redis_client_t *rc, const char *name, int field);
@@ -220,6 +220,113 @@ TEST(consumer_gives_running_jobs_back)
     consumer_case(0, 1, 20, 1);
 }
 
+/* ---- the adder: one turn's adds, batched by shared options ----------------------------------- */
+
+typedef struct {
+    int fired, created;
+    char ids[8][32];
+} adds_t;
+
+typedef struct {
+    adds_t *all;
+    int slot;
+} add_slot_t;
+
+static void on_one_added(const char *id, size_t id_len, int created, int err, const char *message,
+                         void *ud)
+{
+    add_slot_t *s = ud;
+    (void)message;
+    s->all->fired++;
+    if (err == 0 && id_len < sizeof(s->all->ids[0])) {
+        memcpy(s->all->ids[s->slot], id, id_len);
+        s->all->ids[s->slot][id_len] = '\0';
+        s->all->created += created;
+    }
+}
+
+typedef struct {
+    char text[64];
+    int done;
+} field_t;
+
+static void on_field(const redisReply *reply, int err, void *ud)
+{
+    field_t *f = ud;
+    if (!err && reply && reply->type == REDIS_REPLY_STRING && reply->len < sizeof(f->text))
+        memcpy(f->text, reply->str, reply->len);
+    f->done = 1;
+}
+
+/* HGET sq:j:<id> field, "" when absent */
+static void job_field(uv_loop_t *loop, redis_client_t *rc, const char *id, const char *field,
+                      field_t *f)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "sq:j:%s", id);
+    const char *argv[3] = {"HGET", key, field};
+    size_t len[3] = {4, strlen(key), strlen(field)};
+    memset(f, 0, sizeof(*f));
+    CHECK(redis_command(rc, 3, argv, len, on_field, f, NULL) == 0);
+    while (!f->done)
+        uv_run(loop, UV_RUN_ONCE);
+}
+
+/* Jobs added in one turn with different options leave in batches of the jobs that share them:
+ * each job keeps its own options and data. */
+TEST(adder_keeps_each_jobs_options)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    redis_client_t *rc;
+    CHECK(redis_client_new(&loop, redis_url, NULL, &rc) == 0);
+    queue_adder_t *a;
+    CHECK(queue_adder_new(&loop, rc, &a) == 0);
+    char name[96];
+    unique_name(name, sizeof(name), "adder");
+    /* delay, priority, attempts of each job; data is its slot */
+    static const char *opts[6][3] = {{"0", "0", "1"},     {"0", "2", "1"}, {"0", "0", "1"},
+                                     {"60000", "0", "1"}, {"0", "0", "3"}, {"0", "0", "1"}};
+    adds_t all = {0};
+    add_slot_t slots[6];
+    for (int i = 0; i < 6; i++) {
+        char data[16];
+        snprintf(data, sizeof(data), "{\"s\":%d}", i);
+        const char *argv[12] = {
+            name, "1700000000000", opts[i][0], opts[i][1], opts[i][2], "0", "", "", "", "0", "",
+            data};
+        size_t len[12];
+        for (int k = 0; k < 12; k++)
+            len[k] = strlen(argv[k]);
+        slots[i] = (add_slot_t){&all, i};
+        CHECK(queue_adder_add(a, argv, len, on_one_added, &slots[i], NULL) == 0);
+    }
+    RUN_UNTIL(&loop, all.fired == 6, 5000);
+    CHECK(all.fired == 6 && all.created == 6);
+    static const char *state[6] = {"waiting", "prioritized", "waiting",
+                                   "delayed", "waiting",     "waiting"};
+    for (int i = 0; i < 6; i++) {
+        field_t f;
+        char data[16];
+        snprintf(data, sizeof(data), "{\"s\":%d}", i);
+        job_field(&loop, rc, all.ids[i], "d", &f);
+        CHECK_STR(f.text, data);
+        job_field(&loop, rc, all.ids[i], "st", &f);
+        CHECK_STR(f.text, state[i]);
+        job_field(&loop, rc, all.ids[i], "at", &f);
+        CHECK_STR(f.text, i == 4 ? "3" : "");
+        job_field(&loop, rc, all.ids[i], "pr", &f);
+        CHECK_STR(f.text, i == 1 ? "2" : "");
+    }
+    CHECK(counts_field(&loop, rc, name, 0) == 4); /* waiting */
+    CHECK(counts_field(&loop, rc, name, 2) == 1); /* delayed */
+    CHECK(counts_field(&loop, rc, name, 3) == 1); /* prioritized */
+    queue_adder_close(a);
+    redis_client_close(rc);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+}
+
 int main(void)
 {
     RUN(backoff_fixed_and_exponential);
@@ -234,5 +341,6 @@ int main(void)
     RUN(consumer_completes_every_job);
     RUN(consumer_retries_failed_attempts);
     RUN(consumer_gives_running_jobs_back);
+    RUN(adder_keeps_each_jobs_options);
     return test_summary();
 }

@@ -180,10 +180,12 @@ local function now_ms()
   return ("%d"):format(core.now() * 1000)
 end
 
--- add.lua's 12 values for one job.
+-- One job as add.lua takes it (host/queue/common.lua, add_opts): the 10 values a batch of
+-- jobs shares (name, now, options), then jobId and data; all strings.
 local function add_args(name, data_json, o, dedup_ms)
-  return { name, o.jobId, data_json, now_ms(), o.delay, o.priority, o.attempts, o.timeout,
-    o.backoff, o.keepCompleted, o.keepFailed, dedup_ms or 0 }
+  return { name, now_ms(), tostring(o.delay), tostring(o.priority), tostring(o.attempts),
+    tostring(o.timeout), o.backoff, o.keepCompleted, o.keepFailed, tostring(dedup_ms or 0),
+    o.jobId, data_json }
 end
 
 local function encode_data(data)
@@ -297,9 +299,8 @@ function M.add(name, data, opts)
     return fail("INVALID_OPTIONS", "queue.add: data cannot be encoded as JSON")
   end
   if opts and opts.tx ~= nil then return add_in_tx(opts.tx, name, data_json, o) end
-  local args = add_args(name, data_json, o)
-  for i = 4, 12 do args[i] = tostring(args[i]) end
-  local op, err = qcore.add(args) -- leaves with the turn's other adds to this queue
+  -- leaves with the turn's other adds that share its queue and options
+  local op, err = qcore.add(add_args(name, data_json, o))
   if not op then return nil, err end
   qcore.wait(op)
   return qcore.result(op)
@@ -442,7 +443,6 @@ function M.schedule(name, spec, data, opts)
   local data_json = encode_data(data)
   if not data_json then misuse("schedule", "data cannot be encoded as JSON") end
   s.args = add_args(name, data_json, o)
-  for i, v in ipairs(s.args) do s.args[i] = tostring(v) end
   schedules[#schedules + 1] = s
 end
 
@@ -483,7 +483,6 @@ function M._finish(has_database)
     local o = assert(normalize { removeOnComplete = true, removeOnFail = 100 })
     local s = { queue = OUTBOX_QUEUE, every = OUTBOX_SWEEP_MS,
       args = add_args(OUTBOX_QUEUE, "{}", o) }
-    for i, v in ipairs(s.args) do s.args[i] = tostring(v) end
     schedules[#schedules + 1] = s
   end
   return { queues = decls, schedules = schedules }
