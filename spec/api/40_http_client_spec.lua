@@ -135,12 +135,16 @@ describe("speezy.http", function()
       assert.equal(tostring(#payload), seen.headers["content-length"])
       assert.equal("application/json", seen.headers["content-type"])
       assert.equal("Bearer s3cr3t", seen.headers.authorization)
-      assert.is_nil(seen.headers.expect) -- no 100-continue round trip
       -- a body without a Content-Type goes without one (not as a form)
       local bare = cjson.decode(must_answer(call(srv, { method = "POST", url = https("/echo"),
         body = "raw" })).body)
       assert.equal("raw", bare.body)
       assert.is_nil(bare.headers["content-type"])
+      -- a large body goes at once, without waiting for a 100 Continue first
+      local big = cjson.decode(must_answer(call(srv, { method = "POST",
+        url = https("/echo?quiet=1"), body = "0123456789abcdef", body_repeat = 65537 })).body)
+      assert.equal(16 * 65537, big.body_len)
+      assert.is_nil(big.headers.expect)
     end)
 
   it("sends each method as given, over plain http too", function()

@@ -11,9 +11,9 @@ listen. Requests are logged to DIR/stub.log. It exits by itself after --max-seco
 600) or once its parent is gone, so a crashed spec leaves nothing behind.
 
 Routes (any method):
-    /echo[?status=N]    the request as JSON {method, path, headers (lower-case names), body},
-                        with status N (default 200) and the headers X-Stub: yes, Set-Twice: a
-                        and Set-Twice: b
+    /echo[?status=N]    the request as JSON {method, path, headers (lower-case names), body,
+                        body_len}, with status N (default 200) and the headers X-Stub: yes,
+                        Set-Twice: a and Set-Twice: b; with quiet=1, without the body
     /sleep?ms=N         answers after N ms (at most 30 s)
     /bytes?n=N          N bytes with a Content-Length
     /stream?n=N         N bytes, chunked (no Content-Length)
@@ -104,8 +104,10 @@ class Handler(BaseHTTPRequestHandler):
             "method": self.command,
             "path": self.path,
             "headers": {k.lower(): v for k, v in self.headers.items()},
-            "body": body.decode("latin-1"),
+            "body_len": len(body),
         }
+        if not q.get("quiet"):
+            out["body"] = body.decode("latin-1")
         self.send(int(q.get("status", 200)), json.dumps(out).encode(),
                   [("Content-Type", "application/json"), ("X-Stub", "yes"),
                    ("Set-Twice", "a"), ("Set-Twice", "b")])

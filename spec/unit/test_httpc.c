@@ -383,6 +383,16 @@ static int outcome_done(void *arg)
     return ((outcome_t *)arg)->done;
 }
 
+/* A request coroutine running src with the URL of path as its argument. */
+static co_t *start_chunk(lua_State *L, outcome_t *o, const char *src, const char *path)
+{
+    memset(o, 0, sizeof(*o));
+    co_t *co = test_co_load(loop, L, CO_KIND_REQUEST, src, on_outcome, o);
+    lua_pushstring(co_thread(co), url(path));
+    co_start(co, 1);
+    return co;
+}
+
 /* A request coroutine running http.request's three steps on path; returns the status and
  * body, or the err's code and message. */
 static co_t *start_request(lua_State *L, outcome_t *o, const char *path)
@@ -395,11 +405,7 @@ static co_t *start_request(lua_State *L, outcome_t *o, const char *path)
         "local res, e = hcore.result(op) "
         "if not res then return e.code .. ': ' .. e.message end "
         "return res.status .. ' ' .. res.body .. ' ' .. tostring(res.headers['x-fold'])";
-    memset(o, 0, sizeof(*o));
-    co_t *co = test_co_load(loop, L, CO_KIND_REQUEST, src, on_outcome, o);
-    lua_pushstring(co_thread(co), url(path));
-    co_start(co, 1);
-    return co;
+    return start_chunk(L, o, src, path);
 }
 
 TEST(binding_resumes_cancels_and_collects)
@@ -425,6 +431,16 @@ TEST(binding_resumes_cancels_and_collects)
     CHECK(o.done && o.status == CO_CANCELLED);
     CHECK(httpc_inflight(host.httpc) == 0);
     lua_gc(L, LUA_GCCOLLECT, 0);
+    CHECK(wait_count(&peers_gone, gone + 1));
+
+    /* A request whose op is collected without anyone waiting on it stops as well. */
+    gone = peers_gone, seen = requests_seen;
+    start_chunk(L, &o, "hcore.request{ url = ..., timeout = 5000 }", "/hang");
+    CHECK(o.done && o.status == CO_OK);
+    CHECK(wait_count(&requests_seen, seen + 1));
+    CHECK(httpc_inflight(host.httpc) == 1);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    CHECK(httpc_inflight(host.httpc) == 0);
     CHECK(wait_count(&peers_gone, gone + 1));
 
     /* Closing the client resumes a waiting request with HTTP_FAILED. */
