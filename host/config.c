@@ -138,6 +138,8 @@ static const num_setting_t num_settings[] = {
     NUM("READYZ_TIMEOUT_MS", 800, 1, 600000, readyz_timeout_ms),
     NUM("QUEUE_CONSUME", 1, 0, 1, queue_consume),
     NUM("QUEUE_LOCK_MS", 30000, 500, 3600000, queue_lock_ms),
+    NUM("HTTP_TIMEOUT_MS", 10000, 1, 3600000, http_timeout_ms),
+    NUM("HTTP_MAX_RESPONSE_BYTES", 1 << 20, 1, 1LL << 30, http_max_response_bytes),
 };
 
 static int load_numbers(config_t *cfg, char *err, size_t errlen)
@@ -210,6 +212,7 @@ int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen
     cfg->jwt_secret = dup_or("JWT_SECRET", NULL);
     cfg->otp_secret = dup_or("OTP_SECRET", NULL);
     cfg->admin_token = dup_or("ADMIN_TOKEN", NULL);
+    cfg->http_ca_file = dup_or("HTTP_CA_FILE", NULL);
 
     if (check_secret(cfg, "JWT_SECRET", cfg->jwt_secret, err, errlen) < 0 ||
         check_secret(cfg, "OTP_SECRET", cfg->otp_secret, err, errlen) < 0)
@@ -217,6 +220,9 @@ int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen
     if (cfg->env == ENV_PRODUCTION && cfg->admin_token &&
         check_secret(cfg, "ADMIN_TOKEN", cfg->admin_token, err, errlen) < 0)
         return -1;
+    if (cfg->http_ca_file && access(cfg->http_ca_file, R_OK) < 0)
+        return fail(err, errlen, "HTTP_CA_FILE %s is not readable: %s", cfg->http_ca_file,
+                    strerror(errno));
     if (cfg->env == ENV_PRODUCTION && (!cfg->database_url || !cfg->redis_url))
         return fail(err, errlen, "%s is not set: production needs it",
                     cfg->database_url ? "REDIS_URL" : "DATABASE_URL");
@@ -234,5 +240,6 @@ void config_free(config_t *cfg)
     free(cfg->jwt_secret);
     free(cfg->otp_secret);
     free(cfg->admin_token);
+    free(cfg->http_ca_file);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -55,6 +55,11 @@ typedef struct config {
 
     /* GET /readyz */
     unsigned readyz_timeout_ms; /* bound on the pings to PostgreSQL and Redis, together */
+
+    /* outgoing HTTP (speezy.http) */
+    unsigned http_timeout_ms;       /* of a request that names no timeout */
+    char *http_ca_file;             /* a PEM bundle trusted besides the system's CAs; NULL: none */
+    size_t http_max_response_bytes; /* an answer's body beyond it fails with HTTP_TOO_LARGE */
 } config_t;
 
 /* Loads .env (path may be NULL for "./.env"), then the environment. Returns 0, or -1 with a

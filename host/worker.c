@@ -16,6 +16,7 @@
 #include "co.h"
 #include "crypto.h"
 #include "http.h"
+#include "httpc.h"
 #include "jobrun.h"
 #include "json.h"
 #include "log.h"
@@ -744,6 +745,12 @@ int worker_host_open(uv_loop_t *loop, const config_t *cfg, bind_host_t *host)
         if (queue_adder_new(loop, host->redis, &host->queue_adder) < 0)
             return -1;
     }
+    httpc_opts_t ho = {.ca_file = cfg->http_ca_file,
+                       .max_response_bytes = cfg->http_max_response_bytes};
+    if (httpc_new(loop, &ho, &host->httpc) < 0) {
+        log_error("cannot start the outgoing HTTP client (libcurl)");
+        return -1;
+    }
     return 0;
 }
 
@@ -751,6 +758,8 @@ void worker_host_close(bind_host_t *host)
 {
     queue_adder_close(host->queue_adder);
     host->queue_adder = NULL;
+    httpc_close(host->httpc);
+    host->httpc = NULL;
     if (host->pg)
         pg_pool_close(host->pg);
     if (host->redis)

@@ -17,6 +17,7 @@ struct config;
 struct pg_pool;
 struct redis_client;
 struct queue_adder;
+struct httpc;
 
 /* Owned by the worker (or `speezy test`), shared by every generation's VM: pools and clients
  * belong to the host, never to a VM. */
@@ -27,6 +28,7 @@ typedef struct bind_host {
     struct pg_pool *pg;              /* NULL when no database is configured */
     struct redis_client *redis;      /* NULL when no Redis is configured */
     struct queue_adder *queue_adder; /* batches queue.add per loop turn; NULL without Redis */
+    struct httpc *httpc;             /* outgoing HTTP (speezy.http); NULL outside a loop */
     const char *generation;          /* hash of the generation being built or served */
     /* Pushes field `name` (path, query_string, body, ip, id, headers) of request number
      * `serial`, which co must be serving; returns -1 (pushing nothing) otherwise. Set by the
@@ -82,5 +84,6 @@ int luaopen_speezy_pg_core(lua_State *L);    /* bind_pg.c */
 int luaopen_speezy_redis_core(lua_State *L); /* bind_redis.c */
 int luaopen_speezy_ready_core(lua_State *L); /* bind_ready.c */
 int luaopen_speezy_queue_core(lua_State *L); /* bind_queue.c */
+int luaopen_speezy_http_core(lua_State *L);  /* bind_http.c */
 
 #endif
