@@ -1,7 +1,10 @@
-/* crypto.c — SHA-256, HMAC-SHA-256, SHA-1, random bytes and constant-time compare.
+/* crypto.c — SHA-256, HMAC-SHA-256, SHA-1, random bytes, constant-time compare, base64url and
+ * AES-256-GCM.
  *
- * Only OpenSSL 3's non-deprecated one-shot APIs (EVP_Digest, HMAC, RAND_bytes), so there is
- * no context to leak and nothing to initialize. */
+ * Only OpenSSL 3's non-deprecated APIs: one-shot ones (EVP_Digest, HMAC, RAND_bytes) where
+ * they exist, so there is no context to leak and nothing to initialize; AES-GCM needs an
+ * EVP_CIPHER_CTX, freed on every path. base64url is ours: OpenSSL's EVP_DecodeBlock speaks
+ * the padded '+/' alphabet and accepts what we must refuse. */
 #include "crypto.h"
 
 #include <limits.h>
@@ -9,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <string.h>
 
 static int crypto_digest(const EVP_MD *md, const void *data, size_t len, uint8_t *out)
 {
@@ -86,5 +90,134 @@ int crypto_sha256_hex(const void *data, size_t len, char out[CRYPTO_SHA256_HEX_S
     if (crypto_sha256(data, len, md) != CRYPTO_OK)
         return CRYPTO_EFAIL;
     crypto_hex(md, sizeof md, out);
+    return CRYPTO_OK;
+}
+
+/* ---- base64url ---------------------------------------------------------------------------- */
+
+static const char crypto_b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t crypto_b64url_encode(const void *in, size_t len, char *out)
+{
+    const uint8_t *p = in;
+    size_t o = 0, i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = crypto_b64url_alphabet[v >> 18];
+        out[o++] = crypto_b64url_alphabet[v >> 12 & 63];
+        out[o++] = crypto_b64url_alphabet[v >> 6 & 63];
+        out[o++] = crypto_b64url_alphabet[v & 63];
+    }
+    if (len - i == 1) {
+        out[o++] = crypto_b64url_alphabet[p[i] >> 2];
+        out[o++] = crypto_b64url_alphabet[(p[i] & 3) << 4];
+    } else if (len - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 8 | p[i + 1];
+        out[o++] = crypto_b64url_alphabet[v >> 10];
+        out[o++] = crypto_b64url_alphabet[v >> 4 & 63];
+        out[o++] = crypto_b64url_alphabet[(v & 15) << 2];
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* The 6-bit value of one character, or -1 outside the alphabet. */
+static int crypto_b64url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+int crypto_b64url_decode(const char *in, size_t len, uint8_t *out, size_t *outlen)
+{
+    if (len % 4 == 1)
+        return CRYPTO_EFAIL; /* 6 bits cannot end a byte */
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = crypto_b64url_value((unsigned char)in[i]);
+        if (v < 0)
+            return CRYPTO_EFAIL;
+        acc = (acc << 6 | (uint32_t)v) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    /* The bits left over must be zero: "Zh" and "Zg" would otherwise both decode to "f". */
+    if (acc & ((1u << bits) - 1))
+        return CRYPTO_EFAIL;
+    *outlen = o;
+    return CRYPTO_OK;
+}
+
+/* ---- AES-256-GCM -------------------------------------------------------------------------- */
+
+static int crypto_gcm_aad(EVP_CIPHER_CTX *ctx, const void *aad, size_t aadlen)
+{
+    int n;
+    if (aadlen == 0)
+        return 1;
+    if (aadlen > INT_MAX)
+        return 0;
+    return EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aadlen) == 1;
+}
+
+int crypto_aes_gcm_seal(const uint8_t key[CRYPTO_AES_KEY_LEN], const void *plain, size_t len,
+                        const void *aad, size_t aadlen, uint8_t *out)
+{
+    if (len > CRYPTO_GCM_MAX_LEN || crypto_random(out, CRYPTO_GCM_NONCE_LEN) != CRYPTO_OK)
+        return CRYPTO_EFAIL;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    uint8_t *ct = out + CRYPTO_GCM_NONCE_LEN;
+    int n = 0, fin = 0;
+    /* The default IV length of GCM in OpenSSL is 12 bytes, the one recommended (SP 800-38D). */
+    int ok = ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, out) == 1 &&
+             crypto_gcm_aad(ctx, aad, aadlen) &&
+             (len == 0 || EVP_EncryptUpdate(ctx, ct, &n, plain, (int)len) == 1) &&
+             EVP_EncryptFinal_ex(ctx, ct + n, &fin) == 1 && (size_t)(n + fin) == len &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CRYPTO_GCM_TAG_LEN, ct + len) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    return ok ? CRYPTO_OK : CRYPTO_EFAIL;
+}
+
+int crypto_aes_gcm_open(const uint8_t key[CRYPTO_AES_KEY_LEN], const uint8_t *sealed, size_t len,
+                        const void *aad, size_t aadlen, uint8_t *out, size_t *outlen)
+{
+    if (len < CRYPTO_GCM_OVERHEAD || len - CRYPTO_GCM_OVERHEAD > CRYPTO_GCM_MAX_LEN)
+        return CRYPTO_EFAIL;
+    size_t clen = len - CRYPTO_GCM_OVERHEAD;
+    const uint8_t *ct = sealed + CRYPTO_GCM_NONCE_LEN;
+    uint8_t tag[CRYPTO_GCM_TAG_LEN];
+    memcpy(tag, ct + clen, sizeof tag); /* the ctrl takes a non-const pointer */
+    uint8_t none[CRYPTO_GCM_TAG_LEN];   /* where Final writes nothing when out may be NULL */
+    uint8_t *end = clen ? out : none;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0, fin = 0;
+    int ok = ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, sealed) == 1 &&
+             crypto_gcm_aad(ctx, aad, aadlen) &&
+             (clen == 0 || EVP_DecryptUpdate(ctx, out, &n, ct, (int)clen) == 1) &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, sizeof tag, tag) == 1 &&
+             EVP_DecryptFinal_ex(ctx, end + n, &fin) == 1 && (size_t)(n + fin) == clen;
+    EVP_CIPHER_CTX_free(ctx);
+    if (!ok) {
+        /* Plaintext whose tag did not match must not be read by mistake. */
+        if (clen)
+            OPENSSL_cleanse(out, clen);
+        return CRYPTO_EFAIL;
+    }
+    *outlen = clen;
     return CRYPTO_OK;
 }
