@@ -208,6 +208,9 @@ int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen
     cfg->database_url = dup_or("DATABASE_URL", NULL);
     cfg->redis_url = dup_or("REDIS_URL", NULL);
     cfg->jwt_secret = dup_or("JWT_SECRET", NULL);
+    cfg->jwt_secret_previous = dup_or("JWT_SECRET_PREVIOUS", NULL);
+    cfg->jwt_issuer = dup_or("JWT_ISSUER", "speezy");
+    cfg->jwt_audience = dup_or("JWT_AUDIENCE", "speezy");
     cfg->otp_secret = dup_or("OTP_SECRET", NULL);
     cfg->admin_token = dup_or("ADMIN_TOKEN", NULL);
 
@@ -216,6 +219,9 @@ int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen
         return -1;
     if (cfg->env == ENV_PRODUCTION && cfg->admin_token &&
         check_secret(cfg, "ADMIN_TOKEN", cfg->admin_token, err, errlen) < 0)
+        return -1;
+    if (cfg->env == ENV_PRODUCTION && cfg->jwt_secret_previous &&
+        check_secret(cfg, "JWT_SECRET_PREVIOUS", cfg->jwt_secret_previous, err, errlen) < 0)
         return -1;
     if (cfg->env == ENV_PRODUCTION && (!cfg->database_url || !cfg->redis_url))
         return fail(err, errlen, "%s is not set: production needs it",
@@ -232,6 +238,9 @@ void config_free(config_t *cfg)
     free(cfg->database_url);
     free(cfg->redis_url);
     free(cfg->jwt_secret);
+    free(cfg->jwt_secret_previous);
+    free(cfg->jwt_issuer);
+    free(cfg->jwt_audience);
     free(cfg->otp_secret);
     free(cfg->admin_token);
     memset(cfg, 0, sizeof(*cfg));
