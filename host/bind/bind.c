@@ -148,6 +148,8 @@ void bind_open_all(lua_State *L)
         {"speezy.redis.core", luaopen_speezy_redis_core},
         {"speezy.ready.core", luaopen_speezy_ready_core},
         {"speezy.queue.core", luaopen_speezy_queue_core},
+        {"speezy.crypto", luaopen_speezy_crypto},
+        {"speezy.jwt.core", luaopen_speezy_jwt_core},
         {NULL, NULL},
     };
     lua_getglobal(L, "package");
