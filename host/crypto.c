@@ -3,15 +3,19 @@
  *
  * Only OpenSSL 3's non-deprecated APIs: one-shot ones (EVP_Digest, HMAC, RAND_bytes) where
  * they exist, so there is no context to leak and nothing to initialize; AES-GCM needs an
- * EVP_CIPHER_CTX, freed on every path. base64url is ours: OpenSSL's EVP_DecodeBlock speaks
+ * EVP_CIPHER_CTX, freed on every path; a prepared HMAC key keeps its EVP_MAC_CTX until
+ * crypto_hmac_key_free. base64url is ours: OpenSSL's EVP_DecodeBlock speaks
  * the padded '+/' alphabet and accepts what we must refuse. */
 #include "crypto.h"
 
 #include <limits.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int crypto_digest(const EVP_MD *md, const void *data, size_t len, uint8_t *out)
@@ -43,6 +47,50 @@ int crypto_hmac_sha256(const void *key, size_t klen, const void *data, size_t le
     if (!HMAC(EVP_sha256(), key, (int)klen, data, len, out, &outlen))
         return CRYPTO_EFAIL;
     return outlen == CRYPTO_SHA256_LEN ? CRYPTO_OK : CRYPTO_EFAIL;
+}
+
+struct crypto_hmac_key {
+    EVP_MAC_CTX *ctx; /* initialized with the key; each MAC re-initializes it keeping the key */
+};
+
+crypto_hmac_key_t *crypto_hmac_key_new(const void *key, size_t klen)
+{
+    static const uint8_t empty;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    crypto_hmac_key_t *k = calloc(1, sizeof *k);
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (k && mac)
+        k->ctx = EVP_MAC_CTX_new(mac); /* holds its own reference to mac */
+    EVP_MAC_free(mac);
+    if (!k || !k->ctx || EVP_MAC_init(k->ctx, klen ? key : &empty, klen, params) != 1) {
+        crypto_hmac_key_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+int crypto_hmac_key_mac(crypto_hmac_key_t *k, const void *data, size_t len,
+                        uint8_t out[CRYPTO_SHA256_LEN])
+{
+    size_t outlen = 0;
+    if (!data)
+        data = out; /* any valid pointer for zero bytes */
+    if (EVP_MAC_init(k->ctx, NULL, 0, NULL) != 1 || EVP_MAC_update(k->ctx, data, len) != 1 ||
+        EVP_MAC_final(k->ctx, out, &outlen, CRYPTO_SHA256_LEN) != 1)
+        return CRYPTO_EFAIL;
+    return outlen == CRYPTO_SHA256_LEN ? CRYPTO_OK : CRYPTO_EFAIL;
+}
+
+void crypto_hmac_key_free(crypto_hmac_key_t *k)
+{
+    if (!k)
+        return;
+    EVP_MAC_CTX_free(k->ctx);
+    free(k);
 }
 
 int crypto_random(void *buf, size_t len)
@@ -122,21 +170,18 @@ size_t crypto_b64url_encode(const void *in, size_t len, char *out)
     return o;
 }
 
-/* The 6-bit value of one character, or -1 outside the alphabet. */
-static int crypto_b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
+/* 1 + the 6-bit value of each character, 0 outside the alphabet: a table, as every verified
+ * token decodes a few hundred characters. */
+static const uint8_t crypto_b64url_values[256] = {
+    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
+    ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
+};
 
 int crypto_b64url_decode(const char *in, size_t len, uint8_t *out, size_t *outlen)
 {
@@ -146,7 +191,7 @@ int crypto_b64url_decode(const char *in, size_t len, uint8_t *out, size_t *outle
     int bits = 0;
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
-        int v = crypto_b64url_value((unsigned char)in[i]);
+        int v = crypto_b64url_values[(unsigned char)in[i]] - 1;
         if (v < 0)
             return CRYPTO_EFAIL;
         acc = (acc << 6 | (uint32_t)v) & 0xffffff;

@@ -65,7 +65,8 @@ static int jwt_key_init(jwt_key_t *key, const char *secret)
     uint8_t mac[CRYPTO_SHA256_LEN];
     key->secret = (const uint8_t *)secret;
     key->len = strlen(secret);
-    if (crypto_hmac_sha256(secret, key->len, label, sizeof label - 1, mac) != CRYPTO_OK)
+    key->mac = crypto_hmac_key_new(secret, key->len);
+    if (!key->mac || crypto_hmac_key_mac(key->mac, label, sizeof label - 1, mac) != CRYPTO_OK)
         return JWT_ECRYPTO;
     crypto_b64url_encode(mac, 8, key->kid);
     return jwt_key_header(key);
@@ -79,12 +80,20 @@ int jwt_keys_init(jwt_keys_t *keys, const char *secret, const char *previous, co
     keys->audience = audience;
     if (!secret || !*secret)
         return JWT_ENOKEY;
-    if (jwt_key_init(&keys->current, secret) != JWT_OK)
+    if (jwt_key_init(&keys->current, secret) != JWT_OK ||
+        (previous && *previous && strcmp(previous, secret) != 0 &&
+         jwt_key_init(&keys->previous, previous) != JWT_OK)) {
+        jwt_keys_free(keys);
         return JWT_ECRYPTO;
-    if (previous && *previous && strcmp(previous, secret) != 0 &&
-        jwt_key_init(&keys->previous, previous) != JWT_OK)
-        return JWT_ECRYPTO;
+    }
     return JWT_OK;
+}
+
+void jwt_keys_free(jwt_keys_t *keys)
+{
+    crypto_hmac_key_free(keys->current.mac);
+    crypto_hmac_key_free(keys->previous.mac);
+    memset(keys, 0, sizeof *keys);
 }
 
 /* ---- claims ------------------------------------------------------------------------------- */
@@ -176,7 +185,7 @@ int jwt_sign(const jwt_keys_t *keys, const char *payload, size_t len, char *out,
     out[o++] = '.';
     o += crypto_b64url_encode(payload, len, out + o);
     uint8_t mac[JWT_SIG_LEN];
-    if (crypto_hmac_sha256(key->secret, key->len, out, o, mac) != CRYPTO_OK)
+    if (crypto_hmac_key_mac(key->mac, out, o, mac) != CRYPTO_OK)
         return JWT_ECRYPTO;
     out[o++] = '.';
     o += crypto_b64url_encode(mac, sizeof mac, out + o);
@@ -246,7 +255,7 @@ static int jwt_signature_ok(const jwt_key_t *key, const char *token, size_t dot2
         return JWT_ESIGNATURE;
     if (crypto_b64url_decode(token + dot2 + 1, JWT_SIG_B64_LEN, sig, &siglen) != CRYPTO_OK)
         return JWT_EMALFORMED;
-    if (crypto_hmac_sha256(key->secret, key->len, token, dot2, mac) != CRYPTO_OK)
+    if (crypto_hmac_key_mac(key->mac, token, dot2, mac) != CRYPTO_OK)
         return JWT_ECRYPTO;
     return crypto_equal(sig, mac, sizeof mac) ? JWT_OK : JWT_ESIGNATURE;
 }

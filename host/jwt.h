@@ -56,16 +56,20 @@ enum {
 const char *jwt_reason(int code);
 const char *jwt_message(int code);
 
+struct crypto_hmac_key;
+
 typedef struct {
     const uint8_t *secret; /* NULL: no such key */
     size_t len;
+    struct crypto_hmac_key *mac; /* the secret, made ready for HMAC once */
     char kid[JWT_KID_LEN + 1];
     char header[96]; /* the base64url header of the tokens it signs */
     size_t header_len;
 } jwt_key_t;
 
-/* What sign and verify need; built once (jwt_keys_init) and read-only afterwards. The strings
- * are borrowed: they must outlive the keys (the worker's config does). */
+/* What sign and verify need; built once (jwt_keys_init), read-only afterwards but for the
+ * HMAC contexts each call reuses (so one thread at a time), freed by jwt_keys_free. The
+ * strings are borrowed: they must outlive the keys (the worker's config does). */
 typedef struct {
     jwt_key_t current;  /* JWT_SECRET: signs, and verifies tokens with its kid */
     jwt_key_t previous; /* JWT_SECRET_PREVIOUS: verifies only; secret NULL when unset */
@@ -76,6 +80,7 @@ typedef struct {
  * equal to the current one is ignored. */
 int jwt_keys_init(jwt_keys_t *keys, const char *secret, const char *previous, const char *issuer,
                   const char *audience);
+void jwt_keys_free(jwt_keys_t *keys);
 
 /* Signs payload (a JSON object holding at least a numeric exp; JWT_EMALFORMED,
  * JWT_EDUPLICATE, JWT_ECLAIM or JWT_ENOEXP otherwise) with the current key and its kid: writes

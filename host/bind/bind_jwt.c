@@ -5,13 +5,15 @@
  * JWT_AUDIENCE), read once when a generation first requires the module; no script argument
  * ever picks or supplies a key. A token that fails is `nil, err` with err.code UNAUTHORIZED
  * and err.reason the stable word of jwt_reason(); the message never quotes the token. */
+#include <string.h>
 #include <time.h>
 
 #include "../config.h"
 #include "../jwt.h"
 #include "bind.h"
 
-/* The keys, an upvalue of every function here (a userdata: freed with the VM). */
+/* The keys, an upvalue of every function here (a userdata: its HMAC contexts are freed with
+ * the VM, by __gc). */
 static const jwt_keys_t *bind_jwt_keys(lua_State *L, const char *fname)
 {
     const jwt_keys_t *keys = lua_touserdata(L, lua_upvalueindex(1));
@@ -77,6 +79,12 @@ static int bind_jwt_defaults(lua_State *L)
     return 2;
 }
 
+static int bind_jwt_keys_gc(lua_State *L)
+{
+    jwt_keys_free(lua_touserdata(L, 1));
+    return 0;
+}
+
 int luaopen_speezy_jwt_core(lua_State *L)
 {
     static const luaL_Reg fns[] = {
@@ -87,6 +95,11 @@ int luaopen_speezy_jwt_core(lua_State *L)
     };
     const config_t *cfg = bind_host(L)->cfg;
     jwt_keys_t *keys = lua_newuserdata(L, sizeof *keys);
+    memset(keys, 0, sizeof *keys);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, bind_jwt_keys_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
     /* Without JWT_SECRET the keys stay empty and sign and verify raise when called: a
      * development setup without tokens still loads its scripts. */
     if (jwt_keys_init(keys, cfg->jwt_secret, cfg->jwt_secret_previous, cfg->jwt_issuer,

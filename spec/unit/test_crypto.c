@@ -111,6 +111,38 @@ TEST(hmac_rfc4231_long_key)
               "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2");
 }
 
+/* A prepared key gives the one-shot's MAC, again and again: the context is re-initialized
+ * with its key each time, never carrying the previous message over. */
+TEST(hmac_key_reused_matches_rfc4231)
+{
+    uint8_t key[131], mac[CRYPTO_SHA256_LEN];
+    char hex[CRYPTO_SHA256_HEX_SIZE];
+    memset(key, 0xaa, sizeof key);
+    const char *d6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+    crypto_hmac_key_t *jefe = crypto_hmac_key_new("Jefe", 4);
+    crypto_hmac_key_t *big = crypto_hmac_key_new(key, sizeof key);
+    crypto_hmac_key_t *empty = crypto_hmac_key_new(NULL, 0);
+    CHECK(jefe && big && empty);
+    if (!jefe || !big || !empty)
+        return;
+    for (int round = 0; round < 3; round++) {
+        const char *what = "what do ya want for nothing?";
+        CHECK(crypto_hmac_key_mac(jefe, what, strlen(what), mac) == CRYPTO_OK);
+        crypto_hex(mac, sizeof mac, hex);
+        CHECK_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        CHECK(crypto_hmac_key_mac(big, d6, strlen(d6), mac) == CRYPTO_OK);
+        crypto_hex(mac, sizeof mac, hex);
+        CHECK_STR(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+        CHECK(crypto_hmac_key_mac(empty, NULL, 0, mac) == CRYPTO_OK);
+        crypto_hex(mac, sizeof mac, hex);
+        CHECK_STR(hex, hmac_hex_of(NULL, 0, NULL, 0));
+    }
+    crypto_hmac_key_free(jefe);
+    crypto_hmac_key_free(big);
+    crypto_hmac_key_free(empty);
+    crypto_hmac_key_free(NULL);
+}
+
 TEST(sha1_hex_vectors)
 {
     char hex[CRYPTO_SHA1_HEX_SIZE];
@@ -336,6 +368,7 @@ int main(void)
     RUN(hmac_rfc4231_short_keys);
     RUN(hmac_rfc4231_truncated);
     RUN(hmac_rfc4231_long_key);
+    RUN(hmac_key_reused_matches_rfc4231);
     RUN(sha1_hex_vectors);
     RUN(hex_encodes_every_nibble);
     RUN(equal_is_exact);

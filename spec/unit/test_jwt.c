@@ -404,6 +404,7 @@ TEST(checks_issuer_and_audience)
     const char *theirs = "{\"exp\":1800000000,\"iss\":\"auth.shop\",\"aud\":[\"x\",\"api.shop\"]}";
     CHECK(verify_with(&shop, sign(&shop, theirs), NOW) == JWT_OK);
     CHECK(verify(sign(&shop, theirs)) == JWT_EISSUER);
+    jwt_keys_free(&shop);
 }
 
 /* Good claims padded with a long "x" to exactly size bytes. */
@@ -512,5 +513,8 @@ int main(void)
     RUN(bounds_the_length_first);
     RUN(sign_refuses_claims_it_would_not_verify);
     RUN(every_failure_has_a_reason_and_a_message);
+    jwt_keys_free(&keys);
+    jwt_keys_free(&rotating);
+    jwt_keys_free(&previous);
     return test_summary();
 }
