@@ -210,6 +210,9 @@ int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen
     cfg->database_url = dup_or("DATABASE_URL", NULL);
     cfg->redis_url = dup_or("REDIS_URL", NULL);
     cfg->jwt_secret = dup_or("JWT_SECRET", NULL);
+    cfg->jwt_secret_previous = dup_or("JWT_SECRET_PREVIOUS", NULL);
+    cfg->jwt_issuer = dup_or("JWT_ISSUER", "speezy");
+    cfg->jwt_audience = dup_or("JWT_AUDIENCE", "speezy");
     cfg->otp_secret = dup_or("OTP_SECRET", NULL);
     cfg->admin_token = dup_or("ADMIN_TOKEN", NULL);
     cfg->http_ca_file = dup_or("HTTP_CA_FILE", NULL);
@@ -223,6 +226,9 @@ int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen
     if (cfg->http_ca_file && access(cfg->http_ca_file, R_OK) < 0)
         return fail(err, errlen, "HTTP_CA_FILE %s is not readable: %s", cfg->http_ca_file,
                     strerror(errno));
+    if (cfg->env == ENV_PRODUCTION && cfg->jwt_secret_previous &&
+        check_secret(cfg, "JWT_SECRET_PREVIOUS", cfg->jwt_secret_previous, err, errlen) < 0)
+        return -1;
     if (cfg->env == ENV_PRODUCTION && (!cfg->database_url || !cfg->redis_url))
         return fail(err, errlen, "%s is not set: production needs it",
                     cfg->database_url ? "REDIS_URL" : "DATABASE_URL");
@@ -238,6 +244,9 @@ void config_free(config_t *cfg)
     free(cfg->database_url);
     free(cfg->redis_url);
     free(cfg->jwt_secret);
+    free(cfg->jwt_secret_previous);
+    free(cfg->jwt_issuer);
+    free(cfg->jwt_audience);
     free(cfg->otp_secret);
     free(cfg->admin_token);
     free(cfg->http_ca_file);

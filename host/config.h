@@ -21,6 +21,9 @@ typedef struct config {
     char *database_url; /* NULL when unset */
     char *redis_url;    /* NULL when unset */
     char *jwt_secret;
+    char *jwt_secret_previous; /* still verifies tokens during a rotation; NULL when unset */
+    char *jwt_issuer;          /* iss of the tokens we sign and accept */
+    char *jwt_audience;        /* aud likewise */
     char *otp_secret;
     char *admin_token;
 
