@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "netaddr.h"
+
 #define SECRET_MIN_BYTES 32
 
 static char *trim(char *s)
@@ -217,6 +219,11 @@ int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen
     if (cfg->env == ENV_PRODUCTION && cfg->admin_token &&
         check_secret(cfg, "ADMIN_TOKEN", cfg->admin_token, err, errlen) < 0)
         return -1;
+    const char *proxies = config_get("TRUSTED_PROXIES");
+    char why[160];
+    if (proxies && netaddr_cidr_list_parse(proxies, &cfg->trusted_proxies, &cfg->ntrusted_proxies,
+                                           why, sizeof(why)) < 0)
+        return fail(err, errlen, "TRUSTED_PROXIES: %s", why);
     if (cfg->env == ENV_PRODUCTION && (!cfg->database_url || !cfg->redis_url))
         return fail(err, errlen, "%s is not set: production needs it",
                     cfg->database_url ? "REDIS_URL" : "DATABASE_URL");
@@ -234,5 +241,6 @@ void config_free(config_t *cfg)
     free(cfg->jwt_secret);
     free(cfg->otp_secret);
     free(cfg->admin_token);
+    free(cfg->trusted_proxies);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -55,6 +55,10 @@ typedef struct config {
 
     /* GET /readyz */
     unsigned readyz_timeout_ms; /* bound on the pings to PostgreSQL and Redis, together */
+
+    /* TRUSTED_PROXIES: peers whose X-Forwarded-For names the client (netaddr.h) */
+    struct netaddr_cidr *trusted_proxies;
+    size_t ntrusted_proxies;
 } config_t;
 
 /* Loads .env (path may be NULL for "./.env"), then the environment. Returns 0, or -1 with a
