@@ -148,6 +148,7 @@ void bind_open_all(lua_State *L)
         {"speezy.redis.core", luaopen_speezy_redis_core},
         {"speezy.ready.core", luaopen_speezy_ready_core},
         {"speezy.queue.core", luaopen_speezy_queue_core},
+        {"speezy.otp.core", luaopen_speezy_otp_core},
         {NULL, NULL},
     };
     lua_getglobal(L, "package");

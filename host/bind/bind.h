@@ -82,5 +82,6 @@ int luaopen_speezy_pg_core(lua_State *L);    /* bind_pg.c */
 int luaopen_speezy_redis_core(lua_State *L); /* bind_redis.c */
 int luaopen_speezy_ready_core(lua_State *L); /* bind_ready.c */
 int luaopen_speezy_queue_core(lua_State *L); /* bind_queue.c */
+int luaopen_speezy_otp_core(lua_State *L);   /* bind_otp.c */
 
 #endif
