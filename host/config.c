@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "netaddr.h"
+
 #define SECRET_MIN_BYTES 32
 
 static char *trim(char *s)
@@ -229,6 +231,11 @@ int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen
     if (cfg->env == ENV_PRODUCTION && cfg->jwt_secret_previous &&
         check_secret(cfg, "JWT_SECRET_PREVIOUS", cfg->jwt_secret_previous, err, errlen) < 0)
         return -1;
+    const char *proxies = config_get("TRUSTED_PROXIES");
+    char why[160];
+    if (proxies && netaddr_cidr_list_parse(proxies, &cfg->trusted_proxies, &cfg->ntrusted_proxies,
+                                           why, sizeof(why)) < 0)
+        return fail(err, errlen, "TRUSTED_PROXIES: %s", why);
     if (cfg->env == ENV_PRODUCTION && (!cfg->database_url || !cfg->redis_url))
         return fail(err, errlen, "%s is not set: production needs it",
                     cfg->database_url ? "REDIS_URL" : "DATABASE_URL");
@@ -250,5 +257,6 @@ void config_free(config_t *cfg)
     free(cfg->otp_secret);
     free(cfg->admin_token);
     free(cfg->http_ca_file);
+    free(cfg->trusted_proxies);
     memset(cfg, 0, sizeof(*cfg));
 }

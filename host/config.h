@@ -63,6 +63,9 @@ typedef struct config {
     unsigned http_timeout_ms;       /* of a request that names no timeout */
     char *http_ca_file;             /* a PEM bundle trusted besides the system's CAs; NULL: none */
     size_t http_max_response_bytes; /* an answer's body beyond it fails with HTTP_TOO_LARGE */
+    /* TRUSTED_PROXIES: peers whose X-Forwarded-For names the client (netaddr.h) */
+    struct netaddr_cidr *trusted_proxies;
+    size_t ntrusted_proxies;
 } config_t;
 
 /* Loads .env (path may be NULL for "./.env"), then the environment. Returns 0, or -1 with a

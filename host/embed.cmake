@@ -1,5 +1,6 @@
 # Turns every ROOT/**/*.lua into a C array NAME (default embedded_lib) so Lua text ships inside
-# the binary: the runtime library (host/lib) and the queue's Redis scripts (host/queue).
+# the binary: the runtime library (host/lib) and the Redis scripts of the queue (host/queue) and
+# the OTP core (host/otp).
 if(NOT NAME)
   set(NAME embedded_lib)
 endif()

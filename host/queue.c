@@ -1,6 +1,5 @@
-/* queue.c — the queue's Redis scripts and how they are run: EVALSHA, then the text once when
- * Redis does not know the script (restarted without it, or SCRIPT FLUSH). The consumer is in
- * queue_consumer.c. */
+/* queue.c — the queue's Redis scripts and how they are run (redis_eval: EVALSHA, then the text
+ * once when Redis does not know the script). The consumer is in queue_consumer.c. */
 #include "queue.h"
 
 #include <math.h>
@@ -8,14 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
 #include "queue_scripts.h"
 
 typedef struct {
     const char *name;
-    char *text; /* common.lua + the script */
-    size_t len;
-    char sha[41];
+    redis_script_t rs; /* common.lua + the script; the text is built on first use */
 } script_t;
 
 static script_t scripts[QUEUE_NSCRIPTS] = {
@@ -41,7 +37,7 @@ static script_t *script_get(queue_script_t s)
     if ((unsigned)s >= QUEUE_NSCRIPTS)
         return NULL;
     script_t *sc = &scripts[s];
-    if (sc->text)
+    if (sc->rs.text)
         return sc;
     const embedded_file_t *common = find_file("common"), *own = find_file(sc->name);
     if (!common || !own)
@@ -52,13 +48,13 @@ static script_t *script_get(queue_script_t s)
     memcpy(text, common->src, common->len);
     text[common->len] = '\n';
     memcpy(text + common->len + 1, own->src, own->len);
-    sc->len = common->len + 1 + own->len;
-    text[sc->len] = '\0';
-    if (crypto_sha1_hex(text, sc->len, sc->sha) != CRYPTO_OK) {
+    size_t len = common->len + 1 + own->len;
+    text[len] = '\0';
+    if (redis_script_init(&sc->rs, text, len) < 0) {
+        sc->rs.text = NULL;
         free(text);
         return NULL;
     }
-    sc->text = text;
     return sc;
 }
 
@@ -67,8 +63,8 @@ const char *queue_script_text(queue_script_t s, size_t *len)
     script_t *sc = script_get(s);
     if (!sc)
         return NULL;
-    *len = sc->len;
-    return sc->text;
+    *len = sc->rs.len;
+    return sc->rs.text;
 }
 
 int queue_script_by_name(const char *name, queue_script_t *out)
@@ -93,40 +89,7 @@ int queue_key(const char *name, size_t len, char *buf, size_t cap)
     return n > 0 && (size_t)n < cap ? n : -1;
 }
 
-/* ---- EVALSHA with a fallback -------------------------------------------------------------- */
-
-struct queue_eval {
-    redis_client_t *client;
-    redis_cmd_t *cmd;
-    redis_reply_cb cb;
-    void *ud;
-    script_t *script;
-    int argc;          /* EVALSHA sha 2 prefix key args... */
-    const char **argv; /* in the same block as this struct, with copies of the arguments */
-    size_t *len;
-    int retried;
-};
-
-static void eval_on_reply(const redisReply *r, int err, void *ud)
-{
-    queue_eval_t *ev = ud;
-    ev->cmd = NULL;
-    if (r && r->type == REDIS_REPLY_ERROR && !ev->retried && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-        ev->retried = 1;
-        ev->argv[0] = "EVAL";
-        ev->len[0] = 4;
-        ev->argv[1] = ev->script->text;
-        ev->len[1] = ev->script->len;
-        if (redis_command(ev->client, ev->argc, ev->argv, ev->len, eval_on_reply, ev, &ev->cmd) ==
-            0)
-            return;
-        ev->cb(NULL, REDIS_EUNAVAILABLE, ev->ud);
-        free(ev);
-        return;
-    }
-    ev->cb(r, err, ev->ud);
-    free(ev);
-}
+/* ---- running them ------------------------------------------------------------------------- */
 
 int queue_eval(redis_client_t *client, queue_script_t s, const char *name, int argc,
                const char **argv, const size_t *argvlen, redis_reply_cb cb, void *ud,
@@ -145,46 +108,14 @@ int queue_eval(redis_client_t *client, queue_script_t s, const char *name, int a
             return REDIS_EINVAL;
         klen = (size_t)n;
     }
-    int total = argc + 5;
-    size_t bytes = sizeof(queue_eval_t) + (size_t)total * (sizeof(char *) + sizeof(size_t)) + klen;
-    for (int i = 0; i < argc; i++)
-        bytes += argvlen[i];
-    queue_eval_t *ev = malloc(bytes);
-    if (!ev)
-        return REDIS_ENOMEM;
-    *ev = (queue_eval_t){.client = client, .cb = cb, .ud = ud, .script = sc, .argc = total};
-    ev->argv = (const char **)(ev + 1);
-    ev->len = (size_t *)(ev->argv + total);
-    char *p = (char *)(ev->len + total);
-    memcpy(p, key, klen);
-    ev->argv[0] = "EVALSHA", ev->len[0] = 7;
-    ev->argv[1] = sc->sha, ev->len[1] = 40;
-    ev->argv[2] = "2", ev->len[2] = 1;
-    ev->argv[3] = QUEUE_PREFIX, ev->len[3] = sizeof(QUEUE_PREFIX) - 1;
-    ev->argv[4] = p, ev->len[4] = klen;
-    p += klen;
-    for (int i = 0; i < argc; i++) {
-        memcpy(p, argv[i], argvlen[i]);
-        ev->argv[5 + i] = p;
-        ev->len[5 + i] = argvlen[i];
-        p += argvlen[i];
-    }
-    int rc = redis_command(client, total, ev->argv, ev->len, eval_on_reply, ev, &ev->cmd);
-    if (rc < 0) {
-        free(ev);
-        return rc;
-    }
-    if (out)
-        *out = ev;
-    return 0;
+    const char *keys[2] = {QUEUE_PREFIX, key};
+    const size_t keylen[2] = {sizeof(QUEUE_PREFIX) - 1, klen};
+    return redis_eval(client, &sc->rs, 2, keys, keylen, argc, argv, argvlen, cb, ud, out);
 }
 
 void queue_eval_abandon(queue_eval_t *ev)
 {
-    if (!ev)
-        return;
-    redis_command_abandon(ev->cmd);
-    free(ev);
+    redis_eval_abandon(ev);
 }
 
 /* ---- retries ------------------------------------------------------------------------------ */

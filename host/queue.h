@@ -49,7 +49,7 @@ int queue_key(const char *name, size_t len, char *buf, size_t cap);
 /* EVALSHA of script s with KEYS = {QUEUE_PREFIX, queue key of name (or "" for NULL)} and
  * argv; on NOSCRIPT (Redis restarted or flushed its scripts) the text itself, once. The same
  * contract as redis_command; the handle lives until cb runs. */
-typedef struct queue_eval queue_eval_t;
+typedef redis_eval_t queue_eval_t;
 int queue_eval(redis_client_t *client, queue_script_t s, const char *name, int argc,
                const char **argv, const size_t *argvlen, redis_reply_cb cb, void *ud,
                queue_eval_t **out);

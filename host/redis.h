@@ -96,6 +96,28 @@ void redis_command_abandon(redis_cmd_t *cmd);
  * but REDIS_EUNAVAILABLE until the handshake is done, even during the first connect. */
 int redis_ping(redis_client_t *client, redis_status_cb cb, void *ud, redis_cmd_t **out);
 
+/* ---- scripts ------------------------------------------------------------------------------
+ * A Redis script of the host's own (the queue's, the OTP core's) runs by EVALSHA; when Redis
+ * does not know it (restarted without it, or SCRIPT FLUSH) the text itself is sent, once. */
+
+typedef struct redis_script {
+    const char *text; /* must outlive every eval of it (the host's scripts are static) */
+    size_t len;
+    char sha[41]; /* SHA-1 hex, the name EVALSHA knows the script by */
+} redis_script_t;
+
+/* Fills sha from text; 0, or REDIS_ENOMEM when hashing failed. */
+int redis_script_init(redis_script_t *s, const char *text, size_t len);
+
+/* EVALSHA script nkeys keys... args..., the arguments copied; then EVAL on NOSCRIPT. The same
+ * contract as redis_command: the handle lives until cb runs. */
+typedef struct redis_eval redis_eval_t;
+int redis_eval(redis_client_t *client, const redis_script_t *script, int nkeys,
+               const char *const *keys, const size_t *keylen, int nargs, const char *const *args,
+               const size_t *arglen, redis_reply_cb cb, void *ud, redis_eval_t **out);
+/* The callback will never run. */
+void redis_eval_abandon(redis_eval_t *ev);
+
 /* Deep copy of a reply that outlives the callback; NULL when out of memory. */
 redisReply *redis_reply_dup(const redisReply *reply);
 void redis_reply_free(redisReply *reply);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "co.h"
@@ -20,6 +21,7 @@
 #include "jobrun.h"
 #include "json.h"
 #include "log.h"
+#include "netaddr.h"
 #include "pg.h"
 #include "queue.h"
 #include "redis.h"
@@ -491,9 +493,28 @@ static int serve_admin(worker_t *w, http_req_t *req)
     return 1;
 }
 
+/* req->ip becomes the client's address when the peer is a trusted proxy (netaddr_client), for
+ * the script's req.ip and the access line alike. */
+static void client_ip(const worker_t *w, http_req_t *req)
+{
+    const char *xff[NETADDR_XFF_MAX + 1];
+    size_t len[NETADDR_XFF_MAX + 1], n = 0;
+    for (size_t i = 0; i < req->nheaders && n <= NETADDR_XFF_MAX; i++) {
+        const http_header_t *h = &req->headers[i];
+        if (h->name_len == 15 && strncasecmp(h->name, "X-Forwarded-For", 15) == 0)
+            xff[n] = h->value, len[n++] = h->value_len;
+    }
+    char out[NETADDR_TEXT_SIZE];
+    if (netaddr_client(req->ip, xff, len, n, w->cfg->trusted_proxies, w->cfg->ntrusted_proxies,
+                       out))
+        snprintf(req->ip, sizeof(req->ip), "%s", out);
+}
+
 static void on_request(http_req_t *req, void *ud)
 {
     worker_t *w = ud;
+    if (w->cfg->ntrusted_proxies)
+        client_ip(w, req);
     if (is_request(req, "GET", "/healthz")) {
         req->route = "/healthz";
         serve_healthz(w, req);

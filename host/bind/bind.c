@@ -151,6 +151,7 @@ void bind_open_all(lua_State *L)
         {"speezy.http.core", luaopen_speezy_http_core},
         {"speezy.crypto", luaopen_speezy_crypto},
         {"speezy.jwt.core", luaopen_speezy_jwt_core},
+        {"speezy.otp.core", luaopen_speezy_otp_core},
         {NULL, NULL},
     };
     lua_getglobal(L, "package");

@@ -18,14 +18,14 @@ local routes, handlers, hooks = {}, {}, {}
 local booting = true
 
 
--- Status for the stable error codes of pg, redis, queue and the host.
+-- Status for the stable error codes of pg, redis, queue, otp and the host.
 local STATUS = {
   BAD_REQUEST = 400, VALIDATION = 400, INVALID_JSON = 400, INVALID_INPUT = 400,
   UNAUTHORIZED = 401, FORBIDDEN = 403, NOT_FOUND = 404, CONFLICT = 409,
   INVALID_REFERENCE = 422, CONSTRAINT_VIOLATION = 422, RATE_LIMITED = 429,
   INVALID_STATE = 409,
   SERIALIZATION_FAILURE = 503, DB_UNAVAILABLE = 503, REDIS_UNAVAILABLE = 503, REDIS_BUSY = 503,
-  QUEUE_UNAVAILABLE = 503,
+  QUEUE_UNAVAILABLE = 503, VALIDATION_FAILED = 400, OTP_INVALID = 401, OTP_UNAVAILABLE = 503,
   TIMEOUT = 504, REDIS_TIMEOUT = 504,
 }
 
