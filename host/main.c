@@ -1,4 +1,5 @@
-/* main.c — the command line: speezy serve | check | reload | migrate [status] | test | version */
+/* main.c — the command line: speezy serve | jobs | check | reload | migrate | admin | test |
+ * version */
 #include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <luajit.h>
 
 #include "config.h"
+#include "admin_cli.h"
 #include "jobs_cli.h"
 #include "log.h"
 #include "migrate.h"
@@ -32,6 +34,7 @@ static int usage(void)
                     "  check            load SCRIPTS_DIR as a reload would; print its generation\n"
                     "  reload           check, then ask the running server (PID_FILE) to reload\n"
                     "  migrate [status] apply pending migrations (MIGRATIONS_DIR) / list them\n"
+                    "  admin grant PHONE  make the account of PHONE an ADMIN (creating it)\n"
                     "  test FILE...     run Lua spec files inside the host\n"
                     "  version          print the version\n");
     return 2;
@@ -193,6 +196,8 @@ int main(int argc, char **argv)
         rc = cmd_reload(&cfg);
     else if (strcmp(cmd, "migrate") == 0)
         rc = cmd_migrate(&cfg, argc > 2 ? argv[2] : NULL);
+    else if (strcmp(cmd, "admin") == 0)
+        rc = admin_cli_main(&cfg, argc - 2, argv + 2);
     else if (strcmp(cmd, "test") == 0)
         rc = testrun_main(&cfg, argc - 2, argv + 2);
     else

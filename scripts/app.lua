@@ -6,5 +6,7 @@ app.get("/hello", function()
 end)
 
 require "routes.system"
+require "routes.auth"
+require "routes.user"
 require "jobs.test"
 require "jobs.cleanup"

@@ -6,6 +6,8 @@
  *   verify(phone, code) -> op | nil, err
  *   wait(op)                yields until Redis answered
  *   result(op) -> phone, code (issue) | true (verify) | nil, err
+ *   seal(code) -> text       the code for the delivery job: AES-256-GCM, base64url
+ *   unseal(text) -> code | nil, err (OTP_SEALED_INVALID: tampered, or another OTP_SECRET)
  * Errors: VALIDATION_FAILED (err.field "phone" or "code"), RATE_LIMITED (err.limit,
  * err.retry_after in whole seconds rounded up, err.retry_after_ms), OTP_INVALID,
  * OTP_UNAVAILABLE (no Redis or OTP_SECRET, Redis down or full). The answer is copied into the
@@ -15,8 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "bind.h"
 #include "config.h"
+#include "crypto.h"
 #include "otp.h"
 #include "redis.h"
 
@@ -230,11 +235,63 @@ static int ob_result(lua_State *L)
     }
 }
 
+/* The sealing key: HMAC-SHA256(OTP_SECRET, a label), so the secret itself never keys two
+ * algorithms and a job sealed under an old OTP_SECRET fails to open instead of decoding to
+ * garbage. */
+static int ob_seal_key(lua_State *L, uint8_t key[CRYPTO_AES_KEY_LEN])
+{
+    static const char label[] = "speezy otp.send seal v1";
+    const config_t *cfg = bind_host(L)->cfg;
+    if (!cfg || !cfg->otp_secret)
+        return bind_misuse(L, "otp.seal: OTP_SECRET is not set");
+    if (crypto_hmac_sha256(cfg->otp_secret, strlen(cfg->otp_secret), label, sizeof(label) - 1,
+                           key) < 0)
+        return luaL_error(L, "otp.seal: OpenSSL failed");
+    return 0;
+}
+
+static int ob_seal(lua_State *L)
+{
+    size_t len;
+    const char *code = luaL_checklstring(L, 1, &len);
+    if (!otp_code_valid(code, len))
+        return bind_misuse(L, "otp.seal: expects a code of %d digits", OTP_CODE_LEN);
+    uint8_t key[CRYPTO_AES_KEY_LEN], sealed[OTP_CODE_LEN + CRYPTO_GCM_OVERHEAD];
+    char text[CRYPTO_B64URL_LEN(sizeof(sealed)) + 1];
+    ob_seal_key(L, key);
+    int rc = crypto_aes_gcm_seal(key, code, len, NULL, 0, sealed);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (rc < 0)
+        return luaL_error(L, "otp.seal: OpenSSL failed");
+    lua_pushlstring(L, text, crypto_b64url_encode(sealed, sizeof(sealed), text));
+    return 1;
+}
+
+static int ob_unseal(lua_State *L)
+{
+    size_t len, n = 0;
+    const char *text = luaL_checklstring(L, 1, &len);
+    uint8_t key[CRYPTO_AES_KEY_LEN], sealed[OTP_CODE_LEN + CRYPTO_GCM_OVERHEAD];
+    char code[OTP_CODE_LEN + 1];
+    if (len != CRYPTO_B64URL_LEN(sizeof(sealed)) ||
+        crypto_b64url_decode(text, len, sealed, &n) < 0 || n != sizeof(sealed))
+        return bind_fail(L, "OTP_SEALED_INVALID", "the sealed code is malformed");
+    ob_seal_key(L, key);
+    int rc = crypto_aes_gcm_open(key, sealed, n, NULL, 0, (uint8_t *)code, &n);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (rc < 0 || n != OTP_CODE_LEN || !otp_code_valid(code, n))
+        return bind_fail(L, "OTP_SEALED_INVALID",
+                         "the sealed code does not open under this OTP_SECRET");
+    lua_pushlstring(L, code, n);
+    OPENSSL_cleanse(code, sizeof(code));
+    return 1;
+}
+
 int luaopen_speezy_otp_core(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"normalize", ob_normalize}, {"issue", ob_issue},
-                                   {"verify", ob_verify},       {"wait", ob_wait},
-                                   {"result", ob_result},       {NULL, NULL}};
+    static const luaL_Reg fns[] = {
+        {"normalize", ob_normalize}, {"issue", ob_issue}, {"verify", ob_verify}, {"wait", ob_wait},
+        {"result", ob_result},       {"seal", ob_seal},   {"unseal", ob_unseal}, {NULL, NULL}};
     luaL_newmetatable(L, OTP_OP_MT);
     lua_pushcfunction(L, ob_gc);
     lua_setfield(L, -2, "__gc");

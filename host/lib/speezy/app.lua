@@ -5,6 +5,7 @@
 --   return app.fail(404, "NOT_FOUND", "store not found")    -- error envelope
 --   return app.fail(err)                 -- an err from pg/redis: status from err.code
 --   app.raise(400, "VALIDATION", "phone is required", details)   -- from anywhere below
+--   app.raise(429, "RATE_LIMITED", "slow down", nil, { ["Retry-After"] = "30" })  -- with headers
 --   assert(pg.query(...))               -- a raised err from pg/redis: as app.fail(err)
 --
 -- A handler returns status, body[, headers]. A table body becomes the success envelope; a
@@ -97,9 +98,9 @@ function M.fail(status, code, message, details)
   return status, failure(code, message or code, details)
 end
 
-function M.raise(status, code, message, details)
+function M.raise(status, code, message, details, headers)
   error(setmetatable({ status = status, code = code, message = message or code,
-                       details = details }, HttpError), 0)
+                       details = details, headers = headers }, HttpError), 0)
 end
 
 -- Request ------------------------------------------------------------------------------
@@ -221,7 +222,7 @@ function M._dispatch(idx, method, params, serial)
   if not ok then
     local e = status
     if getmetatable(e) == HttpError then
-      status, body, headers = e.status, failure(e.code, e.message, e.details), nil
+      status, body, headers = e.status, failure(e.code, e.message, e.details), e.headers
     elseif type(e) == "table" then
       status, body = M.fail(e)
       headers = nil

@@ -5,6 +5,9 @@
 --     --> { phone = "+919876543210", code = "123456", ttl = 120 }
 --   local ok, err = otp.verify(phone, code)         --> true
 --   local e164, err = otp.normalize(phone)          --> "+919876543210"
+--   local text = otp.seal(code)   --> the code encrypted for the delivery job (AES-256-GCM
+--                                     under a key derived from OTP_SECRET), base64url
+--   local code, err = otp.unseal(text)              --> "123456" | nil, OTP_SEALED_INVALID
 --
 -- limits (every field required; times in seconds, fractions down to a millisecond):
 --   { ttl = 120,                          -- how long a code lives
@@ -103,5 +106,7 @@ function M.verify(phone, code)
 end
 
 M.normalize = core.normalize
+M.seal = core.seal
+M.unseal = core.unseal
 
 return M
