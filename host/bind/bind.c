@@ -149,6 +149,7 @@ void bind_open_all(lua_State *L)
         {"speezy.ready.core", luaopen_speezy_ready_core},
         {"speezy.queue.core", luaopen_speezy_queue_core},
         {"speezy.http.core", luaopen_speezy_http_core},
+        {"speezy.sms.core", luaopen_speezy_sms_core},
         {NULL, NULL},
     };
     lua_getglobal(L, "package");

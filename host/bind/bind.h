@@ -85,5 +85,6 @@ int luaopen_speezy_redis_core(lua_State *L); /* bind_redis.c */
 int luaopen_speezy_ready_core(lua_State *L); /* bind_ready.c */
 int luaopen_speezy_queue_core(lua_State *L); /* bind_queue.c */
 int luaopen_speezy_http_core(lua_State *L);  /* bind_http.c */
+int luaopen_speezy_sms_core(lua_State *L);   /* bind_sms.c */
 
 #endif
