@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "netaddr.h"
@@ -142,6 +143,7 @@ static const num_setting_t num_settings[] = {
     NUM("QUEUE_LOCK_MS", 30000, 500, 3600000, queue_lock_ms),
     NUM("HTTP_TIMEOUT_MS", 10000, 1, 3600000, http_timeout_ms),
     NUM("HTTP_MAX_RESPONSE_BYTES", 1 << 20, 1, 1LL << 30, http_max_response_bytes),
+    NUM("SMS_HTTP_TIMEOUT_MS", 10000, 1, 3600000, sms_http_timeout_ms),
 };
 
 static int load_numbers(config_t *cfg, char *err, size_t errlen)
@@ -175,6 +177,43 @@ static int check_secret(const config_t *cfg, const char *name, const char *value
                     SECRET_MIN_BYTES);
     if (strstr(value, "change-me") || strstr(value, "your_") || strstr(value, "generated-by"))
         return fail(err, errlen, "%s still holds the example placeholder", name);
+    return 0;
+}
+
+/* SMS_PROVIDER and what it needs. The outbox writes every code in clear into a file, so
+ * production refuses it as it refuses a weak secret. Messages name settings, never the URL
+ * or SMS_HTTP_AUTH: either may hold the provider's credential. */
+static int load_sms(config_t *cfg, char *err, size_t errlen)
+{
+    const char *p = config_get("SMS_PROVIDER");
+    if (!p)
+        cfg->sms_provider = cfg->env == ENV_PRODUCTION ? CONFIG_SMS_NONE : CONFIG_SMS_OUTBOX;
+    else if (strcmp(p, "outbox") == 0)
+        cfg->sms_provider = CONFIG_SMS_OUTBOX;
+    else if (strcmp(p, "http") == 0)
+        cfg->sms_provider = CONFIG_SMS_HTTP;
+    else
+        return fail(err, errlen, "SMS_PROVIDER must be outbox or http, not \"%.40s\"", p);
+    if (cfg->sms_provider == CONFIG_SMS_OUTBOX && cfg->env == ENV_PRODUCTION)
+        return fail(err, errlen,
+                    "SMS_PROVIDER=outbox writes the codes into a file: production refuses it; "
+                    "set SMS_PROVIDER=http with SMS_HTTP_URL");
+    cfg->sms_outbox_path = dup_or("SMS_OUTBOX_PATH", ".run/sms-outbox.jsonl");
+    if (cfg->sms_provider != CONFIG_SMS_HTTP)
+        return 0;
+    cfg->sms_http_url = dup_or("SMS_HTTP_URL", NULL);
+    cfg->sms_http_auth = dup_or("SMS_HTTP_AUTH", NULL);
+    const char *url = cfg->sms_http_url;
+    if (!url)
+        return fail(err, errlen, "SMS_HTTP_URL is not set: SMS_PROVIDER=http needs it");
+    int https = strncasecmp(url, "https://", 8) == 0, http = strncasecmp(url, "http://", 7) == 0;
+    if (cfg->env == ENV_PRODUCTION && !https)
+        return fail(err, errlen, "SMS_HTTP_URL must be an https:// URL in production");
+    if (!https && !http)
+        return fail(err, errlen, "SMS_HTTP_URL must be an http:// or https:// URL");
+    for (const char *a = cfg->sms_http_auth; a && *a; a++)
+        if ((unsigned char)*a < 0x20 || *a == 0x7f)
+            return fail(err, errlen, "SMS_HTTP_AUTH holds a control character (a line break?)");
     return 0;
 }
 
@@ -239,7 +278,7 @@ int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen
     if (cfg->env == ENV_PRODUCTION && (!cfg->database_url || !cfg->redis_url))
         return fail(err, errlen, "%s is not set: production needs it",
                     cfg->database_url ? "REDIS_URL" : "DATABASE_URL");
-    return 0;
+    return load_sms(cfg, err, errlen);
 }
 
 void config_free(config_t *cfg)
@@ -258,5 +297,8 @@ void config_free(config_t *cfg)
     free(cfg->admin_token);
     free(cfg->http_ca_file);
     free(cfg->trusted_proxies);
+    free(cfg->sms_outbox_path);
+    free(cfg->sms_http_url);
+    free(cfg->sms_http_auth);
     memset(cfg, 0, sizeof(*cfg));
 }

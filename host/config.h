@@ -9,6 +9,10 @@
 
 typedef enum { ENV_DEVELOPMENT, ENV_TEST, ENV_PRODUCTION } config_env_t;
 
+/* Where speezy.sms sends (SMS_PROVIDER): none is production's default, as production must
+ * choose its provider; outbox (a file) is development's and test's, and production refuses it. */
+typedef enum { CONFIG_SMS_NONE, CONFIG_SMS_OUTBOX, CONFIG_SMS_HTTP } config_sms_t;
+
 typedef struct config {
     config_env_t env;
     const char *env_name;
@@ -66,6 +70,13 @@ typedef struct config {
     /* TRUSTED_PROXIES: peers whose X-Forwarded-For names the client (netaddr.h) */
     struct netaddr_cidr *trusted_proxies;
     size_t ntrusted_proxies;
+
+    /* SMS delivery (speezy.sms) */
+    config_sms_t sms_provider;
+    char *sms_outbox_path;        /* outbox: the JSON-lines file, relative to the working dir */
+    char *sms_http_url;           /* http: where messages are POSTed; NULL unless http */
+    char *sms_http_auth;          /* http: the Authorization header's value, or NULL; a secret */
+    unsigned sms_http_timeout_ms; /* http: the whole exchange with the provider */
 } config_t;
 
 /* Loads .env (path may be NULL for "./.env"), then the environment. Returns 0, or -1 with a

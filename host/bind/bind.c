@@ -152,6 +152,7 @@ void bind_open_all(lua_State *L)
         {"speezy.crypto", luaopen_speezy_crypto},
         {"speezy.jwt.core", luaopen_speezy_jwt_core},
         {"speezy.otp.core", luaopen_speezy_otp_core},
+        {"speezy.sms.core", luaopen_speezy_sms_core},
         {NULL, NULL},
     };
     lua_getglobal(L, "package");

@@ -77,11 +77,12 @@ static int core_log(lua_State *L)
     return 0;
 }
 
-/* Secrets stay in the host: scripts read only settings whose names don't look secret. */
+/* Secrets stay in the host: scripts read only settings whose names don't look secret (AUTH:
+ * SMS_HTTP_AUTH, the SMS provider's credential, and any other named like it). */
 static int is_secret_name(const char *name)
 {
-    static const char *const words[] = {"SECRET",       "TOKEN",     "PASSWORD", "KEY",
-                                        "DATABASE_URL", "REDIS_URL", NULL};
+    static const char *const words[] = {"SECRET", "TOKEN",        "PASSWORD",  "KEY",
+                                        "AUTH",   "DATABASE_URL", "REDIS_URL", NULL};
     for (int i = 0; words[i]; i++)
         if (strstr(name, words[i]))
             return 1;

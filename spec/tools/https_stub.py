@@ -21,6 +21,11 @@ Routes (any method):
     /hold?key=K         waits until /release?key=K (at most 30 s), or until the client hangs up
     /held?key=K         {"waiting": requests of K waiting now, "gone": those whose client hung up}
     /release?key=K      lets every /hold of K answer
+    /record?key=K       keeps the request {method, path, headers, body} under K and answers
+                        it back as JSON, with the status /answer last set for K (200 by default)
+    /answer?key=K&status=N[&hold=H]  what /record of K answers from now on: status N; with
+                        hold=H, only once /release?key=H came (waiting as /hold?key=H does)
+    /recorded?key=K     [{method, path, headers (lower-case names), body}...] kept under K
 """
 import json
 import os
@@ -38,6 +43,10 @@ HOLD_MAX_SECONDS = 30
 
 holds = {}  # key -> {"event", "waiting", "gone"}
 holds_lock = threading.Lock()
+
+records = {}  # key -> [request...], for /record and /recorded
+answers = {}  # key -> (status, ms), for /record
+records_lock = threading.Lock()
 
 
 def hold_state(key):
@@ -145,8 +154,9 @@ class Handler(BaseHTTPRequestHandler):
         except (OSError, ssl.SSLError):
             return True
 
-    def route_hold(self, q, body):
-        st = hold_state(q["key"])
+    def held(self, key):
+        """Waits until /release of key (at most 30 s); False when the client hung up first."""
+        st = hold_state(key)
         with holds_lock:
             st["waiting"] += 1
         deadline = time.monotonic() + HOLD_MAX_SECONDS
@@ -158,10 +168,13 @@ class Handler(BaseHTTPRequestHandler):
         with holds_lock:
             st["waiting"] -= 1
             st["gone"] += gone
-        if gone:
-            self.close_connection = True
-        else:
+        return not gone
+
+    def route_hold(self, q, body):
+        if self.held(q["key"]):
             self.send(200, b"released")
+        else:
+            self.close_connection = True
 
     def route_held(self, q, body):
         st = hold_state(q["key"])
@@ -172,6 +185,32 @@ class Handler(BaseHTTPRequestHandler):
     def route_release(self, q, body):
         hold_state(q["key"])["event"].set()
         self.send(200, b'{"released": true}', [("Content-Type", "application/json")])
+
+    def route_record(self, q, body):
+        seen = {
+            "method": self.command,
+            "path": self.path,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "body": body.decode("utf-8", "replace"),
+        }
+        with records_lock:
+            records.setdefault(q["key"], []).append(seen)
+            status, hold = answers.get(q["key"], (200, None))
+        if hold and not self.held(hold):
+            self.close_connection = True
+            return
+        # the request itself as the answer: a provider's error that echoes what it got
+        self.send(status, json.dumps(seen).encode(), [("Content-Type", "application/json")])
+
+    def route_answer(self, q, body):
+        with records_lock:
+            answers[q["key"]] = (int(q.get("status", 200)), q.get("hold"))
+        self.send(200, b'{"answer": true}', [("Content-Type", "application/json")])
+
+    def route_recorded(self, q, body):
+        with records_lock:
+            out = list(records.get(q["key"], []))
+        self.send(200, json.dumps(out).encode(), [("Content-Type", "application/json")])
 
 
 class Server(ThreadingHTTPServer):

@@ -82,6 +82,21 @@ point_dotenv() {
     fi
 }
 
+# Adds NAME=value to .env when no line sets NAME: a .env written before .env.example had it.
+dotenv_default() { # name value
+    grep -qE "^[[:space:]]*(export[[:space:]]+)?$1=" .env || printf '%s=%s\n' "$1" "$2" >>.env
+}
+
+# The outbox is where a newcomer reads the login codes: say where, unless texts go elsewhere.
+sms_outbox() {
+    dotenv_default SMS_OUTBOX_PATH .run/sms-outbox.jsonl
+    local provider=${SMS_PROVIDER:-$(dotenv_value SMS_PROVIDER)}
+    if [[ -z $provider || $provider == outbox ]]; then
+        echo "run.sh: texts (login codes) go to" \
+            "${SMS_OUTBOX_PATH:-$(dotenv_value SMS_OUTBOX_PATH)}: tail -f it"
+    fi
+}
+
 # Starts only the local servers the user did not configure and exports their URLs.
 local_servers() {
     local what=""
@@ -112,6 +127,7 @@ local_servers() {
 
 main() {
     write_dotenv
+    sms_outbox
     local_servers
     configured PORT || export PORT=4000
     "$SPEEZY" migrate
