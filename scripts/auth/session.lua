@@ -56,6 +56,12 @@ local function remember(sid, state, nx)
   if err then core.log("warn", "session state not cached: " .. tostring(err.code)) end
 end
 
+-- A header's bytes as the column takes them: cut to 512 without splitting a character (bytes
+-- outside printable ASCII become "?"), so no client can make the INSERT fail.
+local function printable(s)
+  return (s:gsub("[^\32-\126]", "?"):sub(1, 512))
+end
+
 -- Inside the verify transaction: revokes the user's live session (one per user) and opens a
 -- new one. Returns the grant and, for after the commit, the revoked session's id.
 function M.open(tx, user, ip, user_agent)
@@ -66,7 +72,7 @@ function M.open(tx, user, ip, user_agent)
                                                        user_agent)
                                  VALUES ($1, $2, now() + make_interval(secs => $3), $4::inet, $5)
                                  RETURNING id]],
-    user.id, hash, config.session.refresh_ttl, ip, user_agent and user_agent:sub(1, 512)))
+    user.id, hash, config.session.refresh_ttl, ip, user_agent and printable(user_agent)))
   local sid = rows[1].id
   tx:after_commit(function()
     if old[1] then remember(old[1].id, REVOKED) end

@@ -216,6 +216,20 @@ describe("phone login", function()
       "VALIDATION_FAILED")
   end)
 
+  it("signs in whatever the User-Agent holds (kept cut and printable)", function()
+    local p = phone()
+    local before = #outbox(srv)
+    assert.equal(200, send(srv, p).status)
+    local code = code_for(srv, e164(p), before)
+    local v = srv:request{ method = "POST", path = "/otp/verify",
+      body = cjson.encode({ phone = p, otp = code }),
+      headers = { ["Content-Type"] = "application/json", ["User-Agent"] = string.rep("€", 600) } }
+    assert.equal(200, v.status, v.body)
+    local ua = h.must_psql(h.servers().database_url, ("SELECT user_agent FROM sessions " ..
+      "WHERE user_id = %d AND revoked_at IS NULL"):format(v.json.user.id))
+    assert.equal(string.rep("?", 512), ua)
+  end)
+
   it("kills a code after 5 wrong attempts, and a used code fails the second time", function()
     local p = phone()
     local before = #outbox(srv)
