@@ -173,11 +173,10 @@ static void otp_op_free(otp_op_t *op)
     free(op);
 }
 
-static int otp_unavailable(otp_result_t *res, const char *message)
+static void otp_unavailable(otp_result_t *res, const char *message)
 {
     res->status = OTP_EUNAVAILABLE;
     res->message = message;
-    return res->status;
 }
 
 /* send.lua's { 1 } or { 0, limit, ms } */
