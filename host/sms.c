@@ -84,9 +84,10 @@ static int sms_make_parents(const char *path)
 static int sms_open_outbox(const char *path)
 {
     const int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
-    int fd = open(path, flags, 0600);
+    const mode_t mode = 0600; /* the file holds codes: its owner's only */
+    int fd = open(path, flags, mode);
     if (fd < 0 && errno == ENOENT && sms_make_parents(path) == 0)
-        fd = open(path, flags, 0600);
+        fd = open(path, flags, mode);
     return fd;
 }
 
