@@ -11,10 +11,13 @@
 # such figures over several runs). LOG_LEVEL info (default) includes the access line; warn
 # leaves it out, as make bench does.
 #
-# /hello is served by scripts/ without databases. Any other path (/redis and /users/ID are make
-# bench's S3 and S4) by spec/bench/scripts/data against a PostgreSQL + Redis seeded as make
-# bench seeds them (spec/bench/data.sh): those in BENCH_SERVERS=DIR (started there if they are
-# not running, and left running for the next call), else fresh ones in a temp dir.
+# /hello is served by scripts/ without databases, /claims (make bench's S2) by
+# spec/bench/scripts/jwt, /user/me (S5) by scripts/, and any other path (/redis and /users/ID
+# are S3 and S4) by spec/bench/scripts/data. /claims and /user/me carry make bench's access
+# token (minted with node: spec/bench/node is installed as make bench installs it). Paths but
+# /hello and /claims run against a PostgreSQL + Redis seeded as make bench seeds them
+# (spec/bench/data.sh): those in BENCH_SERVERS=DIR (started there if they are not running,
+# and left running for the next call), else fresh ones in a temp dir.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,16 +32,28 @@ SCRIPTS=$ROOT/scripts
 DATABASE_URL=
 REDIS_URL=
 SERVERS=
-if [[ $URL_PATH != /hello ]]; then
-    # shellcheck source=spec/bench/data.sh
-    source "$ROOT/spec/bench/data.sh"
-    SCRIPTS=$ROOT/spec/bench/scripts/data
+JWT_SECRET=
+AUTH=()
+# shellcheck source=spec/bench/lib.sh
+source "$ROOT/spec/bench/lib.sh"
+# shellcheck source=spec/bench/data.sh
+source "$ROOT/spec/bench/data.sh"
+if [[ $URL_PATH != /hello && $URL_PATH != /claims ]]; then
+    [[ $URL_PATH == /user/me ]] || SCRIPTS=$ROOT/spec/bench/scripts/data
     SERVERS=${BENCH_SERVERS:-}
     if [[ -z $SERVERS ]]; then
         SERVERS=$(mktemp -d /tmp/speezy-callgrind-servers.XXXXXX)
         trap 'spec/tools/servers.sh destroy "$SERVERS" >/dev/null 2>&1 || true' EXIT
     fi
     bench_data "$SERVERS" "$BIN"
+fi
+if [[ $URL_PATH == /claims || $URL_PATH == /user/me ]]; then
+    [[ $URL_PATH == /user/me ]] && bench_session
+    [[ $URL_PATH == /claims ]] && SCRIPTS=$ROOT/spec/bench/scripts/jwt
+    install_node "$ROOT/spec/bench"
+    JWT_SECRET=$(random_secret)
+    bench_token
+    AUTH=(-H "Authorization: Bearer $TOKEN")
 fi
 SEP='?'
 [[ $URL_PATH == *\?* ]] && SEP='&'
@@ -50,12 +65,13 @@ count() {
     port=$((20000 + RANDOM % 20000))
     (cd "$dir" && SPEEZY_ENV=test WORKERS=1 HOST=127.0.0.1 PORT=$port LOG_LEVEL=$LEVEL \
         SCRIPTS_DIR="$SCRIPTS" PID_FILE="$dir/pid" DATABASE_URL=$DATABASE_URL \
-        REDIS_URL=$REDIS_URL PG_POOL_SIZE=10 PG_CONNECT_TIMEOUT_MS=120000 \
+        REDIS_URL=$REDIS_URL JWT_SECRET=$JWT_SECRET PG_POOL_SIZE=10 \
+        PG_CONNECT_TIMEOUT_MS=120000 \
         exec valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" "$BIN" serve \
         >"$dir/log" 2>&1) &
     master=$!
     for _ in $(seq 150); do
-        curl -fs "http://127.0.0.1:$port$URL_PATH" >/dev/null && break
+        curl -fs "${AUTH[@]}" "http://127.0.0.1:$port$URL_PATH" >/dev/null && break
         sleep 0.2
     done
     # The pool's 10 PostgreSQL logins (SCRAM, slow under valgrind: hence the connect timeout)
@@ -69,10 +85,10 @@ count() {
     done
     if (($1 && PARALLEL > 1)); then
         # (curl draws its parallel progress meter even with -s)
-        curl -fs -o /dev/null --parallel --parallel-max "$PARALLEL" \
+        curl -fs -o /dev/null --parallel --parallel-max "$PARALLEL" "${AUTH[@]}" \
             "http://127.0.0.1:$port$URL_PATH${SEP}[1-$1]" 2>/dev/null
     elif (($1)); then
-        curl -fs -o /dev/null "http://127.0.0.1:$port$URL_PATH${SEP}[1-$1]"
+        curl -fs -o /dev/null "${AUTH[@]}" "http://127.0.0.1:$port$URL_PATH${SEP}[1-$1]"
     fi
     if ! kill -TERM "$master" 2>/dev/null; then
         echo "callgrind.sh: speezy stopped early:" >&2

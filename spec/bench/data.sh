@@ -1,11 +1,13 @@
 # spec/bench/data.sh — sourced by run.sh, callgrind.sh and syscalls.sh: the PostgreSQL + Redis
-# behind S3 (/redis) and S4 (/users/ID), with the data those routes read.
+# behind S3 (/redis), S4 (/users/ID) and S5 (/user/me), with the data those routes read, and
+# the access token of S2 and S5.
 #
 # bench_data DIR BIN: starts spec/tools/servers.sh in DIR (servers already running there are
 # reused), applies the migrations with BIN, seeds 10,000 users and the key bench:key (again
 # harmlessly on a reused DIR), and sets DATABASE_URL, REDIS_URL, ID_LO and ID_HI (the users'
 # id range). Returns 1, having said why on stderr, when the servers did not start; a failed
-# migration or seed is said and left to fail the scenario that needs it.
+# migration or seed is said and left to fail the scenario that needs it. bench_session and
+# bench_token (below) add what S5 (/user/me) and S2 (/claims) need.
 # shellcheck shell=bash disable=SC2034 # (the variables are for the scripts that source it)
 bench_data() {
     local dir=$1 bin=$2
@@ -30,4 +32,38 @@ bench_data() {
         -c 'SELECT min(id), max(id) FROM users' 2>/dev/null || echo "1 10000")
     # The URL carries the servers' password (spec/tools/servers.sh); it stays in this run.
     redis-cli --no-auth-warning -u "$REDIS_URL" SET bench:key "hello from redis" >/dev/null
+}
+
+# bench_session: a live login session for the first seeded user (ID_LO), as
+# scripts/auth/session.lua opens one: a sessions row (one live per user; on a reused DIR the
+# live one is kept) and the Redis key sess:<sid> = "live". Sets BENCH_SID and BENCH_ROLE for
+# the access token of S2 and S5 (sub ID_LO). Returns 1, having said why, when it could not.
+bench_session() {
+    BENCH_ROLE=CUSTOMER
+    BENCH_SID=$(psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 -v uid="$ID_LO" <<'SQL'
+INSERT INTO sessions (user_id, refresh_hash, expires_at)
+SELECT :uid, encode(sha256(gen_random_uuid()::text::bytea), 'hex'), now() + interval '30 days'
+WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = :uid AND revoked_at IS NULL);
+SELECT id FROM sessions WHERE user_id = :uid AND revoked_at IS NULL;
+SQL
+    ) || true
+    if [[ -z $BENCH_SID ]]; then
+        echo "bench: seeding the session failed; S5 will fail" >&2
+        return 1
+    fi
+    redis-cli --no-auth-warning -u "$REDIS_URL" SET "sess:$BENCH_SID" live EX 2592000 >/dev/null
+}
+
+# bench_token: the access token of S2 and S5 in TOKEN, minted by @fastify/jwt's signer
+# (spec/bench/fastify/token.js, run from spec/bench/node: install_node in lib.sh) under
+# JWT_SECRET with speezy's kid, for user ID_LO with BENCH_ROLE and session BENCH_SID
+# (bench_session). Without a session (S2 alone) the token names a made-up one of the same
+# form. Returns 1, having said why, when node failed.
+bench_token() {
+    TOKEN=$(cd "$ROOT/spec/bench/node" && JWT_SECRET=$JWT_SECRET node token.js "${ID_LO:-1}" \
+        "${BENCH_ROLE:-CUSTOMER}" "${BENCH_SID:-00000000-0000-4000-8000-000000000000}") || TOKEN=
+    if [[ -z $TOKEN ]]; then
+        echo "bench: minting the access token failed" >&2
+        return 1
+    fi
 }

@@ -35,3 +35,21 @@ tree_ticks() { # pid
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# 64 hex characters from the kernel's random source: a secret made for one run.
+random_secret() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# Fastify, its drivers and @fastify/jwt, installed with npm into BENCH/node (ignored) from
+# BENCH/fastify/package-lock.json, again only when the lock file changed; app.js and token.js
+# are copied there at every call.
+install_node() { # BENCH
+    local bench=$1 dir=$1/node
+    mkdir -p "$dir"
+    cp "$bench/fastify/app.js" "$bench/fastify/token.js" "$dir/"
+    if ! cmp -s "$bench/fastify/package-lock.json" "$dir/.installed-lock.json"; then
+        say "installing Fastify into spec/bench/node (npm ci)"
+        cp "$bench/fastify/package.json" "$bench/fastify/package-lock.json" "$dir/"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+        cp "$bench/fastify/package-lock.json" "$dir/.installed-lock.json"
+    fi
+}

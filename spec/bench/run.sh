@@ -3,9 +3,14 @@
 # queue against BullMQ 5, in one run.
 #
 #   S1  GET /hello            a Lua handler returning {"success":true,"message":"hello"}
+#   S2  GET /claims           verifies the Bearer access token (speezy.jwt; Fastify:
+#                             @fastify/jwt) and answers its claims
 #   S3  GET /redis            a Redis GET through the handler (Fastify: ioredis)
 #   S4  GET /users/<random>   SELECT id, phone, name, role FROM users WHERE id=$1 over 10,000
 #                             rows, pool of 10 (Fastify: pg)
+#   S5  GET /user/me          the real route (SCRIPTS_DIR=scripts: scripts/routes/user.lua):
+#                             the token, its session live (Redis GET sess:<sid>), the user's
+#                             row; Fastify: @fastify/jwt + ioredis + pg doing the same
 #   queue                     jobs added and run per second, CPU per job of the process and of
 #                             Redis, latency of a lone job: spec/bench/queue.sh (its settings are
 #                             BENCH_QUEUE_*; run it alone for the queue only)
@@ -16,13 +21,17 @@
 # server over the run, from /proc/PID/stat, divided by the requests wrk completed), with the
 # runs' range next to it, and that run's req/s and p99; non-2xx and socket errors add up over
 # all runs. RSS idle and after load (all processes; speezy also its worker alone).
-# S3/S4 use a PostgreSQL + Redis started by spec/tools/servers.sh in a temp dir, with the
-# migrations applied. Fastify and its drivers are installed with npm into spec/bench/node/
-# (ignored) from spec/bench/fastify/package-lock.json.
+# S3/S4/S5 use a PostgreSQL + Redis started by spec/tools/servers.sh in a temp dir, with the
+# migrations applied. S2 and S5 send one access token, minted for the run by @fastify/jwt's
+# signer with speezy's kid and claims (spec/bench/fastify/token.js) under a JWT_SECRET made for
+# the run, for the first seeded user and a live session seeded as scripts/auth/session.lua
+# opens one (spec/bench/data.sh); both stacks must accept it before they are measured.
+# Fastify and its drivers are installed with npm into spec/bench/node/ (ignored) from
+# spec/bench/fastify/package-lock.json.
 #
-# Settings: BENCH_DURATION (s, default 10), BENCH_REPEAT (3), BENCH_CONNECTIONS (64), BENCH_SCENARIOS
-# ("s1 s3 s4 queue"), BENCH_STACKS ("speezy fastify"), BENCH_LOG_LEVEL (warn: no access log,
-# like Fastify's logger:false), SPEEZY_BIN (build/speezy).
+# Settings: BENCH_DURATION (s, default 10), BENCH_REPEAT (3), BENCH_CONNECTIONS (64),
+# BENCH_SCENARIOS ("s1 s2 s3 s4 s5 queue"), BENCH_STACKS ("speezy fastify"), BENCH_LOG_LEVEL
+# (warn: no access log, like Fastify's logger:false), SPEEZY_BIN (build/speezy).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,7 +43,7 @@ BIN=${SPEEZY_BIN:-$ROOT/build/speezy}
 DURATION=${BENCH_DURATION:-10}
 REPEAT=${BENCH_REPEAT:-3}
 CONNS=${BENCH_CONNECTIONS:-64}
-SCENARIOS=${BENCH_SCENARIOS:-s1 s3 s4 queue}
+SCENARIOS=${BENCH_SCENARIOS:-s1 s2 s3 s4 s5 queue}
 HTTP_SCENARIOS=$(tr ' ' '\n' <<<"$SCENARIOS" | grep -vx 'queue' | xargs || true)
 STACKS=${BENCH_STACKS:-speezy fastify}
 LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
@@ -70,20 +79,7 @@ done
     exit 1
 }
 
-# --- Fastify, installed once per lock file --------------------------------------------------
-install_node() {
-    local dir=$BENCH/node
-    mkdir -p "$dir"
-    cp "$BENCH/fastify/app.js" "$dir/app.js"
-    if ! cmp -s "$BENCH/fastify/package-lock.json" "$dir/.installed-lock.json"; then
-        say "installing Fastify into spec/bench/node (npm ci)"
-        cp "$BENCH/fastify/package.json" "$BENCH/fastify/package-lock.json" "$dir/"
-        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
-        cp "$BENCH/fastify/package-lock.json" "$dir/.installed-lock.json"
-    fi
-}
-
-# --- PostgreSQL + Redis for S3/S4 -----------------------------------------------------------
+# --- PostgreSQL + Redis for S3/S4/S5 --------------------------------------------------------
 DATA_READY=0
 ID_LO=1
 ID_HI=10000
@@ -93,10 +89,17 @@ prepare_data() {
     say "starting PostgreSQL + Redis"
     if bench_data "$TMP/servers" "$BIN"; then
         DATA_READY=1
+        [[ $HTTP_SCENARIOS != *s5* ]] || bench_session || true
     else
-        say "S3/S4 skipped"
+        say "S3/S4/S5 skipped"
     fi
 }
+
+# --- the access token of S2 and S5 ----------------------------------------------------------
+# Secrets made for this run: nothing outside it can mint or read its tokens.
+JWT_SECRET=$(random_secret)
+OTP_SECRET=$(random_secret)
+TOKEN=
 
 # --- measuring ------------------------------------------------------------------------------
 # The server's PID and every descendant's.
@@ -131,15 +134,27 @@ stop_server() {
 }
 
 start_server() { # stack scenario port
-    local stack=$1 scenario=$2 port=$3 scripts=hello
+    local stack=$1 scenario=$2 port=$3 scripts=$BENCH/scripts/hello
     local env=(PORT="$port")
-    if [[ $scenario != s1 ]]; then
-        scripts=data
+    case $scenario in
+    s2)
+        scripts=$BENCH/scripts/jwt
+        env+=(JWT_SECRET="$JWT_SECRET")
+        ;;
+    s5) # the application's own scripts, as `make run` serves them
+        scripts=$ROOT/scripts
+        env+=(DATABASE_URL="$DATABASE_URL" REDIS_URL="$REDIS_URL" JWT_SECRET="$JWT_SECRET"
+            OTP_SECRET="$OTP_SECRET")
+        ;;
+    s1) ;;
+    *)
+        scripts=$BENCH/scripts/data
         env+=(DATABASE_URL="$DATABASE_URL" REDIS_URL="$REDIS_URL")
-    fi
+        ;;
+    esac
     if [[ $stack == speezy ]]; then
         env+=(SPEEZY_ENV=test WORKERS=1 HOST=127.0.0.1 LOG_LEVEL="$LOG_LEVEL" PG_POOL_SIZE=10
-            SCRIPTS_DIR="$BENCH/scripts/$scripts" PID_FILE="$TMP/speezy.pid")
+            SCRIPTS_DIR="$scripts" PID_FILE="$TMP/speezy.pid")
         (cd "$TMP" && exec env "${env[@]}" taskset -c 0 "$BIN" serve) >"$TMP/$stack-$scenario.log" 2>&1 &
     else
         env+=(NODE_ENV=production)
@@ -168,6 +183,17 @@ measure() { # stack scenario path [wrk script]
         stop_server
         return
     fi
+    # S2 and S5 measure accepted tokens only: a refused one would time the 401 instead.
+    if [[ $scenario == s2 || $scenario == s5 ]] && ! curl -sf -m 5 -o /dev/null \
+        -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port$path"; then
+        say "$stack refused the access token on $path; its answer and log:"
+        curl -s -m 5 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port$path" >&2 || true
+        echo >&2
+        tail -n 20 "$TMP/$stack-$scenario.log" >&2
+        ROWS+=("$scenario|$stack|token refused||||||")
+        stop_server
+        return
+    fi
     local wrk_args=(-t1 -c"$CONNS" --timeout 5s)
     [[ -n $script ]] && wrk_args+=(-s "$script")
     local url="http://127.0.0.1:$port$path"
@@ -178,13 +204,14 @@ measure() { # stack scenario path [wrk script]
         # shellcheck disable=SC2046
         worker_idle=$(rss_kb $(pgrep -P "$SERVER_PID" | head -n1))
     fi
-    BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI taskset -c 1 wrk "${wrk_args[@]}" -d2s "$url" >/dev/null
+    BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI BENCH_TOKEN=$TOKEN taskset -c 1 wrk "${wrk_args[@]}" \
+        -d2s "$url" >/dev/null
     # Each run: "µs/req req/s p99"; non-2xx and socket errors add up over the runs.
     local runs=() i t0 t1 reqs rps p99 us non2xx=0 errs=0 n e
     for ((i = 1; i <= REPEAT; i++)); do
         t0=$(cpu_ticks)
-        out=$(BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI taskset -c 1 wrk "${wrk_args[@]}" \
-            -d"${DURATION}s" --latency "$url")
+        out=$(BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI BENCH_TOKEN=$TOKEN taskset -c 1 \
+            wrk "${wrk_args[@]}" -d"${DURATION}s" --latency "$url")
         t1=$(cpu_ticks)
         echo "$out" >"$TMP/wrk-$stack-$scenario-$i.out"
         reqs=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -215,21 +242,29 @@ measure() { # stack scenario path [wrk script]
 path_of() {
     case $1 in
     s1) echo /hello ;;
+    s2) echo /claims ;;
     s3) echo /redis ;;
     s4) echo /users/1 ;;
+    s5) echo /user/me ;;
     esac
 }
 
-install_node
-if [[ $HTTP_SCENARIOS == *s3* || $HTTP_SCENARIOS == *s4* ]]; then
+install_node "$BENCH"
+if [[ $HTTP_SCENARIOS == *s3* || $HTTP_SCENARIOS == *s4* || $HTTP_SCENARIOS == *s5* ]]; then
     prepare_data
 fi
+if [[ $HTTP_SCENARIOS == *s2* || $HTTP_SCENARIOS == *s5* ]]; then
+    bench_token || say "S2 and S5 will fail"
+fi
 for scenario in $HTTP_SCENARIOS; do
-    if [[ $scenario != s1 ]] && ((DATA_READY == 0)); then
+    if [[ $scenario != s1 && $scenario != s2 ]] && ((DATA_READY == 0)); then
         continue
     fi
     script=""
-    [[ $scenario == s4 ]] && script=$BENCH/wrk/random_user.lua
+    case $scenario in
+    s4) script=$BENCH/wrk/random_user.lua ;;
+    s2 | s5) script=$BENCH/wrk/bearer.lua ;;
+    esac
     for stack in $STACKS; do
         measure "$stack" "$scenario" "$(path_of "$scenario")" "$script"
     done
@@ -252,11 +287,29 @@ for scenario in $HTTP_SCENARIOS; do
     [[ -n $s && -n $f ]] || continue
     awk -v sc="$scenario" -v s="$s" -v f="$f" 'BEGIN {
         split(s, a, " "); split(f, b, " ")
-        if (a[2] > 0 && b[1] > 0)
+        if (a[1] + 0 > 0 && a[2] + 0 > 0 && b[1] + 0 > 0 && b[2] + 0 > 0)
             printf "%s: speezy uses %.2fx less CPU per request than Fastify, serves %.2fx its req/s\n",
                 toupper(sc), b[2] / a[2], a[1] / b[1]
     }'
 done
+
+# The issues' targets that compare figures of this run (#15: S2 and S5).
+cpu_of() { # scenario stack -> the row's CPU µs/req (its median run)
+    printf '%s\n' "${ROWS[@]}" | awk -F'|' -v sc="$1" -v st="$2" \
+        '$1 == sc && $2 == st { split($5, a, " "); print a[1] }'
+}
+target() { # label numerator denominator what [limit]
+    [[ -n $2 && -n $3 ]] || return 0
+    awk -v l="$1" -v n="$2" -v d="$3" -v w="$4" -v m="${5:-}" 'BEGIN {
+        if (n + 0 <= 0 || d + 0 <= 0) exit
+        printf "%s: %.2fx %s", l, n / d, w
+        if (m != "") printf " (target <= %.2fx: %s)", m, n / d <= m ? "met" : "MISSED"
+        printf "\n"
+    }'
+}
+target S2 "$(cpu_of s2 speezy)" "$(cpu_of s1 speezy)" "speezy's S1 CPU per request" 1.25
+target "S2 (Fastify)" "$(cpu_of s2 fastify)" "$(cpu_of s1 fastify)" "Fastify's S1 CPU per request"
+target S5 "$(cpu_of s5 speezy)" "$(cpu_of s5 fastify)" "Fastify's CPU per request" 0.25
 
 # The HTTP servers and their PostgreSQL + Redis are gone before the queue's run starts.
 if [[ $SCENARIOS == *queue* ]]; then

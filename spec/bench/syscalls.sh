@@ -8,9 +8,11 @@
 # requests as without it). Under strace the worker runs several times slower and each loop turn
 # serves more requests: compare two builds with the same tool, not the figures of two tools.
 # The server and wrk are pinned as in make bench (CPU 0 and 1). PATH is served by
-# spec/bench/scripts/data (/redis is S3, /users/ID S4) against the PostgreSQL + Redis of
-# BENCH_SERVERS=DIR (started and seeded there if needed, left running) or fresh ones in a temp
-# dir (spec/bench/data.sh); /hello by spec/bench/scripts/hello.
+# spec/bench/scripts/data (/redis is S3, /users/ID S4), or by scripts/ for /user/me (S5),
+# against the PostgreSQL + Redis of BENCH_SERVERS=DIR (started and seeded there if needed, left
+# running) or fresh ones in a temp dir (spec/bench/data.sh); /hello by spec/bench/scripts/hello
+# and /claims (S2) by spec/bench/scripts/jwt. /claims and /user/me carry make bench's access
+# token (minted with node: spec/bench/node is installed as make bench installs it).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -43,31 +45,47 @@ trap cleanup EXIT
 SCRIPTS=$ROOT/spec/bench/scripts/hello
 DATABASE_URL=
 REDIS_URL=
-if [[ $URL_PATH != /hello ]]; then
-    # shellcheck source=spec/bench/data.sh
-    source "$ROOT/spec/bench/data.sh"
+JWT_SECRET=
+TOKEN=
+WRK_SCRIPT=()
+# shellcheck source=spec/bench/lib.sh
+source "$ROOT/spec/bench/lib.sh"
+# shellcheck source=spec/bench/data.sh
+source "$ROOT/spec/bench/data.sh"
+if [[ $URL_PATH != /hello && $URL_PATH != /claims ]]; then
     SCRIPTS=$ROOT/spec/bench/scripts/data
+    [[ $URL_PATH == /user/me ]] && SCRIPTS=$ROOT/scripts
     [[ -n $SERVERS ]] || SERVERS=$TMP/servers
     bench_data "$SERVERS" "$BIN"
 fi
+if [[ $URL_PATH == /claims || $URL_PATH == /user/me ]]; then
+    [[ $URL_PATH == /user/me ]] && bench_session
+    [[ $URL_PATH == /claims ]] && SCRIPTS=$ROOT/spec/bench/scripts/jwt
+    install_node "$ROOT/spec/bench"
+    JWT_SECRET=$(random_secret)
+    bench_token
+    WRK_SCRIPT=(-s "$ROOT/spec/bench/wrk/bearer.lua")
+fi
+export BENCH_TOKEN=$TOKEN
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd "$TMP" && exec env SPEEZY_ENV=test WORKERS=1 HOST=127.0.0.1 PORT="$port" LOG_LEVEL=warn \
     PG_POOL_SIZE=10 SCRIPTS_DIR="$SCRIPTS" PID_FILE="$TMP/pid" DATABASE_URL="$DATABASE_URL" \
-    REDIS_URL="$REDIS_URL" taskset -c 0 "$BIN" serve) >"$TMP/log" 2>&1 &
+    REDIS_URL="$REDIS_URL" JWT_SECRET="$JWT_SECRET" taskset -c 0 "$BIN" serve) \
+    >"$TMP/log" 2>&1 &
 MASTER=$!
 url="http://127.0.0.1:$port$URL_PATH"
 for _ in $(seq 100); do
-    curl -sf -m 1 -o /dev/null "$url" && break
+    curl -sf -m 1 -o /dev/null -H "Authorization: Bearer $TOKEN" "$url" && break
     sleep 0.1
 done
-curl -sf -m 1 -o /dev/null "$url" || {
+curl -sf -m 1 -o /dev/null -H "Authorization: Bearer $TOKEN" "$url" || {
     echo "syscalls.sh: GET $URL_PATH fails; the server's log:" >&2
     tail -n 20 "$TMP/log" >&2
     exit 1
 }
 worker=$(pgrep -P "$MASTER" | head -n1)
-taskset -c 1 wrk -t1 -c64 -d2s "$url" >/dev/null # warm
+taskset -c 1 wrk -t1 -c64 -d2s "${WRK_SCRIPT[@]}" "$url" >/dev/null # warm
 
 if [[ $TOOL == strace ]]; then
     strace -c -f -p "$worker" -o "$TMP/counts" 2>/dev/null &
@@ -77,7 +95,7 @@ else
 fi
 counter=$!
 sleep 0.5 # attached
-out=$(taskset -c 1 wrk -t1 -c64 -d"${SECONDS_RUN}s" "$url")
+out=$(taskset -c 1 wrk -t1 -c64 -d"${SECONDS_RUN}s" "${WRK_SCRIPT[@]}" "$url")
 kill -INT "$counter"
 wait "$counter" || true
 reqs=$(awk '/requests in/ {print $1}' <<<"$out")

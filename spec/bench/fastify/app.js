@@ -1,21 +1,104 @@
 // The Node.js stack of the bench (spec/bench/run.sh): the same routes as spec/bench/scripts
-// on Fastify 5, ioredis and pg (pool of 10). Redis and PostgreSQL are only connected when
-// REDIS_URL / DATABASE_URL are set, so scenario S1 measures Fastify alone.
+// (and, for S5, scripts/routes/user.lua) on Fastify 5, @fastify/jwt, ioredis and pg (pool of
+// 10). Redis and PostgreSQL are only connected when REDIS_URL / DATABASE_URL are set, and the
+// JWT plugin only registered when JWT_SECRET is, so scenario S1 measures Fastify alone.
 'use strict';
 
 const fastify = require('fastify')({ logger: false });
 
+const jwt = Boolean(process.env.JWT_SECRET);
+if (jwt) {
+  // What speezy.jwt checks, as far as @fastify/jwt (fast-jwt) can at no extra cost: HS256 only,
+  // the signature, exp required, nbf, iss and aud (JWT_ISSUER / JWT_AUDIENCE, both "speezy"
+  // by default) with speezy's 30 s of leeway (JWT_LEEWAY, host/jwt.h), a `crit` header
+  // refused. Not checked here: the kid (one key, so nothing to pick) and duplicate names in
+  // the JSON. No verifier cache (fast-jwt's default): every request checks its token.
+  fastify.register(require('@fastify/jwt'), {
+    secret: process.env.JWT_SECRET,
+    verify: {
+      algorithms: ['HS256'],
+      allowedIss: process.env.JWT_ISSUER || 'speezy',
+      allowedAud: process.env.JWT_AUDIENCE || 'speezy',
+      requiredClaims: ['exp'],
+      clockTolerance: 30000,
+    },
+  });
+}
+
+// The error envelope of speezy's 401 (scripts/auth/bearer.lua).
+function unauthorized(reply) {
+  reply.code(401).header('WWW-Authenticate', 'Bearer realm="speezy", error="invalid_token"');
+  return {
+    success: false,
+    error: { code: 'UNAUTHORIZED', message: 'a valid access token is required' },
+  };
+}
+
+if (jwt) {
+  // S2: the claims of a verified token.
+  fastify.get('/claims', async (req, reply) => {
+    try {
+      return { success: true, claims: await req.jwtVerify() };
+    } catch {
+      return unauthorized(reply);
+    }
+  });
+}
+
 fastify.get('/hello', async () => ({ success: true, message: 'hello' }));
 
+let redis;
 if (process.env.REDIS_URL) {
   const Redis = require('ioredis');
-  const redis = new Redis(process.env.REDIS_URL);
+  redis = new Redis(process.env.REDIS_URL);
   fastify.get('/redis', async () => ({ success: true, value: await redis.get('bench:key') }));
 }
 
 if (process.env.DATABASE_URL) {
   const { Pool } = require('pg');
   const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+
+  if (jwt && redis) {
+    // S5: GET /user/me as scripts/routes/user.lua answers it: the token (auth/bearer.lua),
+    // its session live (auth/session.lua: Redis sess:<sid>, PostgreSQL when Redis has no
+    // word), then the user's row (users/service.lua).
+    const sessionLive = async (sid) => {
+      const state = await redis.get(`sess:${sid}`);
+      if (state === 'live') return true;
+      if (state === 'revoked') return false;
+      // (not taken in the bench: spec/bench/data.sh stores the key)
+      const { rows } = await pool.query(
+        'SELECT revoked_at IS NULL AND expires_at > now() AS live FROM sessions WHERE id = $1',
+        [sid]);
+      const live = rows.length > 0 && rows[0].live;
+      await redis.set(`sess:${sid}`, live ? 'live' : 'revoked', 'EX', live ? 2592000 : 960,
+        'NX');
+      return live;
+    };
+    fastify.get('/user/me', async (req, reply) => {
+      let claims;
+      try {
+        claims = await req.jwtVerify();
+      } catch {
+        return unauthorized(reply);
+      }
+      const id = Number(claims.sub);
+      if (!Number.isInteger(id) || typeof claims.sid !== 'string' ||
+          typeof claims.role !== 'string' || !(await sessionLive(claims.sid))) {
+        return unauthorized(reply);
+      }
+      const { rows } = await pool.query(
+        'SELECT id, phone, name, role FROM users WHERE id = $1 AND deleted_at IS NULL', [id]);
+      if (rows.length === 0) return unauthorized(reply);
+      const u = rows[0];
+      // pg reads bigint as a string; speezy's id is a number
+      return {
+        success: true,
+        user: { id: Number(u.id), phone: u.phone, name: u.name, role: u.role },
+      };
+    });
+  }
+
   fastify.get('/users/:id', async (req, reply) => {
     const { rows } = await pool.query('SELECT id, phone, name, role FROM users WHERE id = $1',
       [req.params.id]);
