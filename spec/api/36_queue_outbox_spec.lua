@@ -130,6 +130,9 @@ describe("queue: the transactional outbox", function()
       wait_idle("dur.jobs")
       assert.equal(1, #srv:job_trace(key, "start"))
       assert.equal(1, #srv:job_trace(key, "done"))
+      -- the sweeper's routine runs stay out of an info log (its warning above does not)
+      assert.truthy(srv:logs():find("outbox sweeper moved", 1, true), srv:log_tail())
+      assert.falsy(srv:logs():find('"queue":"speezy.outbox"', 1, true), srv:log_tail())
     end)
 
   it("a row written by hand with only a jobId is delivered once, and does not block others",
