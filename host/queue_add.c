@@ -9,11 +9,15 @@
 
 #define BATCH_MAX 500 /* jobs per script call: bounds the script's run and its reply */
 #define SHARED 10     /* values 0..9 of a job: name, now, then the options a batch shares */
+#define SPLIT_MIN 8   /* a batch's answer resumes its adders in two halves from 2 x this */
 
 struct queue_add_req {
     queue_add_cb cb; /* NULL once abandoned */
     void *ud;
     queue_add_req_t *next;
+    char *id; /* a deferred answer (adder_defer): the id, or NULL for an error */
+    size_t id_len;
+    int created;
     size_t len[12];
     const char *argv[12]; /* into bytes */
     char bytes[];
@@ -31,9 +35,22 @@ struct queue_adder {
     redis_client_t *client;
     uv_check_t turn;
     uv_idle_t kick;
-    batch_t *open; /* batches of this turn */
+    batch_t *open;          /* batches of this turn */
+    queue_add_req_t *later; /* answered, their callbacks deferred to the turn's end */
     int closing, handles;
 };
+
+static void req_fire(queue_add_req_t *r, const redisReply *reply, size_t i, int err)
+{
+    const redisReply *id = reply && reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements
+                               ? reply->element[i]
+                               : NULL;
+    if (id && id->type == REDIS_REPLY_STRING)
+        r->cb(id->str, id->len, (int)reply->element[i + 1]->integer, 0, NULL, r->ud);
+    else
+        r->cb(NULL, 0, 0, err ? err : REDIS_EREPLY,
+              reply && reply->type == REDIS_REPLY_ERROR ? reply->str : NULL, r->ud);
+}
 
 static void req_fire_all(queue_add_req_t *r, const redisReply *reply, int err)
 {
@@ -41,17 +58,70 @@ static void req_fire_all(queue_add_req_t *r, const redisReply *reply, int err)
     queue_add_req_t *next;
     for (; r; r = next, i += 2) {
         next = r->next;
+        if (r->cb)
+            req_fire(r, reply, i, err);
+        free(r);
+    }
+}
+
+static void adder_on_turn(uv_check_t *h);
+static void adder_on_kick(uv_idle_t *h);
+
+/* Keeps the answer of r (job i of reply) for the turn's end; 0, or -1 when it can't be kept. */
+static int adder_defer(queue_adder_t *a, queue_add_req_t *r, const redisReply *reply, size_t i)
+{
+    const redisReply *id = reply->element[i];
+    if (id->type != REDIS_REPLY_STRING || !(r->id = malloc(id->len + 1)))
+        return -1;
+    memcpy(r->id, id->str, id->len);
+    r->id[id->len] = '\0';
+    r->id_len = id->len;
+    r->created = (int)reply->element[i + 1]->integer;
+    r->next = a->later;
+    a->later = r;
+    uv_check_start(&a->turn, adder_on_turn);
+    uv_idle_start(&a->kick, adder_on_kick);
+    return 0;
+}
+
+/* A batch's answer. The adders waiting on it resume at once, but for a large batch only the
+ * first half: the rest resume at the end of the turn, after the adds of the first half have
+ * been written. Redis then runs the first half's script while this worker resumes the second
+ * half, instead of both taking turns idling (the adders of a turn wait on one script). */
+static void adder_answer(queue_adder_t *a, queue_add_req_t *r, int n, const redisReply *reply,
+                         int err)
+{
+    if (err || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 * (size_t)n ||
+        n < 2 * SPLIT_MIN || a->closing) {
+        req_fire_all(r, reply, err);
+        return;
+    }
+    size_t i = 0;
+    queue_add_req_t *next;
+    for (int k = 0; r; r = next, i += 2, k++) {
+        next = r->next;
+        if (k >= n / 2 && r->cb && adder_defer(a, r, reply, i) == 0)
+            continue;
+        if (r->cb)
+            req_fire(r, reply, i, err);
+        free(r);
+    }
+}
+
+/* Runs the deferred callbacks (their coroutines may add again: new batches). */
+static void adder_fire_later(queue_adder_t *a)
+{
+    queue_add_req_t *r = a->later, *next;
+    a->later = NULL;
+    for (; r; r = next) {
+        next = r->next;
         if (r->cb) {
-            const redisReply *id =
-                reply && reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements
-                    ? reply->element[i]
-                    : NULL;
-            if (id && id->type == REDIS_REPLY_STRING)
-                r->cb(id->str, id->len, (int)reply->element[i + 1]->integer, 0, NULL, r->ud);
+            if (r->id)
+                r->cb(r->id, r->id_len, r->created, 0, NULL, r->ud);
             else
-                r->cb(NULL, 0, 0, err ? err : REDIS_EREPLY,
-                      reply && reply->type == REDIS_REPLY_ERROR ? reply->str : NULL, r->ud);
+                r->cb(NULL, 0, 0, REDIS_EUNAVAILABLE, NULL, r->ud);
         }
+        free(r->id);
         free(r);
     }
 }
@@ -59,7 +129,7 @@ static void req_fire_all(queue_add_req_t *r, const redisReply *reply, int err)
 static void batch_on_reply(const redisReply *reply, int err, void *ud)
 {
     batch_t *b = ud;
-    req_fire_all(b->head, reply, err);
+    adder_answer(b->a, b->head, b->n, reply, err);
     free(b);
 }
 
@@ -109,6 +179,11 @@ static void adder_on_turn(uv_check_t *h)
     uv_idle_stop(&a->kick);
     uv_check_stop(&a->turn);
     adder_flush(a);
+    if (a->later) { /* write the first half's adds now, then resume the second half */
+        redis_client_flush(a->client);
+        adder_fire_later(a);
+        adder_flush(a);
+    }
 }
 
 static void adder_on_kick(uv_idle_t *h)
@@ -146,6 +221,7 @@ int queue_adder_add(queue_adder_t *a, const char *const argv[12], const size_t l
     r->cb = cb;
     r->ud = ud;
     r->next = NULL;
+    r->id = NULL;
     char *p = r->bytes;
     for (int k = 0; k < 12; k++) {
         memcpy(p, argv[k], len[k]);
@@ -209,6 +285,11 @@ void queue_adder_close(queue_adder_t *a)
     if (!a || a->closing)
         return;
     a->closing = 1;
+    for (queue_add_req_t *r = a->later; r; r = r->next) {
+        free(r->id);
+        r->id = NULL;
+    }
+    adder_fire_later(a);
     batch_t *b = a->open, *next;
     a->open = NULL;
     for (; b; b = next) {

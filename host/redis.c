@@ -233,8 +233,12 @@ static conn_poll_t *client_next_out(const redis_client_t *c)
  * callbacks, which may close others or the client: look again from the start each time. */
 static void client_on_flush(uv_idle_t *h)
 {
-    redis_client_t *c = h->data;
-    uv_idle_stop(h);
+    redis_client_flush(h->data);
+}
+
+void redis_client_flush(redis_client_t *c)
+{
+    uv_idle_stop(&c->flush);
     conn_poll_t *p;
     while ((p = client_next_out(c)) != NULL) {
         p->out = 0;

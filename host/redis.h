@@ -74,6 +74,10 @@ int redis_client_new(uv_loop_t *loop, const char *url, const redis_opts_t *opts,
                      redis_client_t **out);
 void redis_client_close(redis_client_t *client);
 void redis_client_stats(const redis_client_t *client, redis_stats_t *out);
+/* Writes what the commands of this loop turn buffered now instead of before the loop next
+ * waits. Never from inside redis_command or a reply callback: a failing write frees the
+ * connection, runs its callbacks, and may close the client. */
+void redis_client_flush(redis_client_t *client);
 
 redis_class_t redis_command_class(int argc, const char **argv, const size_t *argvlen);
 /* How long the server may rightly keep a blocking command waiting, in ms, from the command's

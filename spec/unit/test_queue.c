@@ -224,7 +224,7 @@ TEST(consumer_gives_running_jobs_back)
 
 typedef struct {
     int fired, created;
-    char ids[8][32];
+    char ids[40][32];
 } adds_t;
 
 typedef struct {
@@ -327,6 +327,46 @@ TEST(adder_keeps_each_jobs_options)
     CHECK(uv_loop_close(&loop) == 0);
 }
 
+/* A batch large enough that its answer resumes half of its adders at the end of the turn:
+ * every add still gets its own job's id, once. */
+TEST(adder_answers_every_add_of_a_large_batch)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    redis_client_t *rc;
+    CHECK(redis_client_new(&loop, redis_url, NULL, &rc) == 0);
+    queue_adder_t *a;
+    CHECK(queue_adder_new(&loop, rc, &a) == 0);
+    char name[96];
+    unique_name(name, sizeof(name), "adder.large");
+    adds_t all = {0};
+    add_slot_t slots[40];
+    for (int i = 0; i < 40; i++) {
+        char data[16];
+        snprintf(data, sizeof(data), "{\"s\":%d}", i);
+        const char *argv[12] = {name, "1700000000000", "0", "0", "1", "0", "", "", "", "0", "",
+                                data};
+        size_t len[12];
+        for (int k = 0; k < 12; k++)
+            len[k] = strlen(argv[k]);
+        slots[i] = (add_slot_t){&all, i};
+        CHECK(queue_adder_add(a, argv, len, on_one_added, &slots[i], NULL) == 0);
+    }
+    RUN_UNTIL(&loop, all.fired == 40, 5000);
+    CHECK(all.fired == 40 && all.created == 40);
+    for (int i = 0; i < 40; i++) {
+        field_t f;
+        char data[16];
+        snprintf(data, sizeof(data), "{\"s\":%d}", i);
+        job_field(&loop, rc, all.ids[i], "d", &f);
+        CHECK_STR(f.text, data);
+    }
+    queue_adder_close(a);
+    redis_client_close(rc);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+}
+
 int main(void)
 {
     RUN(backoff_fixed_and_exponential);
@@ -342,5 +382,6 @@ int main(void)
     RUN(consumer_retries_failed_attempts);
     RUN(consumer_gives_running_jobs_back);
     RUN(adder_keeps_each_jobs_options);
+    RUN(adder_answers_every_add_of_a_large_batch);
     return test_summary();
 }
