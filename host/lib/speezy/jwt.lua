@@ -16,25 +16,15 @@ local core = require "speezy.jwt.core"
 local crypto = require "speezy.crypto"
 local json = require "speezy.json"
 local host = require "speezy.core"
+local raise_misuse = require("speezy.misuse").raise
 
 local M = {}
 
 local DEFAULT_TTL = 900
 
--- The script's line that called into the host library (as speezy.queue finds it).
-local function where()
-  for level = 3, 30 do
-    local info = debug.getinfo(level, "Sl")
-    if not info then break end
-    if info.what ~= "C" and not info.source:find("^@host/lib/") then
-      return info.short_src .. ":" .. (info.currentline or 0)
-    end
-  end
-  return "?"
-end
 
 local function misuse(msg)
-  error(where() .. ": jwt.sign: " .. msg, 0)
+  raise_misuse("jwt.sign", msg)
 end
 
 local function ttl_of(opts)

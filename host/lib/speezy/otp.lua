@@ -34,25 +34,15 @@
 --   OTP_UNAVAILABLE    no Redis or OTP_SECRET configured, Redis down, timed out or full
 -- Misuse (limits missing or out of range, no ip, outside a handler or job) raises.
 local core = require "speezy.otp.core"
+local raise_misuse = require("speezy.misuse").raise
 
 local M = {}
 
 local LIMITS = { "cooldown", "per_phone_ip", "per_phone", "per_ip" }
 
--- The script's line that called into the host library.
-local function where()
-  for level = 3, 30 do
-    local info = debug.getinfo(level, "Sl")
-    if not info then break end
-    if info.what ~= "C" and not info.source:find("^@host/lib/") then
-      return info.short_src .. ":" .. (info.currentline or 0)
-    end
-  end
-  return "?"
-end
 
 local function misuse(msg)
-  error(where() .. ": otp.issue: " .. msg, 0)
+  raise_misuse("otp.issue", msg)
 end
 
 -- seconds -> whole ms, at least min_ms

@@ -16,6 +16,7 @@ local core = require "speezy.core"
 local json = require "speezy.json"
 local redis = require "speezy.redis"
 local qcore = require "speezy.queue.core"
+local raise_misuse = require("speezy.misuse").raise
 
 local M = {}
 
@@ -42,20 +43,9 @@ local function fail(code, message)
   return nil, setmetatable({ code = code, message = message }, Err)
 end
 
--- The script's line that called into the host library.
-local function where()
-  for level = 3, 30 do
-    local info = debug.getinfo(level, "Sl")
-    if not info then break end
-    if info.what ~= "C" and not info.source:find("^@host/lib/") then
-      return info.short_src .. ":" .. (info.currentline or 0)
-    end
-  end
-  return "?"
-end
 
 local function misuse(fname, msg)
-  error(where() .. ": queue." .. fname .. ": " .. msg, 0)
+  raise_misuse("queue." .. fname, msg)
 end
 
 local function check_name(fname, name)
