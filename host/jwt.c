@@ -9,6 +9,12 @@
 #include "json.h"
 #include "jwt_int.h"
 
+_Static_assert((int)JWT_JSON_OK == (int)JWT_OK && (int)JWT_JSON_ETOOLONG == (int)JWT_ETOOLONG &&
+                   (int)JWT_JSON_EMALFORMED == (int)JWT_EMALFORMED &&
+                   (int)JWT_JSON_EDUPLICATE == (int)JWT_EDUPLICATE,
+               "the JSON reader's results are jwt's");
+_Static_assert(JWT_JSON_TEXT_MAX == JWT_PAYLOAD_MAX, "the JSON reader reads a whole payload");
+
 #define JWT_SIG_LEN CRYPTO_SHA256_LEN
 #define JWT_SIG_B64_LEN CRYPTO_B64URL_LEN(JWT_SIG_LEN)
 

@@ -11,7 +11,17 @@
 
 #include <stddef.h>
 
-#include "jwt.h"
+/* The reader's results: the same numbers as jwt.h's JWT_OK / JWT_ETOOLONG / JWT_EMALFORMED /
+ * JWT_EDUPLICATE (jwt.c asserts it), so jwt.c passes them on; this header needs nothing of
+ * jwt.h, and the include arrows point one way. */
+enum {
+    JWT_JSON_OK = 0,
+    JWT_JSON_ETOOLONG = -1,
+    JWT_JSON_EMALFORMED = -2,
+    JWT_JSON_EDUPLICATE = -3
+};
+/* The longest text read: JWT_PAYLOAD_MAX (jwt.c asserts it). */
+#define JWT_JSON_TEXT_MAX 6144
 
 /* Members of one object we keep track of; a header or payload with more is refused. */
 #define JWT_JSON_MEMBERS_MAX 128
@@ -43,12 +53,13 @@ typedef struct {
 typedef struct {
     int count;
     jwt_json_member_t member[JWT_JSON_MEMBERS_MAX];
-    char names[JWT_PAYLOAD_MAX]; /* unescaped names never outgrow the text they come from */
+    char names[JWT_JSON_TEXT_MAX]; /* unescaped names never outgrow the text they come from */
 } jwt_json_object_t;
 
-/* Reads text (len bytes, at most JWT_PAYLOAD_MAX) as exactly one JSON object, whitespace
- * around it allowed. JWT_OK; JWT_EDUPLICATE for a name given twice; JWT_ETOOLONG past the
- * bound; JWT_EMALFORMED for anything else. The values point into text. */
+/* Reads text (len bytes, at most JWT_JSON_TEXT_MAX) as exactly one JSON object, whitespace
+ * around it allowed. JWT_JSON_OK; JWT_JSON_EDUPLICATE for a name given twice;
+ * JWT_JSON_ETOOLONG past the bound; JWT_JSON_EMALFORMED for anything else. The values point into
+ * text. */
 int jwt_json_object(const char *text, size_t len, jwt_json_object_t *obj);
 
 /* The member called name, or NULL. */

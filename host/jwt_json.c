@@ -254,22 +254,22 @@ static int jwt_json_value(jwt_scan_t *s, jwt_json_value_t *v, int depth)
     }
 }
 
-/* The name of the member being read, unescaped into obj->names at *used; JWT_EDUPLICATE when
+/* The name of the member being read, unescaped into obj->names at *used; JWT_JSON_EDUPLICATE when
  * an earlier member has it. */
 static int jwt_json_name(jwt_json_object_t *obj, const jwt_json_value_t *key, size_t *used)
 {
     jwt_json_member_t *m = &obj->member[obj->count];
     long n = jwt_json_unescape(key->at, key->end, obj->names + *used);
     if (n < 0)
-        return JWT_EMALFORMED;
+        return JWT_JSON_EMALFORMED;
     m->name = obj->names + *used;
     m->name_len = (size_t)n;
     *used += (size_t)n;
     for (int i = 0; i < obj->count; i++)
         if (obj->member[i].name_len == m->name_len &&
             memcmp(obj->member[i].name, m->name, m->name_len) == 0)
-            return JWT_EDUPLICATE;
-    return JWT_OK;
+            return JWT_JSON_EDUPLICATE;
+    return JWT_JSON_OK;
 }
 
 /* One "name": value pair, p at the name's quote. */
@@ -277,52 +277,52 @@ static int jwt_json_member(jwt_scan_t *s, jwt_json_object_t *obj, size_t *used)
 {
     jwt_json_value_t key;
     if (obj->count == JWT_JSON_MEMBERS_MAX)
-        return JWT_ETOOLONG;
+        return JWT_JSON_ETOOLONG;
     if (s->p >= s->end || *s->p != '"' || jwt_json_string(s, &key) < 0)
-        return JWT_EMALFORMED;
+        return JWT_JSON_EMALFORMED;
     int rc = jwt_json_name(obj, &key, used);
-    if (rc != JWT_OK)
+    if (rc != JWT_JSON_OK)
         return rc;
     jwt_json_ws(s);
     if (s->p >= s->end || *s->p++ != ':')
-        return JWT_EMALFORMED;
+        return JWT_JSON_EMALFORMED;
     if (jwt_json_value(s, &obj->member[obj->count].value, 1) < 0)
-        return JWT_EMALFORMED;
+        return JWT_JSON_EMALFORMED;
     obj->count++;
-    return JWT_OK;
+    return JWT_JSON_OK;
 }
 
 int jwt_json_object(const char *text, size_t len, jwt_json_object_t *obj)
 {
     if (len > sizeof obj->names)
-        return JWT_ETOOLONG;
+        return JWT_JSON_ETOOLONG;
     jwt_scan_t s = {text, text + len};
     size_t used = 0;
     obj->count = 0;
     jwt_json_ws(&s);
     if (s.p >= s.end || *s.p++ != '{')
-        return JWT_EMALFORMED;
+        return JWT_JSON_EMALFORMED;
     jwt_json_ws(&s);
     if (s.p < s.end && *s.p == '}') {
         s.p++;
     } else {
         for (;;) {
             int rc = jwt_json_member(&s, obj, &used);
-            if (rc != JWT_OK)
+            if (rc != JWT_JSON_OK)
                 return rc;
             jwt_json_ws(&s);
             if (s.p >= s.end)
-                return JWT_EMALFORMED;
+                return JWT_JSON_EMALFORMED;
             char c = *s.p++;
             if (c == '}')
                 break;
             if (c != ',')
-                return JWT_EMALFORMED;
+                return JWT_JSON_EMALFORMED;
             jwt_json_ws(&s);
         }
     }
     jwt_json_ws(&s);
-    return s.p == s.end ? JWT_OK : JWT_EMALFORMED;
+    return s.p == s.end ? JWT_JSON_OK : JWT_JSON_EMALFORMED;
 }
 
 const jwt_json_value_t *jwt_json_get(const jwt_json_object_t *obj, const char *name)
