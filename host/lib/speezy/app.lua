@@ -8,16 +8,27 @@
 --   app.raise(429, "RATE_LIMITED", "slow down", nil, { ["Retry-After"] = "30" })  -- with headers
 --   assert(pg.query(...))               -- a raised err from pg/redis: as app.fail(err)
 --
+--   app.post("/store", { auth = { "STORE_OWNER", "ADMIN" }, summary = "Create a store" }, fn)
+--   app.group("/store", { auth = true }, function(g) g.use(hook); g.get("/:id", fn) end)
+--
+-- Options (checked when the scripts load; a misuse refuses the generation with file:line):
+-- auth (true: any signed-in caller; a list of roles; false: open), idempotent, body, query,
+-- params, summary, description, tags, deprecated. A request walks: auth (speezy.auth; the
+-- caller on req.user, 401/403 otherwise), app.use's hooks, the group's hooks outer to inner,
+-- the handler, the encoding.
+--
 -- A handler returns status, body[, headers]. A table body becomes the success envelope; a
 -- string body is sent as is (Content-Type from headers, default text/plain).
 local core = require "speezy.core"
 local json = require "speezy.json"
+local misuse = require "speezy.misuse"
 
 local M = {}
 
-local routes, handlers, hooks = {}, {}, {}
+-- routes[i]: { method, path (with its group's prefix), where (the script's file:line), options
+-- (normalized), handler, group, builtin, steps }; the router's handler i is routes[i].
+local routes = {}
 local booting = true
-
 
 -- Status for the stable error codes of pg, redis, queue, otp and the host.
 local STATUS = {
@@ -41,39 +52,173 @@ local Failure = {}
 local HttpError = {}
 HttpError.__tostring = function(e) return e.code .. ": " .. e.message end
 
-local function where(level)
-  local info = debug.getinfo(level, "Sl")
-  return info and (info.short_src .. ":" .. (info.currentline or 0) .. ":") or "?:"
-end
+-- Registration -----------------------------------------------------------------------------
 
-local function add(method, path, handler)
-  if not booting then
-    error("app." .. method:lower() .. ": routes are registered only while scripts load", 3)
+local METHODS = { "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD" }
+
+-- A route's options, each checked when the scripts load: a typo or a wrong type refuses the
+-- generation with the script's file:line rather than leaving a route open or unvalidated.
+local function is_list_of_strings(v)
+  if type(v) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  for i = 1, n do
+    if type(v[i]) ~= "string" or v[i] == "" then return false end
   end
-  if type(path) ~= "string" then error("app." .. method:lower() .. ": path must be a string", 3) end
-  if type(handler) ~= "function" then
-    error("app." .. method:lower() .. ": handler must be a function", 3)
+  return true
+end
+
+local function role_list(what, roles)
+  local auth = require "speezy.auth"
+  if not is_list_of_strings(roles) or #roles == 0 then
+    misuse.raise(what, "option auth must be true, false or a non-empty list of roles")
   end
-  routes[#routes + 1] = { method = method, path = path, where = where(4) }
-  handlers[#routes] = handler
-end
-
-for _, m in ipairs { "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD" } do
-  M[m:lower()] = function(path, handler) add(m, path, handler) end
-end
-
-function M.route(method, path, handler)
-  if type(method) ~= "string" or not method:match("^%u+$") then
-    error("app.route: method must be an upper-case HTTP method", 2)
+  local list, set = {}, {}
+  for i, role in ipairs(roles) do
+    if not auth.ROLES[role] then
+      misuse.raise(what, "option auth: unknown role '" .. role ..
+        "' (roles: ADMIN, CUSTOMER, DELIVERY_PARTNER, STORE_OWNER)")
+    end
+    list[i], set[role] = role, true
   end
-  add(method, path, handler)
+  return { list = list, set = set }
 end
 
--- hook(req) runs before every handler; returning a status short-circuits the request.
-function M.use(hook)
-  if not booting then error("app.use: hooks are registered only while scripts load", 2) end
-  if type(hook) ~= "function" then error("app.use: hook must be a function", 2) end
-  hooks[#hooks + 1] = hook
+local function expect(type_name)
+  return function(what, key, v)
+    if type(v) ~= type_name then
+      misuse.raise(what, "option " .. key .. " must be a " .. type_name .. ", got " .. type(v))
+    end
+    return v
+  end
+end
+
+local OPTIONS = {
+  auth = function(what, _, v)
+    if type(v) == "boolean" then return v end
+    return role_list(what, v)
+  end,
+  idempotent = expect("boolean"),
+  deprecated = expect("boolean"),
+  body = expect("table"),
+  query = expect("table"),
+  params = expect("table"),
+  summary = expect("string"),
+  description = expect("string"),
+  tags = function(what, _, v)
+    if not is_list_of_strings(v) then
+      misuse.raise(what, "option tags must be a list of strings")
+    end
+    return { unpack(v) }
+  end,
+}
+
+-- The options as given, checked and normalized (auth = { list, set } for a role list).
+local function normalize(what, options)
+  if type(options) ~= "table" then
+    misuse.raise(what, "options must be a table, got " .. type(options))
+  end
+  local out = {}
+  for k, v in pairs(options) do
+    local check = type(k) == "string" and OPTIONS[k]
+    if not check then
+      misuse.raise(what, "unknown option '" .. tostring(k) .. "' (options: auth, body, " ..
+        "deprecated, description, idempotent, params, query, summary, tags)")
+    end
+    out[k] = check(what, k, v)
+  end
+  return out
+end
+
+-- A group: its full prefix, its options (the defaults of its routes), its hooks and its parent.
+-- The root group holds app.use's hooks; the host's own routes belong to no group.
+local root = { prefix = "", defaults = {}, hooks = {} }
+
+local function add(group, method, what, path, options, handler)
+  if not booting then misuse.raise(what, "routes are registered only while scripts load") end
+  if type(path) ~= "string" then misuse.raise(what, "path must be a string") end
+  if handler == nil and type(options) == "function" then options, handler = nil, options end
+  if type(handler) ~= "function" then misuse.raise(what, "handler must be a function") end
+  local own = options == nil and {} or normalize(what, options)
+  local full = path
+  if group and group.prefix ~= "" then
+    if path:sub(1, 1) ~= "/" then misuse.raise(what, "path must start with /") end
+    full = path == "/" and group.prefix or group.prefix .. path
+  end
+  -- A route's own option wins over its group's (auth = false opens one route of an auth group).
+  for k, v in pairs(group and group.defaults or {}) do
+    if own[k] == nil then own[k] = v end
+  end
+  if own.auth == nil then own.auth = false end
+  routes[#routes + 1] = { method = method, path = full, where = misuse.where(), options = own,
+    handler = handler, group = group, builtin = group == nil or nil }
+end
+
+local function use(group, what, hook)
+  if not booting then misuse.raise(what, "hooks are registered only while scripts load") end
+  if type(hook) ~= "function" then misuse.raise(what, "hook must be a function") end
+  group.hooks[#group.hooks + 1] = hook
+end
+
+-- The functions that register into a group: app itself for the root, g inside app.group.
+local function registrar(group, name)
+  local r = {}
+  for _, m in ipairs(METHODS) do
+    local what = name .. "." .. m:lower()
+    r[m:lower()] = function(path, options, handler)
+      add(group, m, what, path, options, handler)
+    end
+  end
+  function r.route(method, path, options, handler)
+    if type(method) ~= "string" or not method:match("^%u+$") then
+      misuse.raise(name .. ".route", "method must be an upper-case HTTP method")
+    end
+    add(group, method, name .. ".route", path, options, handler)
+  end
+  -- hook(req) runs before each handler of the group (app.use: of every application route);
+  -- returning a status answers the request there.
+  function r.use(hook)
+    use(group, name .. ".use", hook)
+  end
+  -- Routes registered inside fn(g) get prefix .. path and options as defaults; g.use hooks run
+  -- only for them (and for the routes of groups nested in g), after the outer groups' hooks.
+  function r.group(prefix, options, fn)
+    local what = name .. ".group"
+    if not booting then misuse.raise(what, "groups are registered only while scripts load") end
+    if fn == nil and type(options) == "function" then options, fn = nil, options end
+    if type(prefix) ~= "string" or not prefix:match("^/.") or prefix:sub(-1) == "/" then
+      misuse.raise(what, "prefix must start with / and not end with /, like /store")
+    end
+    if type(fn) ~= "function" then misuse.raise(what, "the last argument must be a function") end
+    local defaults = {}
+    for k, v in pairs(group.defaults) do defaults[k] = v end
+    for k, v in pairs(options == nil and {} or normalize(what, options)) do defaults[k] = v end
+    local child = { prefix = group.prefix .. prefix, defaults = defaults, hooks = {},
+      parent = group }
+    fn(registrar(child, "g"))
+  end
+  return r
+end
+
+for k, f in pairs(registrar(root, "app")) do M[k] = f end
+
+-- The routes of this generation, in registration order: { method, path, options, builtin }
+-- (complete once the scripts have loaded: call it from a handler). Copies: changing them
+-- changes nothing the dispatch reads.
+function M.routes()
+  local list = {}
+  for i, r in ipairs(routes) do
+    local o = {}
+    for k, v in pairs(r.options) do o[k] = v end
+    if type(o.auth) == "table" then
+      local set = {}
+      for k in pairs(o.auth.set) do set[k] = true end
+      o.auth = { list = { unpack(o.auth.list) }, set = set }
+    end
+    if o.tags then o.tags = { unpack(o.tags) } end
+    list[i] = { method = r.method, path = r.path, options = o, builtin = r.builtin }
+  end
+  return list
 end
 
 -- cause: what a 5xx hides from the client, logged with the request id once it is answered.
@@ -173,12 +318,53 @@ end
 
 -- Dispatch -------------------------------------------------------------------------------
 
-local function run(idx, req)
-  for i = 1, #hooks do
-    local status, body, headers = hooks[i](req)
+-- The step of a route declared with `auth`: the caller's token and session (speezy.auth, 401),
+-- then its role (403); the caller lands on req.user for the hooks and the handler.
+local function authenticator(rule)
+  local auth = require "speezy.auth"
+  if rule == true then
+    return function(req)
+      req.user = auth.user(req)
+    end
+  end
+  local set, allowed = rule.set, table.concat(rule.list, ", ")
+  return function(req)
+    local user = auth.user(req)
+    if not set[user.role] then
+      M.raise(403, "FORBIDDEN", "this route is for " .. allowed, nil,
+        { ["WWW-Authenticate"] = 'Bearer realm="speezy", error="insufficient_scope"' })
+    end
+    req.user = user
+  end
+end
+
+-- What runs before a route's handler, in order, built once when the scripts have loaded: each
+-- step gets req, and one that returns a status answers the request and ends the walk. The host's
+-- own routes (/readyz) get none: no application hook may turn a probe into a 401.
+local function plan(route)
+  local steps = {}
+  if route.builtin then return steps end
+  local o = route.options
+  if o.auth then steps[#steps + 1] = authenticator(o.auth) end
+  local chain, g = {}, route.group
+  while g do
+    table.insert(chain, 1, g)
+    g = g.parent
+  end
+  for _, group in ipairs(chain) do -- app.use's hooks, then each group's, outer to inner
+    for _, hook in ipairs(group.hooks) do steps[#steps + 1] = hook end
+  end
+  -- #16: validation of params/query/body, then idempotency, go here: one step each.
+  return steps
+end
+
+local function run(route, req)
+  local steps = route.steps
+  for i = 1, #steps do
+    local status, body, headers = steps[i](req)
     if status then return status, body, headers end
   end
-  return handlers[idx](req)
+  return route.handler(req)
 end
 
 -- app.raise's errors and the err tables of pg and redis (assert(pg.query(...))) are answers;
@@ -214,11 +400,12 @@ end
 
 -- Runs in the request's coroutine; returns status, body, content type, headers.
 function M._dispatch(idx, method, params, serial)
+  local route = routes[idx]
   local req = setmetatable({
-    method = method, route = routes[idx].path, params = params or {},
+    method = method, route = route.path, params = params or {},
     _co = coroutine.running(), _serial = serial, -- what reads the lazy fields (RequestMT)
   }, RequestMT)
-  local ok, status, body, headers = xpcall(run, on_error, idx, req)
+  local ok, status, body, headers = xpcall(run, on_error, route, req)
   if not ok then
     local e = status
     if getmetatable(e) == HttpError then
@@ -240,11 +427,12 @@ end
 
 function M._finish()
   booting = false
+  for _, route in ipairs(routes) do route.steps = plan(route) end
   return routes
 end
 
 -- Readiness: the host's own route, present in every generation.
-M.get("/readyz", function()
+add(nil, "GET", "app.get", "/readyz", nil, function()
   local ready = require "speezy.ready"
   return ready.check()
 end)
