@@ -1,31 +1,24 @@
 -- scripts/auth/session.lua — login sessions: one live session per user, access tokens (JWT)
--- naming their session, opaque refresh tokens that rotate on every use, and the check every
--- signed-in request makes.
+-- naming their session, opaque refresh tokens that rotate on every use.
 --
 -- A refresh token is 32 random bytes (base64url); only its SHA-256 is stored. Exchanging it
 -- (rotate) stores the new hash in sessions and moves the old one to session_refresh_retired:
 -- an old token presented again means two parties hold the session (RFC 9700 4.14.2), and the
 -- whole session is revoked.
 --
--- Redis remembers each session's state so the check on every request is one GET:
--- sess:<sid> = "live" or "revoked". PostgreSQL is the truth: a key Redis lost (flushed,
--- restarted without persistence) is read back from sessions and stored with SET NX, so it never
--- overwrites a revocation that landed meanwhile; while Redis is down every check reads
--- PostgreSQL.
+-- Whether a session is live is the host's check (speezy.auth, run before every route declared
+-- with `auth`): this module tells it each change through auth.remember, which keeps
+-- sess:<sid> = "live" or "revoked" in Redis beside the PostgreSQL truth.
+local auth = require "speezy.auth"
 local core = require "speezy.core"
 local crypto = require "speezy.crypto"
 local jwt = require "speezy.jwt"
 local pg = require "speezy.pg"
-local redis = require "speezy.redis"
 local config = require "config"
 
 local M = {}
 
-local LIVE, REVOKED = "live", "revoked"
-
-local function key(sid)
-  return "sess:" .. sid
-end
+local LIVE, REVOKED = auth.LIVE, auth.REVOKED
 
 local function new_refresh()
   local token = crypto.base64url_encode(crypto.random_bytes(32))
@@ -44,16 +37,11 @@ local function grant(user, sid, refresh)
   }
 end
 
--- Remembers a state in Redis; a failure only costs a PostgreSQL read later.
-local function remember(sid, state, nx)
+-- A live session is remembered for as long as it can live without a refresh, a revoked one for
+-- as long as an access token issued before the revocation can still be presented.
+local function remember(sid, state)
   local ttl = state == LIVE and config.session.refresh_ttl or config.session.access_ttl + 60
-  local _, err
-  if nx then
-    _, err = redis.call("SET", key(sid), state, "EX", ttl, "NX")
-  else
-    _, err = redis.call("SET", key(sid), state, "EX", ttl)
-  end
-  if err then core.log("warn", "session state not cached: " .. tostring(err.code)) end
+  auth.remember(sid, state, ttl)
 end
 
 -- A header's bytes as the column takes them: cut to 512 without splitting a character (bytes
@@ -132,18 +120,6 @@ function M.revoke(sid, reason)
     sid, reason))
   remember(sid, REVOKED)
   return rows[1] ~= nil
-end
-
--- Whether the session an access token names is still live.
-function M.live(sid)
-  local state = redis.call("GET", key(sid))
-  if state == LIVE then return true end
-  if state == REVOKED then return false end
-  local rows = assert(pg.query([[SELECT revoked_at IS NULL AND expires_at > now() AS live
-                                   FROM sessions WHERE id = $1]], sid))
-  local live = rows[1] ~= nil and rows[1].live
-  remember(sid, live and LIVE or REVOKED, true)
-  return live
 end
 
 return M

@@ -1,6 +1,5 @@
 -- Phone login (the seed's /otp routes) and the session's own routes.
 local app = require "speezy.app"
-local bearer = require "auth.bearer"
 local login = require "auth.login"
 local session = require "auth.session"
 local body = require("lib.request").object
@@ -23,7 +22,7 @@ app.post("/auth/refresh", function(req)
   return 200, grant
 end)
 
-app.post("/auth/logout", function(req)
-  session.revoke(bearer.user(req).sid, "logout")
+app.post("/auth/logout", { auth = true }, function(req)
+  session.revoke(req.user.sid, "logout")
   return 200, { message = "logged out" }
 end)
