@@ -340,10 +340,10 @@ end
 
 -- What runs before a route's handler, in order, built once when the scripts have loaded: each
 -- step gets req, and one that returns a status answers the request and ends the walk. The host's
--- own routes (/readyz) get none: no application hook may turn a probe into a 401.
+-- own routes (/readyz) belong to no group, so they get no hook: no application hook may turn a
+-- probe into a 401.
 local function plan(route)
   local steps = {}
-  if route.builtin then return steps end
   local o = route.options
   if o.auth then steps[#steps + 1] = authenticator(o.auth) end
   local chain, g = {}, route.group
