@@ -321,6 +321,7 @@ describe("compile", function()
     local s = schema.compile(def)
     def.maxLength = 10
     assert.is_nil(s:validate("abc"))
+    assert.equal(2, s:json_schema().maxLength)
   end)
 
   it("refuses a mistake with the script's file:line and the path in the definition", function()
