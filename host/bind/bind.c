@@ -153,6 +153,7 @@ void bind_open_all(lua_State *L)
         {"speezy.jwt.core", luaopen_speezy_jwt_core},
         {"speezy.otp.core", luaopen_speezy_otp_core},
         {"speezy.sms.core", luaopen_speezy_sms_core},
+        {"speezy.regex", luaopen_speezy_regex},
         {NULL, NULL},
     };
     lua_getglobal(L, "package");

@@ -10,7 +10,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config
     libuv1-dev node-llhttp libpq-dev libhiredis-dev lua-cjson-dev libssl-dev libmimalloc-dev
-    libcurl4-openssl-dev
+    libcurl4-openssl-dev libpcre2-dev
     postgresql postgresql-contrib redis-server
     lua-busted lua-check lua-socket lua-posix
     wrk valgrind clang libclang-rt-14-dev clang-format curl procps
