@@ -71,9 +71,7 @@ describe("speezy.idempotency", function()
   local srv
 
   setup(function()
-    srv = h.start{ scripts = SCRIPTS,
-      env = { REQUEST_TIMEOUT_MS = tostring(REQUEST_TIMEOUT_MS), PG_POOL_WAIT_MS = "1000",
-              PG_CONNECT_TIMEOUT_MS = "1000" } }
+    srv = h.start{ scripts = SCRIPTS, env = { REQUEST_TIMEOUT_MS = tostring(REQUEST_TIMEOUT_MS) } }
   end)
 
   teardown(function()
