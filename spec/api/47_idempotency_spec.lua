@@ -181,6 +181,31 @@ describe("speezy.idempotency", function()
     assert.equal(1, runs(srv, tag))
   end)
 
+  it("keeps the answer of the request that took a claim over, not the late first one", function()
+    local user, tag = new_user(), h.uniq("late")
+    -- the first request holds 1.5 s; its claim is made to look abandoned meanwhile, and a
+    -- second request takes it over and still holds when the first one finishes
+    local a = srv:connect()
+    assert(a:send(h.format_request(request{ user = user, key = "k-late",
+      body = body_for(tag, { hold_ms = 1500 }) })))
+    assert.truthy(h.eventually(function() return runs(srv, tag) == 1 end, 5000, 20))
+    sql(("UPDATE idempotency_keys SET created_at = now() - interval '9 seconds' " ..
+      "WHERE user_id = %d"):format(user))
+    local second = request{ user = user, key = "k-late", body = body_for(tag, { hold_ms = 2000 }) }
+    local b = srv:connect()
+    assert(b:send(h.format_request(second)))
+    local first_res = a:read_response({ timeout_ms = 10000 })
+    local second_res = b:read_response({ timeout_ms = 10000 })
+    a:close()
+    b:close()
+    assert_first(first_res)
+    assert_first(second_res)
+    assert.equal(1, first_res.json.item.run)
+    assert.equal(2, second_res.json.item.run)
+    assert_replay(second_res, srv:request(second))
+    assert.equal(2, runs(srv, tag))
+  end)
+
   it("releases the key when the handler fails, so the retry runs", function()
     local user, tag = new_user(), h.uniq("error")
     h.redis_cli("SET", "fail:" .. tag, "1")
