@@ -8,6 +8,7 @@ end)
 require "routes.system"
 require "routes.auth"
 require "routes.user"
+require "routes.store"
 require "jobs.test"
 require "jobs.cleanup"
 require "jobs.otp_send"

@@ -978,4 +978,95 @@ function h.assert_error_envelope(res, status, code)
   return j
 end
 
+-- The application's own scripts/ (phone login, stores ...) ---------------------------------
+
+h.APP_JWT_SECRET = "spec-jwt-secret-0123456789abcdef0123456789"
+h.APP_OTP_SECRET = "spec-otp-secret-0123456789abcdef0123456789"
+
+-- A fresh 10-digit mobile number per call: tests never share a phone's limits or account.
+local phone_base, phone_seq = (os.time() % 100000) * 1000, 0
+function h.phone()
+  phone_seq = phone_seq + 1
+  return ("9%09d"):format(phone_base + phone_seq)
+end
+
+-- A fresh client address per call, sent as X-Forwarded-For through a trusted proxy (the test
+-- itself): each call's sends count against their own per-address limit.
+function h.client_ip()
+  phone_seq = phone_seq + 1
+  local n = phone_base + phone_seq
+  return ("10.%d.%d.%d"):format(math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+end
+
+-- The stored form of the numbers h.phone() makes (the rule itself is spec 41's).
+function h.e164(p)
+  p = p:gsub("[%s%-()]", "")
+  return p:sub(1, 1) == "+" and p or "+91" .. p
+end
+
+-- A copy of scripts/ with limits a test server can live with: many logins from one address,
+-- one phone logging in again at once (spec 42 tests the defaults on their own).
+function h.relaxed_scripts()
+  local dir = h.copy_scripts("scripts")
+  local config = h.read_file(dir .. "/config.lua")
+  local n
+  config, n = config:gsub("cooldown = 30,", "cooldown = 0,")
+    :gsub("max = %d+, window", "max = 1000, window")
+  assert(n == 3, "scripts/config.lua no longer has the three send limits")
+  h.write_file(dir .. "/config.lua", config)
+  return dir
+end
+
+-- Starts the server on the application's scripts/ (opts.scripts: another tree) with the SMS
+-- outbox in a temp dir (srv.outbox_path) and the test trusted as a proxy (X-Forwarded-For).
+function h.start_app(opts)
+  opts = opts or {}
+  local env = { JWT_SECRET = h.APP_JWT_SECRET, OTP_SECRET = h.APP_OTP_SECRET,
+    SMS_PROVIDER = "outbox", SMS_OUTBOX_PATH = h.tmpdir("outbox") .. "/sms.jsonl", WORKERS = "2",
+    TRUSTED_PROXIES = "127.0.0.1/32" }
+  for k, v in pairs(opts.env or {}) do env[k] = v end
+  local srv = h.start{ scripts = opts.scripts or "scripts", env = env }
+  srv.outbox_path = env.SMS_OUTBOX_PATH
+  return srv
+end
+
+-- The outbox's messages, oldest first.
+function Server:outbox()
+  local lines = {}
+  for line in (h.read_file(self.outbox_path) or ""):gmatch("[^\n]+") do
+    lines[#lines + 1] = assert(cjson.decode(line), "outbox line is not JSON: " .. line)
+  end
+  return lines
+end
+
+-- The code the outbox holds for e164 after `after` lines were there, and its line.
+function Server:otp_for(e164, after)
+  local found = h.eventually(function()
+    local lines = self:outbox()
+    for i = #lines, (after or 0) + 1, -1 do
+      if lines[i].to == e164 then return lines[i] end
+    end
+  end, 10000, 20)
+  assert(found, "no outbox line for " .. e164 .. " in " .. (h.read_file(self.outbox_path) or ""))
+  return found.otp, found
+end
+
+function Server:send_otp(p, ip)
+  return self:request{ method = "POST", path = "/otp/send", body = cjson.encode({ phone = p }),
+    headers = { ["Content-Type"] = "application/json", ["X-Forwarded-For"] = ip or h.client_ip() } }
+end
+
+-- Signs a phone in (a fresh one unless given) with role: send, read the code, verify.
+-- Returns the verify answer's JSON (accessToken, refreshToken, user).
+function Server:sign_in(role, p)
+  p = p or h.phone()
+  local before = #self:outbox()
+  local res = self:send_otp(p)
+  assert(res.status == 200, res.body)
+  local code = self:otp_for(h.e164(p), before)
+  local v = self:post_json("/otp/verify", { phone = p, otp = code, role = role })
+  assert(v.status == 200, v.body)
+  return v.json
+end
+
 return h

@@ -6,93 +6,15 @@
 local h = require "spec.helpers"
 local cjson = require "cjson.safe"
 
-local JWT_SECRET = "spec-jwt-secret-0123456789abcdef0123456789"
-local OTP_SECRET = "spec-otp-secret-0123456789abcdef0123456789"
+local phone, client_ip, e164 = h.phone, h.client_ip, h.e164
+local relaxed_scripts, start = h.relaxed_scripts, h.start_app
+local JWT_SECRET = h.APP_JWT_SECRET
 
--- A fresh 10-digit mobile number per call: tests never share a phone's limits or account.
-local base, seq = (os.time() % 100000) * 1000, 0
-local function phone()
-  seq = seq + 1
-  return ("9%09d"):format(base + seq)
-end
-
--- A fresh client address per call, sent as X-Forwarded-For through a trusted proxy (the test
--- itself): each test's sends count against their own per-address limit.
-local function client_ip()
-  seq = seq + 1
-  local n = base + seq
-  return ("10.%d.%d.%d"):format(math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
-end
-
--- scripts/ with limits a test server can live with: many logins from one address, one phone
--- logging in again at once (the defaults are tested on their own below).
-local function relaxed_scripts()
-  local dir = h.copy_scripts("scripts")
-  local config = h.read_file(dir .. "/config.lua")
-  local n
-  config, n = config:gsub("cooldown = 30,", "cooldown = 0,")
-    :gsub("max = %d+, window", "max = 1000, window")
-  assert(n == 3, "scripts/config.lua no longer has the three send limits")
-  h.write_file(dir .. "/config.lua", config)
-  return dir
-end
-
-local function start(opts)
-  opts = opts or {}
-  local dir = h.tmpdir("outbox")
-  local env = { JWT_SECRET = JWT_SECRET, OTP_SECRET = OTP_SECRET, SMS_PROVIDER = "outbox",
-    SMS_OUTBOX_PATH = dir .. "/sms.jsonl", WORKERS = "2", TRUSTED_PROXIES = "127.0.0.1/32" }
-  for k, v in pairs(opts.env or {}) do env[k] = v end
-  local srv = h.start{ scripts = opts.scripts or "scripts", env = env }
-  srv.outbox = env.SMS_OUTBOX_PATH
-  return srv
-end
-
-local function outbox(srv)
-  local lines = {}
-  for line in (h.read_file(srv.outbox) or ""):gmatch("[^\n]+") do
-    lines[#lines + 1] = assert(cjson.decode(line), "outbox line is not JSON: " .. line)
-  end
-  return lines
-end
-
--- The code the outbox holds for e164 after `after` lines were there.
-local function code_for(srv, e164, after)
-  local found = h.eventually(function()
-    local lines = outbox(srv)
-    for i = #lines, (after or 0) + 1, -1 do
-      if lines[i].to == e164 then return lines[i] end
-    end
-  end, 10000, 20)
-  assert(found, "no outbox line for " .. e164 .. " in " .. (h.read_file(srv.outbox) or ""))
-  return found.otp, found
-end
-
-local function send(srv, p, ip)
-  return srv:request{ method = "POST", path = "/otp/send", body = cjson.encode({ phone = p }),
-    headers = { ["Content-Type"] = "application/json", ["X-Forwarded-For"] = ip or client_ip() } }
-end
-
-local function verify(srv, body)
-  return srv:post_json("/otp/verify", body)
-end
-
--- The stored form of the numbers these tests use (the rule itself is spec 41's)
-local function e164(p)
-  p = p:gsub("[%s%-()]", "")
-  return p:sub(1, 1) == "+" and p or "+91" .. p
-end
-
--- send, read the code, verify: the verify answer's JSON
-local function login(srv, p, role)
-  local before = #outbox(srv)
-  local res = send(srv, p)
-  assert(res.status == 200, res.body)
-  local code = code_for(srv, e164(p), before)
-  local v = verify(srv, { phone = p, otp = code, role = role })
-  assert(v.status == 200, v.body)
-  return v.json
-end
+local function outbox(srv) return srv:outbox() end
+local function code_for(srv, p, after) return srv:otp_for(p, after) end
+local function send(srv, p, ip) return srv:send_otp(p, ip) end
+local function verify(srv, body) return srv:post_json("/otp/verify", body) end
+local function login(srv, p, role) return srv:sign_in(role, p) end
 
 local function me(srv, token)
   return srv:request{ path = "/user/me", headers = { Authorization = "Bearer " .. token } }
@@ -438,7 +360,7 @@ describe("phone login", function()
     local lines = outbox(srv)
     local code = lines[#lines].otp
     for what, secret in pairs({ code = code, access = v.accessToken, refresh = v.refreshToken,
-      rotated = r.json.refreshToken, JWT_SECRET = JWT_SECRET, OTP_SECRET = OTP_SECRET }) do
+      rotated = r.json.refreshToken, JWT_SECRET = JWT_SECRET, OTP_SECRET = h.APP_OTP_SECRET }) do
       assert.falsy(log:find(secret, 1, true), what .. " found in the log")
     end
   end)

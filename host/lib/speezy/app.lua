@@ -35,7 +35,7 @@ local STATUS = {
   BAD_REQUEST = 400, VALIDATION = 400, INVALID_JSON = 400, INVALID_INPUT = 400,
   UNAUTHORIZED = 401, FORBIDDEN = 403, NOT_FOUND = 404, CONFLICT = 409,
   INVALID_REFERENCE = 422, CONSTRAINT_VIOLATION = 422, RATE_LIMITED = 429,
-  INVALID_STATE = 409,
+  INVALID_STATE = 409, IDEMPOTENCY_IN_FLIGHT = 409, IDEMPOTENCY_MISMATCH = 422,
   SERIALIZATION_FAILURE = 503, DB_UNAVAILABLE = 503, REDIS_UNAVAILABLE = 503, REDIS_BUSY = 503,
   QUEUE_UNAVAILABLE = 503, VALIDATION_FAILED = 400, OTP_INVALID = 401, OTP_UNAVAILABLE = 503,
   TIMEOUT = 504, REDIS_TIMEOUT = 504,
@@ -93,6 +93,12 @@ local function expect(type_name)
   end
 end
 
+-- A schema is compiled where it is declared: a mistake in it names the route's line.
+local function schema_option(what, key, v)
+  expect("table")(what, key, v)
+  return require("speezy.schema").compile(v, key)
+end
+
 local OPTIONS = {
   auth = function(what, _, v)
     if type(v) == "boolean" then return v end
@@ -100,9 +106,9 @@ local OPTIONS = {
   end,
   idempotent = expect("boolean"),
   deprecated = expect("boolean"),
-  body = expect("table"),
-  query = expect("table"),
-  params = expect("table"),
+  body = schema_option,
+  query = schema_option,
+  params = schema_option,
   summary = expect("string"),
   description = expect("string"),
   tags = function(what, _, v)
@@ -150,6 +156,9 @@ local function add(group, method, what, path, options, handler)
     if own[k] == nil then own[k] = v end
   end
   if own.auth == nil then own.auth = false end
+  if own.idempotent and not own.auth then
+    misuse.raise(what, "option idempotent needs auth: Idempotency-Keys belong to a user")
+  end
   routes[#routes + 1] = { method = method, path = full, where = misuse.where(), options = own,
     handler = handler, group = group, builtin = group == nil or nil }
 end
@@ -338,6 +347,52 @@ local function authenticator(rule)
   end
 end
 
+-- The step of a route declared with params, query or body schemas: every failing field of the
+-- three at once in one 400 VALIDATION_FAILED. Query and params arrive as strings and are coerced
+-- to the declared types; the handler reads the checked values where it always does (req.params,
+-- req.query, req:json()).
+local COERCE = { coerce = true }
+
+local function merge(details, failed)
+  if not details then return failed end
+  for i = 1, #failed do details[#details + 1] = failed[i] end
+  return details
+end
+
+local function validator(o)
+  local params, query, body = o.params, o.query, o.body
+  return function(req)
+    local details, ok, failed
+    if params then
+      ok, failed = params:validate(req.params, COERCE)
+      if ok == nil then details = failed end
+    end
+    if query then
+      ok, failed = query:validate(req.query, COERCE)
+      if ok == nil then details = merge(details, failed) end
+    end
+    if body then
+      ok, failed = body:validate(req:json())
+      if ok == nil then details = merge(details, failed) end
+    end
+    if details then
+      M.raise(400, "VALIDATION_FAILED", "the request does not match the route's schema", details)
+    end
+  end
+end
+
+-- The step of an idempotent route (speezy.idempotency): a retry with a known Idempotency-Key is
+-- answered from the stored answer; a new key is claimed, and _dispatch stores the answer.
+local function idempotency(req)
+  local claim, replay = require("speezy.idempotency").begin(req, req.user.id)
+  if replay then
+    local headers = replay.headers or {}
+    headers["Content-Type"] = replay.content_type
+    return replay.status, replay.body, headers
+  end
+  rawset(req, "_claim", claim)
+end
+
 -- What runs before a route's handler, in order, built once when the scripts have loaded: each
 -- step gets req, and one that returns a status answers the request and ends the walk. The host's
 -- own routes (/readyz) belong to no group, so they get no hook: no application hook may turn a
@@ -354,7 +409,8 @@ local function plan(route)
   for _, group in ipairs(chain) do -- app.use's hooks, then each group's, outer to inner
     for _, hook in ipairs(group.hooks) do steps[#steps + 1] = hook end
   end
-  -- #16: validation of params/query/body, then idempotency, go here: one step each.
+  if o.params or o.query or o.body then steps[#steps + 1] = validator(o) end
+  if o.idempotent then steps[#steps + 1] = idempotency end
   return steps
 end
 
@@ -381,7 +437,9 @@ local function error_body(f, id)
   return '{"success":false,"error":' .. json.encode(e) .. ',"requestId":' .. json.encode(id) .. "}"
 end
 
-local function encode(body, req)
+-- held: the success envelope may stay in the encoder's buffer (true stands for it); an
+-- idempotent route needs its bytes to store them.
+local function encode(body, req, held)
   if getmetatable(body) == Failure then
     if body.cause then core.log("error", "request failed: " .. body.cause, req.id) end
     return error_body(body, req.id), JSON
@@ -390,12 +448,27 @@ local function encode(body, req)
   if t == "string" then return body, nil end
   if body == nil then return '{"success":true}', JSON end
   if t ~= "table" then error("handler body must be a table, a string or nil, got " .. t, 0) end
-  return json._envelope_held(body), JSON -- sent from the encoder's buffer: true stands for it
+  if held then return json._envelope_held(body), JSON end
+  return json.envelope(body), JSON
+end
+
+-- The answer, stored first when the request claimed an Idempotency-Key (a 5xx releases it).
+local function answer(req, status, out, ctype, headers)
+  local claim = rawget(req, "_claim")
+  if claim then
+    local ok, err = pcall(require("speezy.idempotency").finish, claim, status, out, ctype,
+      headers)
+    if not ok then
+      core.log("warn", "idempotency: answer not stored, the key frees itself after the "
+        .. "request timeout: " .. tostring(err), req.id)
+    end
+  end
+  return status, out, ctype, headers
 end
 
 local function internal(req, msg)
   core.log("error", "handler error: " .. msg, req.id)
-  return 500, error_body(failure("INTERNAL", PUBLIC_5XX[500]), req.id), JSON
+  return answer(req, 500, error_body(failure("INTERNAL", PUBLIC_5XX[500]), req.id), JSON)
 end
 
 -- Runs in the request's coroutine; returns status, body, content type, headers.
@@ -420,9 +493,9 @@ function M._dispatch(idx, method, params, serial)
   if type(status) ~= "number" or status < 100 or status > 599 or status % 1 ~= 0 then
     return internal(req, "handler returned an invalid status: " .. tostring(status))
   end
-  local ok2, out, ctype = pcall(encode, body, req)
+  local ok2, out, ctype = pcall(encode, body, req, rawget(req, "_claim") == nil)
   if not ok2 then return internal(req, "cannot encode the response: " .. tostring(out)) end
-  return status, out, ctype, headers
+  return answer(req, status, out, ctype, headers)
 end
 
 function M._finish()
@@ -435,6 +508,26 @@ end
 add(nil, "GET", "app.get", "/readyz", nil, function()
   local ready = require "speezy.ready"
   return ready.check()
+end)
+
+-- The OpenAPI 3.1 document of this generation's application routes, built on the first request
+-- after the scripts loaded (a reload builds the next generation's).
+local openapi_doc
+
+add(nil, "GET", "app.get", "/openapi.json", nil, function()
+  if not openapi_doc then
+    local list = {}
+    for _, r in ipairs(M.routes()) do
+      if not r.builtin then list[#list + 1] = r end
+    end
+    openapi_doc = json.encode(require("speezy.openapi").document(list, {
+      title = "Speezy", version = core.generation(),
+      description = "The marketplace API: every route of the running scripts, with its "
+        .. "options (auth, schemas, idempotency). Answers use the envelope "
+        .. "{\"success\": true, ...} or {\"success\": false, \"error\": {...}}.",
+    }))
+  end
+  return 200, openapi_doc, { ["Content-Type"] = "application/json" }
 end)
 
 return M
