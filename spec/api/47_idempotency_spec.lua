@@ -1,7 +1,7 @@
 -- speezy.idempotency through the real binary (issue #16, item 3): the Idempotency-Key draft on
--- the idempotency_keys table. Routes: spec/fixtures/scripts/idempotency, whose `idempotent`
--- wrapper calls begin / finish / release as the `idempotent = true` route option does, with
--- the key's user from X-User-Id. Handlers count their runs in Redis (GET /runs/:tag).
+-- the idempotency_keys table, behind routes declared `{ auth = true, idempotent = true }`
+-- (spec/fixtures/scripts/idempotency), each user signed in with a token of its own. Handlers
+-- count their runs in Redis (GET /runs/:tag).
 local h = require "spec.helpers"
 local cjson = require "cjson.safe"
 
@@ -11,6 +11,9 @@ local SCRIPTS = "spec/fixtures/scripts/idempotency"
 local REQUEST_TIMEOUT_MS = 3000
 
 local url = h.servers().database_url
+local JWT_SECRET = "spec-jwt-secret-0123456789abcdef0123456789"
+local srv
+local tokens = {} -- user id -> access token
 
 local function sql(text)
   return h.must_psql(url, text)
@@ -25,7 +28,11 @@ local seq = 0
 local function new_user()
   seq = seq + 1
   local phone = ("+8%06d%04d"):format(os.time() % 1000000, seq)
-  return tonumber(sql("INSERT INTO users (phone) VALUES (" .. quote(phone) .. ") RETURNING id"))
+  local id = tonumber(sql("INSERT INTO users (phone) VALUES (" .. quote(phone) .. ") RETURNING id"))
+  local res = srv:post_json("/token", { user = id })
+  assert(res.status == 200, res.body)
+  tokens[id] = res.json.token
+  return id
 end
 
 local function body_for(tag, extra)
@@ -36,14 +43,15 @@ end
 
 -- o: user, key (the header's raw value; none when nil), body (default: {tag = o.tag}).
 local function request(o)
-  local headers = { ["Content-Type"] = "application/json", ["X-User-Id"] = tostring(o.user) }
+  local headers = { ["Content-Type"] = "application/json",
+    Authorization = "Bearer " .. tokens[o.user] }
   if o.key then headers["Idempotency-Key"] = o.key end
   return { method = "POST", path = o.path or "/items/a", headers = headers,
     body = o.body or body_for(o.tag) }
 end
 
-local function runs(srv, tag)
-  local res = srv:request{ path = "/runs/" .. tag }
+local function runs(server, tag)
+  local res = server:request{ path = "/runs/" .. tag }
   assert.equal(200, res.status, res.body)
   return res.json.n
 end
@@ -68,10 +76,9 @@ local function assert_replay(first, res)
 end
 
 describe("speezy.idempotency", function()
-  local srv
-
   setup(function()
-    srv = h.start{ scripts = SCRIPTS, env = { REQUEST_TIMEOUT_MS = tostring(REQUEST_TIMEOUT_MS) } }
+    srv = h.start{ scripts = SCRIPTS, env = { REQUEST_TIMEOUT_MS = tostring(REQUEST_TIMEOUT_MS),
+      JWT_SECRET = JWT_SECRET } }
   end)
 
   teardown(function()

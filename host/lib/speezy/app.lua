@@ -212,8 +212,9 @@ end
 for k, f in pairs(registrar(root, "app")) do M[k] = f end
 
 -- The routes of this generation, in registration order: { method, path, options, builtin }
--- (complete once the scripts have loaded: call it from a handler). Copies: changing them
--- changes nothing the dispatch reads.
+-- (complete once the scripts have loaded: call it from a handler); params, query and body as
+-- JSON Schema (speezy.schema's json_schema()). Copies: changing them changes nothing the
+-- dispatch reads.
 function M.routes()
   local list = {}
   for i, r in ipairs(routes) do
@@ -225,6 +226,9 @@ function M.routes()
       o.auth = { list = { unpack(o.auth.list) }, set = set }
     end
     if o.tags then o.tags = { unpack(o.tags) } end
+    for _, k in ipairs { "params", "query", "body" } do
+      if o[k] then o[k] = o[k]:json_schema() end
+    end
     list[i] = { method = r.method, path = r.path, options = o, builtin = r.builtin }
   end
   return list
@@ -456,12 +460,14 @@ end
 local function answer(req, status, out, ctype, headers)
   local claim = rawget(req, "_claim")
   if claim then
-    local ok, err = pcall(require("speezy.idempotency").finish, claim, status, out, ctype,
-      headers)
-    if not ok then
-      core.log("warn", "idempotency: answer not stored, the key frees itself after the "
-        .. "request timeout: " .. tostring(err), req.id)
+    local stored = ctype
+    if not stored then -- a string body: its type is in the handler's headers, if anywhere
+      for k, v in pairs(headers or {}) do
+        if type(k) == "string" and k:lower() == "content-type" then stored = v end
+      end
     end
+    -- finish logs its own failure: the key then frees itself after the request timeout
+    require("speezy.idempotency").finish(claim, status, out, stored, headers)
   end
   return status, out, ctype, headers
 end

@@ -3,7 +3,6 @@
 -- GET /openapi.json serves it; a reload builds the next generation's document, so the
 -- document always describes the routes that answer.
 local json = require "speezy.json"
-local schema = require "speezy.schema"
 
 local M = {}
 
@@ -55,17 +54,12 @@ local function template(path)
   return (path:gsub(":([^/]+)", "{%1}"))
 end
 
-local function json_schema(def)
-  return schema.compile(def):json_schema()
-end
-
 -- One parameter per property of a params or query schema, or per :name of the path when the
 -- route declares no params schema (then a string).
 local function parameters(route)
   local out = {}
   local o = route.options
-  local function add(where, def)
-    local s = json_schema(def)
+  local function add(where, s)
     local required = {}
     for _, name in ipairs(s.required or {}) do required[name] = true end
     local names = {}
@@ -111,7 +105,7 @@ local function operation(route)
   if #params > 0 then op.parameters = params end
   if o.body then
     op.requestBody = { required = true,
-                       content = { ["application/json"] = { schema = json_schema(o.body) } } }
+                       content = { ["application/json"] = { schema = o.body } } }
   end
   if o.body or o.query or o.params then
     op.responses["400"] = error_response("VALIDATION_FAILED or INVALID_JSON: every failing field")
@@ -133,7 +127,8 @@ local function operation(route)
   return op
 end
 
--- The document as a Lua table; routes as speezy.app.routes() lists them.
+-- The document as a Lua table; routes as speezy.app.routes() lists them (schemas already in
+-- their JSON Schema form).
 function M.document(routes, info)
   local paths = {}
   for _, route in ipairs(routes) do
