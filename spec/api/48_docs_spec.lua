@@ -19,9 +19,11 @@ local function assert_page_headers(res)
   assert.is_string(csp)
   assert.truthy(csp:find("default-src 'self'", 1, true), csp)
   assert.truthy(csp:find("script-src 'self';", 1, true), csp)
-  -- nothing but this host: no scheme, host or wildcard source anywhere in the policy
+  -- nothing but this host: no scheme, host or wildcard source anywhere in the policy, and no
+  -- inline script or style ('unsafe-inline'), nor eval
   assert.falsy(csp:find("http", 1, true), csp)
   assert.falsy(csp:find("*", 1, true), csp)
+  assert.falsy(csp:find("unsafe", 1, true), csp)
 end
 
 describe("GET /docs", function()
@@ -126,6 +128,8 @@ describe("GET /docs", function()
     assert.is_true(facts.specRequested, out)
     assert.same({}, facts.cspViolations)
     assert.same({}, facts.pageErrors)
+    -- every listed operation opened (none until the host serves /openapi.json)
+    assert.equal(#facts.operations, facts.expanded)
     for _, path in ipairs { "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js",
                             "/docs/speezy-docs.js" } do
       local seen = false

@@ -13,9 +13,14 @@
 //   loadError           the text of Swagger UI's "Failed to load API definition" box, or null
 //   operations          "METHOD /path" of every operation the page lists (empty until the
 //                       host serves /openapi.json)
+//   expanded            how many of them opened when clicked: each is opened, with "Try it
+//                       out" pressed, so what only an open operation draws (its icons, its
+//                       form) is loaded under the page's policy too
 //   requests            every URL the page requested, in order
 //   external            the URLs aborted for leaving loopback
-//   cspViolations       console messages of a refused Content-Security-Policy directive
+//   cspViolations       what the page's Content-Security-Policy refused: each
+//                       securitypolicyviolation event ("directive blocked-uri") and each
+//                       console message about the policy
 //   pageErrors          uncaught exceptions in the page
 // Chromium is Debian's (/usr/bin/chromium, `make deps`; CHROMIUM overrides) driven by the
 // pinned playwright-core of spec/tools/js. Exits 0 when it printed its facts, 2 otherwise.
@@ -48,6 +53,7 @@ async function visit(target) {
     specStatus: null,
     loadError: null,
     operations: [],
+    expanded: 0,
     requests: [],
     external: [],
     cspViolations: [],
@@ -61,6 +67,13 @@ async function visit(target) {
   });
   try {
     const page = await browser.newPage();
+    // Recorded in the page from its first script on; read back once it has settled.
+    await page.addInitScript(() => {
+      window.__cspViolations = [];
+      document.addEventListener("securitypolicyviolation", (e) => {
+        window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
+      });
+    });
     await page.route("**/*", (route) => {
       const url = route.request().url();
       if (isLocal(url)) return route.continue();
@@ -90,6 +103,20 @@ async function visit(target) {
         { timeout: SETTLE_MS }
       )
       .catch(() => {});
+    const summaries = await page.$$("#swagger-ui .opblock-summary");
+    for (const summary of summaries) await summary.click();
+    for (const button of await page.$$("#swagger-ui .try-out__btn")) await button.click();
+    if (summaries.length > 0) {
+      await page
+        .waitForFunction(
+          (n) => document.querySelectorAll("#swagger-ui .opblock.is-open .opblock-body").length >= n,
+          summaries.length,
+          { timeout: SETTLE_MS }
+        )
+        .catch(() => {});
+    }
+    facts.expanded = (await page.$$("#swagger-ui .opblock.is-open .opblock-body")).length;
+    facts.cspViolations.push(...(await page.evaluate(() => window.__cspViolations || [])));
     facts.title = await page.title();
     facts.swaggerRendered = (await page.$("#swagger-ui .swagger-ui")) !== null;
     facts.loadError = await page.evaluate(() => {
