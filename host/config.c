@@ -146,6 +146,14 @@ static const num_setting_t num_settings[] = {
     NUM("SMS_HTTP_TIMEOUT_MS", 10000, 1, 3600000, sms_http_timeout_ms),
 };
 
+long long config_default(const char *name)
+{
+    for (size_t i = 0; i < sizeof(num_settings) / sizeof(num_settings[0]); i++)
+        if (strcmp(num_settings[i].name, name) == 0)
+            return num_settings[i].def;
+    return -1;
+}
+
 static int load_numbers(config_t *cfg, char *err, size_t errlen)
 {
     for (size_t i = 0; i < sizeof(num_settings) / sizeof(num_settings[0]); i++) {
@@ -248,6 +256,8 @@ int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen
     cfg->log_level = dup_or("LOG_LEVEL", "info");
     cfg->scripts_dir = dup_or("SCRIPTS_DIR", "scripts");
     cfg->pid_file = dup_or("PID_FILE", ".run/speezy.pid");
+    /* where `make deps` installs them in a clone: `make run` serves /docs as it is */
+    cfg->ui_assets_dir = dup_or("UI_ASSETS_DIR", "spec/tools/js/node_modules");
     cfg->database_url = dup_or("DATABASE_URL", NULL);
     cfg->redis_url = dup_or("REDIS_URL", NULL);
     cfg->jwt_secret = dup_or("JWT_SECRET", NULL);
@@ -287,6 +297,7 @@ void config_free(config_t *cfg)
     free(cfg->log_level);
     free(cfg->scripts_dir);
     free(cfg->pid_file);
+    free(cfg->ui_assets_dir);
     free(cfg->database_url);
     free(cfg->redis_url);
     free(cfg->jwt_secret);

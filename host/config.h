@@ -41,6 +41,7 @@ typedef struct config {
     unsigned keepalive_timeout_ms;
     unsigned request_timeout_ms;
     unsigned drain_timeout_ms;
+    char *ui_assets_dir;       /* UI_ASSETS_DIR: the npm packages the host's pages load (ui.h) */
     int watch_scripts;         /* reload on file change; default on in development */
     size_t vm_memory_limit_mb; /* per script generation (each worker's VM); 0: none */
 
@@ -82,6 +83,11 @@ typedef struct config {
 /* Loads .env (path may be NULL for "./.env"), then the environment. Returns 0, or -1 with a
  * message in err naming the bad variable. */
 int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen);
+/* The default of a numeric setting by its name ("PG_POOL_SIZE"), from the one table in
+ * config.c that config_load reads too: a core whose caller leaves an option at 0 falls back
+ * to it, so a default is written once and the documented one is the one served. -1 for a name
+ * the table does not hold. */
+long long config_default(const char *name);
 /* The value of any setting by name (env over .env), for scripts' non-secret settings. */
 const char *config_get(const char *name);
 void config_free(config_t *cfg);

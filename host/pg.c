@@ -10,6 +10,8 @@
 #include "pg.h"
 #include "pg_int.h"
 
+#include "config.h"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -890,15 +892,21 @@ int pg_pool_new(uv_loop_t *loop, const char *url, const pg_pool_opts_t *opts, pg
     if (!pool)
         return PG_ENOMEM;
     pool->loop = loop;
-    pool->opts = opts ? *opts : (pg_pool_opts_t){.wait_ms = 2000};
+    /* Options left at 0 take the setting's default from config.c, never a number of ours */
+    pool->opts =
+        opts ? *opts
+             : (pg_pool_opts_t){
+                   .wait_ms = (unsigned)config_default("PG_POOL_WAIT_MS"),
+                   .statement_timeout_ms = (unsigned)config_default("PG_STATEMENT_TIMEOUT_MS"),
+               };
     if (pool->opts.size <= 0)
-        pool->opts.size = 4;
+        pool->opts.size = (int)config_default("PG_POOL_SIZE");
     if (!pool->opts.connect_timeout_ms)
-        pool->opts.connect_timeout_ms = 5000;
+        pool->opts.connect_timeout_ms = (unsigned)config_default("PG_CONNECT_TIMEOUT_MS");
     if (pool->opts.pipeline_depth <= 0)
-        pool->opts.pipeline_depth = 16;
+        pool->opts.pipeline_depth = (int)config_default("PG_PIPELINE_DEPTH");
     if (pool->opts.prepared_max == 0)
-        pool->opts.prepared_max = 256;
+        pool->opts.prepared_max = (int)config_default("PG_PREPARED_STATEMENTS");
     pool->conns = calloc((size_t)pool->opts.size, sizeof(pg_conn_t));
     int rc = pool->conns ? pg_pool_parse_url(pool, url) : PG_ENOMEM;
     if (rc == 0)

@@ -69,14 +69,14 @@ enum {
 };
 
 typedef struct {
-    int size;                      /* connections; default 4 */
+    int size;                      /* connections; 0: PG_POOL_SIZE's default */
     unsigned wait_ms;              /* bound on waiting for a free connection; 0: never wait */
     unsigned statement_timeout_ms; /* 0: server default */
-    unsigned connect_timeout_ms;   /* default 5000 */
+    unsigned connect_timeout_ms;   /* 0: PG_CONNECT_TIMEOUT_MS's default */
     int pipeline_depth;            /* most queued statements one connection takes at once;
-                                    * 0 means 16, 1 turns batching off */
-    int prepared_max;              /* statements each session prepares (pg_stmt.h); 0 means
-                                    * 256, negative none */
+                                    * 0: PG_PIPELINE_DEPTH's default, 1 turns batching off */
+    int prepared_max;              /* statements each session prepares (pg_stmt.h); 0:
+                                    * PG_PREPARED_STATEMENTS's default, negative none */
 } pg_pool_opts_t;
 
 typedef struct {
@@ -99,7 +99,8 @@ typedef void (*pg_ping_cb)(int err, void *ud);
 
 /* url is a libpq connection URI or key=value string. A host given as a name is resolved with
  * uv_getaddrinfo and passed as hostaddr so connecting never blocks the loop. opts NULL means
- * size 4, wait_ms 2000; size 0 means 4 and connect_timeout_ms 0 means 5000. */
+ * every option at its setting's default (config.c, config_default); a 0 size, connect
+ * timeout, pipeline depth or prepared_max likewise. */
 int pg_pool_new(uv_loop_t *loop, const char *url, const pg_pool_opts_t *opts, pg_pool_t **out);
 void pg_pool_close(pg_pool_t *pool);
 

@@ -19,11 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "log.h"
 
-#define REDIS_DEFAULT_TIMEOUT_MS 2000
-#define REDIS_DEFAULT_CONNECT_TIMEOUT_MS 2000
-#define REDIS_DEFAULT_BLOCKING_POOL 4
 #define REDIS_BACKOFF_MIN_MS 100
 #define REDIS_BACKOFF_MAX_MS 5000
 
@@ -723,11 +721,14 @@ int redis_client_new(uv_loop_t *loop, const char *url, const redis_opts_t *opts,
         return REDIS_EINVAL;
     }
     c->loop = loop;
-    c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : REDIS_DEFAULT_TIMEOUT_MS;
-    c->connect_timeout_ms = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
-                                                             : REDIS_DEFAULT_CONNECT_TIMEOUT_MS;
-    c->pool_max =
-        opts && opts->blocking_pool > 0 ? opts->blocking_pool : REDIS_DEFAULT_BLOCKING_POOL;
+    /* Options left at 0 take the setting's default from config.c: REDIS_TIMEOUT_MS bounds
+     * the connect as well, as it does for the server's own client (worker.c) */
+    unsigned def_timeout = (unsigned)config_default("REDIS_TIMEOUT_MS");
+    c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : def_timeout;
+    c->connect_timeout_ms =
+        opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : def_timeout;
+    c->pool_max = opts && opts->blocking_pool > 0 ? opts->blocking_pool
+                                                  : (int)config_default("REDIS_BLOCKING_POOL");
     c->backoff_ms = REDIS_BACKOFF_MIN_MS;
     uv_timer_init(loop, &c->timer);
     uv_timer_init(loop, &c->retry);

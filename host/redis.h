@@ -30,9 +30,9 @@ enum {
 };
 
 typedef struct redis_opts {
-    unsigned timeout_ms;         /* per ordinary command; 0: 2000 */
-    unsigned connect_timeout_ms; /* connect + AUTH/SELECT/PING, on every connection; 0: 2000 */
-    int blocking_pool;           /* dedicated connections for blocking commands; 0: 4 */
+    unsigned timeout_ms;         /* per ordinary command; 0: REDIS_TIMEOUT_MS's default */
+    unsigned connect_timeout_ms; /* connect + AUTH/SELECT/PING, on every connection; 0: the same */
+    int blocking_pool; /* dedicated connections for blocking commands; 0: REDIS_BLOCKING_POOL's */
 } redis_opts_t;
 
 typedef struct redis_url {

@@ -26,6 +26,7 @@
 #include "queue.h"
 #include "redis.h"
 #include "router.h"
+#include "ui.h"
 #include "vm.h"
 
 #define SWEEP_INTERVAL_MS 500
@@ -57,6 +58,7 @@ typedef struct {
     char last_reload_error[1024];
     json_buf_t out; /* the JSON answers the worker writes itself (/healthz, /admin/) */
     jobrun_t *jobs; /* NULL when this worker consumes no queue */
+    ui_t *ui;       /* the host's own pages (/docs) */
     int http_drained, jobs_drained;
 } worker_t;
 
@@ -520,7 +522,7 @@ static void on_request(http_req_t *req, void *ud)
         serve_healthz(w, req);
         return;
     }
-    if (serve_admin(w, req))
+    if (serve_admin(w, req) || ui_serve(w->ui, req))
         return;
     router_match_t m;
     int rc =
@@ -822,6 +824,8 @@ int worker_main(const config_t *cfg, int listen_fd, int index, worker_slot_t *sl
     }
     w.host.generation = w.gen->short_hash;
     publish_generation(&w);
+    if (!(w.ui = ui_new(cfg->ui_assets_dir)))
+        return 1;
     http_limits_t limits = {
         .max_header_bytes = cfg->max_header_bytes,
         .max_url_bytes = cfg->max_url_bytes,
@@ -863,6 +867,7 @@ int worker_main(const config_t *cfg, int listen_fd, int index, worker_slot_t *sl
     uv_walk(w.loop, close_walk, NULL);
     uv_run(w.loop, UV_RUN_NOWAIT);
     json_free(&w.out);
+    ui_free(w.ui);
     log_flush();
     return w.exit_code;
 }

@@ -7,7 +7,8 @@
 # harmlessly on a reused DIR), and sets DATABASE_URL, REDIS_URL, ID_LO and ID_HI (the users'
 # id range). Returns 1, having said why on stderr, when the servers did not start; a failed
 # migration or seed is said and left to fail the scenario that needs it. bench_session and
-# bench_token (below) add what S5 (/user/me) and S2 (/claims) need.
+# bench_token (below) add what S5 (/user/me) and S2 (/claims) need, bench_store_owner what
+# S6 (POST /store) and S7 (GET /store/ID) need.
 # shellcheck shell=bash disable=SC2034 # (the variables are for the scripts that source it)
 bench_data() {
     local dir=$1 bin=$2
@@ -64,6 +65,51 @@ bench_token() {
         "${BENCH_ROLE:-CUSTOMER}" "${BENCH_SID:-00000000-0000-4000-8000-000000000000}") || TOKEN=
     if [[ -z $TOKEN ]]; then
         echo "bench: minting the access token failed" >&2
+        return 1
+    fi
+}
+
+# bench_store_owner: what S6 (POST /store) and S7 (GET /store/ID) need: a STORE_OWNER user
+# (phone +919800000000, kept on a reused DIR) with a live session opened as bench_session
+# opens one, its access token in OWNER_TOKEN (minted as bench_token mints TOKEN), and one
+# store with its address for S7 in STORE_ID. Returns 1, having said why, when it could not.
+bench_store_owner() {
+    local ids
+    ids=$(psql "$DATABASE_URL" -qAt -F ' ' -v ON_ERROR_STOP=1 <<'SQL'
+INSERT INTO users (phone, name, role) VALUES ('+919800000000', 'Bench Owner', 'STORE_OWNER')
+ON CONFLICT (phone) WHERE deleted_at IS NULL DO NOTHING;
+WITH o AS (SELECT id FROM users WHERE phone = '+919800000000' AND deleted_at IS NULL),
+s AS (
+  INSERT INTO sessions (user_id, refresh_hash, expires_at)
+  SELECT o.id, encode(sha256(gen_random_uuid()::text::bytea), 'hex'), now() + interval '30 days'
+  FROM o WHERE NOT EXISTS (SELECT 1 FROM sessions x WHERE x.user_id = o.id AND x.revoked_at IS NULL)
+)
+SELECT 1;
+WITH o AS (SELECT id FROM users WHERE phone = '+919800000000' AND deleted_at IS NULL),
+a AS (
+  INSERT INTO addresses (street, city, state, postal_code, country, latitude, longitude)
+  SELECT '123 Main St', 'Bengaluru', 'Karnataka', '560001', 'India', 12.9716, 77.5946
+  WHERE NOT EXISTS (SELECT 1 FROM stores st JOIN o ON st.owner_id = o.id)
+  RETURNING id
+)
+INSERT INTO stores (owner_id, address_id, name, description, phone)
+SELECT o.id, a.id, 'Bench Store', 'the store S7 reads', '9876543210' FROM o, a;
+SELECT o.id, (SELECT id FROM sessions WHERE user_id = o.id AND revoked_at IS NULL),
+       (SELECT min(id) FROM stores WHERE owner_id = o.id)
+FROM (SELECT id FROM users WHERE phone = '+919800000000' AND deleted_at IS NULL) o;
+SQL
+    ) || true
+    local owner sid
+    read -r owner sid STORE_ID <<<"$(tail -n 1 <<<"$ids")"
+    if [[ -z $owner || -z $sid || -z $STORE_ID ]]; then
+        echo "bench: seeding the store owner failed; S6 and S7 will fail" >&2
+        return 1
+    fi
+    redis-cli --no-auth-warning -u "$REDIS_URL" SET "sess:$sid" live EX 2592000 >/dev/null
+    OWNER_TOKEN=$(cd "$ROOT/spec/bench/node" && JWT_SECRET=$JWT_SECRET node token.js "$owner" \
+        STORE_OWNER "$sid") || OWNER_TOKEN=
+    if [[ -z $OWNER_TOKEN ]]; then
+        echo "bench: minting the store owner's token failed; S6 will fail" >&2
         return 1
     fi
 }

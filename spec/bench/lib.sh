@@ -40,12 +40,12 @@ free_port() {
 random_secret() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
 
 # Fastify, its drivers and @fastify/jwt, installed with npm into BENCH/node (ignored) from
-# BENCH/fastify/package-lock.json, again only when the lock file changed; app.js and token.js
-# are copied there at every call.
+# BENCH/fastify/package-lock.json, again only when the lock file changed; its .js files
+# (app.js, stores.js, token.js) are copied there at every call.
 install_node() { # BENCH
     local bench=$1 dir=$1/node
     mkdir -p "$dir"
-    cp "$bench/fastify/app.js" "$bench/fastify/token.js" "$dir/"
+    cp "$bench"/fastify/*.js "$dir/"
     if ! cmp -s "$bench/fastify/package-lock.json" "$dir/.installed-lock.json"; then
         say "installing Fastify into spec/bench/node (npm ci)"
         cp "$bench/fastify/package.json" "$bench/fastify/package-lock.json" "$dir/"

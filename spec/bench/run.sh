@@ -11,6 +11,17 @@
 #   S5  GET /user/me          the real route (SCRIPTS_DIR=scripts: scripts/routes/user.lua):
 #                             the token, its session live (Redis GET sess:<sid>), the user's
 #                             row; Fastify: @fastify/jwt + ioredis + pg doing the same
+#   S6  POST /store           the real route (scripts/, issue #16): a store owner's token, the
+#                             body's schema, a fresh Idempotency-Key per request (claimed in
+#                             idempotency_keys), address + store in one transaction, the
+#                             response stored; Fastify: Ajv schema, @fastify/jwt, pg doing the
+#                             same (spec/bench/fastify/stores.js, wrk/store_post.lua)
+#   S7  GET /store/<id>       the store and its address, the route with its options (params
+#                             schema); speezy also the same query on a twin route without
+#                             options, GET /bench/store/<id> ("s7-plain"), served with it from
+#                             spec/bench/scripts/stores when that folder exists (else scripts/)
+#                             Until scripts/ has the /store routes, speezy's S6/S7 rows say
+#                             "skipped: no route" and the Fastify rows are still measured.
 #   queue                     jobs added and run per second, CPU per job of the process and of
 #                             Redis, latency of a lone job: spec/bench/queue.sh (its settings are
 #                             BENCH_QUEUE_*; run it alone for the queue only)
@@ -25,12 +36,13 @@
 # migrations applied. S2 and S5 send one access token, minted for the run by @fastify/jwt's
 # signer with speezy's kid and claims (spec/bench/fastify/token.js) under a JWT_SECRET made for
 # the run, for the first seeded user and a live session seeded as scripts/auth/session.lua
-# opens one (spec/bench/data.sh); both stacks must accept it before they are measured.
+# opens one (spec/bench/data.sh); both stacks must accept it before they are measured. S6
+# and S7 likewise use a STORE_OWNER user with its own session and token, and one seeded store.
 # Fastify and its drivers are installed with npm into spec/bench/node/ (ignored) from
 # spec/bench/fastify/package-lock.json.
 #
 # Settings: BENCH_DURATION (s, default 10), BENCH_REPEAT (3), BENCH_CONNECTIONS (64),
-# BENCH_SCENARIOS ("s1 s2 s3 s4 s5 queue"), BENCH_STACKS ("speezy fastify"), BENCH_LOG_LEVEL
+# BENCH_SCENARIOS ("s1 s2 s3 s4 s5 s6 s7 queue"), BENCH_STACKS ("speezy fastify"), BENCH_LOG_LEVEL
 # (warn: no access log, like Fastify's logger:false), SPEEZY_BIN (build/speezy).
 set -euo pipefail
 
@@ -43,7 +55,7 @@ BIN=${SPEEZY_BIN:-$ROOT/build/speezy}
 DURATION=${BENCH_DURATION:-10}
 REPEAT=${BENCH_REPEAT:-3}
 CONNS=${BENCH_CONNECTIONS:-64}
-SCENARIOS=${BENCH_SCENARIOS:-s1 s2 s3 s4 s5 queue}
+SCENARIOS=${BENCH_SCENARIOS:-s1 s2 s3 s4 s5 s6 s7 queue}
 HTTP_SCENARIOS=$(tr ' ' '\n' <<<"$SCENARIOS" | grep -vx 'queue' | xargs || true)
 STACKS=${BENCH_STACKS:-speezy fastify}
 LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
@@ -90,8 +102,9 @@ prepare_data() {
     if bench_data "$TMP/servers" "$BIN"; then
         DATA_READY=1
         [[ $HTTP_SCENARIOS != *s5* ]] || bench_session || true
+        [[ $HTTP_SCENARIOS != *s6* && $HTTP_SCENARIOS != *s7* ]] || bench_store_owner || true
     else
-        say "S3/S4/S5 skipped"
+        say "S3/S4/S5/S6/S7 skipped"
     fi
 }
 
@@ -100,6 +113,10 @@ prepare_data() {
 JWT_SECRET=$(random_secret)
 OTP_SECRET=$(random_secret)
 TOKEN=
+OWNER_TOKEN=
+STORE_ID=
+# S6's body: the seed's POST /store example (spec/bench/wrk/store_post.lua sends the same).
+STORE_BODY='{"name":"My Store","description":"Best store in town","phone":"9876543210","address":{"street":"123 Main St","city":"CityName","state":"StateName","postalCode":"123456","country":"CountryName","latitude":12.3456,"longitude":78.9012}}'
 
 # --- measuring ------------------------------------------------------------------------------
 # The server's PID and every descendant's.
@@ -141,8 +158,10 @@ start_server() { # stack scenario port
         scripts=$BENCH/scripts/jwt
         env+=(JWT_SECRET="$JWT_SECRET")
         ;;
-    s5) # the application's own scripts, as `make run` serves them
+    s5 | s6 | s7*) # the application's own scripts, as `make run` serves them
         scripts=$ROOT/scripts
+        # S7's twin route without options lives beside the real ones in a bench folder
+        [[ $scenario != s7* || ! -d $BENCH/scripts/stores ]] || scripts=$BENCH/scripts/stores
         env+=(DATABASE_URL="$DATABASE_URL" REDIS_URL="$REDIS_URL" JWT_SECRET="$JWT_SECRET"
             OTP_SECRET="$OTP_SECRET")
         ;;
@@ -174,6 +193,37 @@ start_server() { # stack scenario port
     return 1
 }
 
+# Whether the scenario's route answers as it should before it is measured (S2/S5: the token
+# accepted, S6: a store created, S7: the store read): 0 yes; 1 speezy has no such route yet (a
+# 404 from the router: S6/S7 before scripts/ has them), said; 2 anything else, said with the
+# answer and the server's log.
+probe() { # stack scenario port path
+    local stack=$1 scenario=$2 path=$4 want=200 args=() status
+    case $scenario in
+    s2 | s5) args=(-H "Authorization: Bearer $TOKEN") ;;
+    s6)
+        want=201
+        args=(-X POST -H "Authorization: Bearer $OWNER_TOKEN" -H "Content-Type: application/json"
+            -H "Idempotency-Key: probe-$stack-$$-$RANDOM$RANDOM" --data-binary "$STORE_BODY")
+        ;;
+    s7*) ;;
+    *) return 0 ;;
+    esac
+    status=$(curl -s -m 5 -o "$TMP/probe.out" -w '%{http_code}' "${args[@]}" \
+        "http://127.0.0.1:$3$path") || status=000
+    [[ $status == "$want" ]] && return 0
+    if [[ $stack == speezy && $status == 404 && $scenario =~ ^s(6|7) ]] &&
+        grep -q 'no route matches this path' "$TMP/probe.out"; then
+        say "$scenario skipped on speezy: no route answers $path yet (scripts/ lacks it)"
+        return 1
+    fi
+    say "$stack answered $status, not $want, on $path; its answer and log:"
+    cat "$TMP/probe.out" >&2 || true
+    echo >&2
+    tail -n 20 "$TMP/$stack-$scenario.log" >&2
+    return 2
+}
+
 # Runs one stack on one scenario and appends a result row.
 measure() { # stack scenario path [wrk script]
     local stack=$1 scenario=$2 path=$3 script=${4:-} port out
@@ -183,17 +233,20 @@ measure() { # stack scenario path [wrk script]
         stop_server
         return
     fi
-    # S2 and S5 measure accepted tokens only: a refused one would time the 401 instead.
-    if [[ $scenario == s2 || $scenario == s5 ]] && ! curl -sf -m 5 -o /dev/null \
-        -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port$path"; then
-        say "$stack refused the access token on $path; its answer and log:"
-        curl -s -m 5 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port$path" >&2 || true
-        echo >&2
-        tail -n 20 "$TMP/$stack-$scenario.log" >&2
-        ROWS+=("$scenario|$stack|token refused||||||")
+    # Only answers as the route gives them are measured: a refused token would time the 401.
+    local rc=0
+    probe "$stack" "$scenario" "$port" "$path" || rc=$?
+    if ((rc != 0)); then
+        if ((rc == 1)); then
+            ROWS+=("$scenario|$stack|skipped: no route||||||")
+        else
+            ROWS+=("$scenario|$stack|probe failed||||||")
+        fi
         stop_server
         return
     fi
+    local token=$TOKEN
+    [[ $scenario != s6 ]] || token=$OWNER_TOKEN
     local wrk_args=(-t1 -c"$CONNS" --timeout 5s)
     [[ -n $script ]] && wrk_args+=(-s "$script")
     local url="http://127.0.0.1:$port$path"
@@ -204,13 +257,14 @@ measure() { # stack scenario path [wrk script]
         # shellcheck disable=SC2046
         worker_idle=$(rss_kb $(pgrep -P "$SERVER_PID" | head -n1))
     fi
-    BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI BENCH_TOKEN=$TOKEN taskset -c 1 wrk "${wrk_args[@]}" \
-        -d2s "$url" >/dev/null
+    BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI BENCH_TOKEN=$token BENCH_KEY_PREFIX=$stack-$$-warm \
+        taskset -c 1 wrk "${wrk_args[@]}" -d2s "$url" >/dev/null
     # Each run: "µs/req req/s p99"; non-2xx and socket errors add up over the runs.
     local runs=() i t0 t1 reqs rps p99 us non2xx=0 errs=0 n e
     for ((i = 1; i <= REPEAT; i++)); do
         t0=$(cpu_ticks)
-        out=$(BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI BENCH_TOKEN=$TOKEN taskset -c 1 \
+        out=$(BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI BENCH_TOKEN=$token \
+            BENCH_KEY_PREFIX=$stack-$$-$i taskset -c 1 \
             wrk "${wrk_args[@]}" -d"${DURATION}s" --latency "$url")
         t1=$(cpu_ticks)
         echo "$out" >"$TMP/wrk-$stack-$scenario-$i.out"
@@ -246,11 +300,14 @@ path_of() {
     s3) echo /redis ;;
     s4) echo /users/1 ;;
     s5) echo /user/me ;;
+    s6) echo /store ;;
+    s7) echo "/store/$STORE_ID" ;;
+    s7-plain) echo "/bench/store/$STORE_ID" ;;
     esac
 }
 
 install_node "$BENCH"
-if [[ $HTTP_SCENARIOS == *s3* || $HTTP_SCENARIOS == *s4* || $HTTP_SCENARIOS == *s5* ]]; then
+if [[ $HTTP_SCENARIOS =~ s[3-7] ]]; then
     prepare_data
 fi
 if [[ $HTTP_SCENARIOS == *s2* || $HTTP_SCENARIOS == *s5* ]]; then
@@ -264,9 +321,14 @@ for scenario in $HTTP_SCENARIOS; do
     case $scenario in
     s4) script=$BENCH/wrk/random_user.lua ;;
     s2 | s5) script=$BENCH/wrk/bearer.lua ;;
+    s6) script=$BENCH/wrk/store_post.lua ;;
     esac
     for stack in $STACKS; do
         measure "$stack" "$scenario" "$(path_of "$scenario")" "$script"
+        # the same read without route options: speezy's twin route (there is no Fastify twin)
+        if [[ $scenario == s7 && $stack == speezy ]]; then
+            measure speezy s7-plain "$(path_of s7-plain)" ""
+        fi
     done
 done
 
@@ -310,6 +372,10 @@ target() { # label numerator denominator what [limit]
 target S2 "$(cpu_of s2 speezy)" "$(cpu_of s1 speezy)" "speezy's S1 CPU per request" 1.25
 target "S2 (Fastify)" "$(cpu_of s2 fastify)" "$(cpu_of s1 fastify)" "Fastify's S1 CPU per request"
 target S5 "$(cpu_of s5 speezy)" "$(cpu_of s5 fastify)" "Fastify's CPU per request" 0.25
+# #16: S6 against Fastify; S7 reports the options' cost (schema, auth) over the twin without
+target S6 "$(cpu_of s6 speezy)" "$(cpu_of s6 fastify)" "Fastify's CPU per request" 0.35
+target "S7 (options)" "$(cpu_of s7 speezy)" "$(cpu_of s7-plain speezy)" \
+    "the CPU per request of the twin route without options"
 
 # The HTTP servers and their PostgreSQL + Redis are gone before the queue's run starts.
 if [[ $SCENARIOS == *queue* ]]; then

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# deps.sh — `make deps`: installs the Debian 12 packages Speezy builds, runs and tests with.
+# deps.sh — `make deps`: installs the Debian 12 packages Speezy builds, runs and tests with,
+# then the npm packages of spec/tools/js (package-lock.json pins them): the Swagger UI files
+# the host serves at /docs (UI_ASSETS_DIR) and the JavaScript tools the specs run (newman,
+# swagger-parser, playwright-core driving Debian's chromium). spec/README.md says where.
 #
-# Idempotent and fast when nothing is missing (one dpkg-query, no network): apt-get update
-# and install run only for what is absent. Non-interactive; as root, or through sudo.
+# Idempotent and fast when nothing is missing (one dpkg-query and one file test, no network):
+# apt-get update and install run only for what is absent, npm ci only when node_modules is
+# missing or older than the lockfile. Non-interactive; as root, or through sudo.
 # Installing postgresql or redis-server may start the system's services on 5432/6379:
 # Speezy never uses them (spec/tools/servers.sh runs its own) and leaves them alone.
 set -euo pipefail
@@ -14,7 +18,9 @@ PACKAGES=(
     postgresql postgresql-contrib redis-server
     lua-busted lua-check lua-socket lua-posix
     wrk valgrind clang libclang-rt-14-dev clang-format curl procps
+    chromium
 )
+JS_DIR=$(cd "$(dirname "$0")" && pwd)/js
 
 # Prints the subset of its arguments that dpkg does not report as installed.
 not_installed() {
@@ -49,10 +55,24 @@ missing_packages() {
     fi
 }
 
+# npm ci wipes and reinstalls node_modules, so it runs only when the installed tree is not
+# the lockfile's: npm writes node_modules/.package-lock.json at the end of every install.
+# --ignore-scripts: no package's install script runs (one would report the install to a
+# third party); none of these needs one to work.
+js_packages() {
+    local installed=$JS_DIR/node_modules/.package-lock.json
+    if [[ -f $installed && ! $JS_DIR/package-lock.json -nt $installed ]]; then
+        return
+    fi
+    echo "deps.sh: npm ci in spec/tools/js"
+    (cd "$JS_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+}
+
 main() {
     local missing
     missing=$(missing_packages | xargs)
     if [[ -z "$missing" ]]; then
+        js_packages
         return
     fi
     local sudo=()
@@ -69,6 +89,7 @@ main() {
     # shellcheck disable=SC2086 # one word per package
     "${sudo[@]}" apt-get install -y -qq -o Dpkg::Options::=--force-confdef \
         -o Dpkg::Options::=--force-confold $missing
+    js_packages
 }
 
 main "$@"

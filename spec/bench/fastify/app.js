@@ -1,10 +1,15 @@
 // The Node.js stack of the bench (spec/bench/run.sh): the same routes as spec/bench/scripts
-// (and, for S5, scripts/routes/user.lua) on Fastify 5, @fastify/jwt, ioredis and pg (pool of
-// 10). Redis and PostgreSQL are only connected when REDIS_URL / DATABASE_URL are set, and the
+// (and, for S5, S6 and S7, scripts/routes/) on Fastify 5, @fastify/jwt, ioredis and pg (pool
+// of 10). Redis and PostgreSQL are only connected when REDIS_URL / DATABASE_URL are set, and the
 // JWT plugin only registered when JWT_SECRET is, so scenario S1 measures Fastify alone.
 'use strict';
 
-const fastify = require('fastify')({ logger: false });
+// Ajv as speezy.schema checks (S6): unknown properties refused rather than dropped, no type
+// coercion of bodies, every failing field reported.
+const fastify = require('fastify')({
+  logger: false,
+  ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+});
 
 const jwt = Boolean(process.env.JWT_SECRET);
 if (jwt) {
@@ -75,18 +80,25 @@ if (process.env.DATABASE_URL) {
         'NX');
       return live;
     };
-    fastify.get('/user/me', async (req, reply) => {
+    // { id, role, sid } of a verified token whose session is live, or null.
+    const signedIn = async (req) => {
       let claims;
       try {
         claims = await req.jwtVerify();
       } catch {
-        return unauthorized(reply);
+        return null;
       }
       const id = Number(claims.sub);
       if (!Number.isInteger(id) || typeof claims.sid !== 'string' ||
           typeof claims.role !== 'string' || !(await sessionLive(claims.sid))) {
-        return unauthorized(reply);
+        return null;
       }
+      return { id, role: claims.role, sid: claims.sid };
+    };
+    fastify.get('/user/me', async (req, reply) => {
+      const user = await signedIn(req);
+      if (!user) return unauthorized(reply);
+      const id = user.id;
       const { rows } = await pool.query(
         'SELECT id, phone, name, role FROM users WHERE id = $1 AND deleted_at IS NULL', [id]);
       if (rows.length === 0) return unauthorized(reply);
@@ -97,6 +109,9 @@ if (process.env.DATABASE_URL) {
         user: { id: Number(u.id), phone: u.phone, name: u.name, role: u.role },
       };
     });
+
+    // S6 and S7: POST /store and GET /store/:id (spec/bench/fastify/stores.js).
+    require('./stores')(fastify, { pool, signedIn, unauthorized });
   }
 
   fastify.get('/users/:id', async (req, reply) => {
