@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "crypto.h"
 #include "log.h"
 #include "queue_int.h"
@@ -622,7 +623,7 @@ int queue_consumer_new(uv_loop_t *loop, redis_client_t *client, const queue_cons
     c->client = client;
     c->o = *o;
     if (!c->o.lock_ms)
-        c->o.lock_ms = 30000;
+        c->o.lock_ms = (uint64_t)config_default("QUEUE_LOCK_MS");
     if (!c->o.idle_ms)
         c->o.idle_ms = IDLE_MS_DEFAULT;
     c->run = run;

@@ -1,4 +1,5 @@
 /* bind_core.c — speezy.core: sleep on a libuv timer, clocks, logging, settings. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -95,10 +96,16 @@ static int core_setting(lua_State *L)
     if (is_secret_name(name))
         return luaL_error(L, "core.setting: '%s' is a secret and stays in the host", name);
     const char *v = config_get(name);
-    if (v)
+    long long def;
+    if (v) {
         lua_pushstring(L, v);
-    else
+    } else if (lua_isnoneornil(L, 2) && (def = config_default(name)) >= 0) {
+        char buf[24]; /* unset: the host's own default, the value it runs with */
+        snprintf(buf, sizeof(buf), "%lld", def);
+        lua_pushstring(L, buf);
+    } else {
         lua_pushvalue(L, 2);
+    }
     return 1;
 }
 

@@ -189,6 +189,10 @@ describe("core.setting", function()
     assert.equal(tostring(srv.port), setting("PORT").value)
     assert.equal("info", setting("LOG_LEVEL").value)
     assert.equal("default", setting("SPEEZY_UNSET_SETTING").value)
+    -- unset and asked without a default: a numeric setting's value is the host's own default
+    local res = srv:request{ path = "/setting-raised/QUEUE_LOCK_MS" }
+    assert.equal(200, res.status, res.body)
+    assert.equal("30000", res.json.value)
   end)
 
   it("refuses every secret's name with an error naming it, never its value", function()

@@ -128,7 +128,15 @@ describe("GET /docs", function()
     assert.is_true(facts.specRequested, out)
     assert.same({}, facts.cspViolations)
     assert.same({}, facts.pageErrors)
-    -- every listed operation opened (none until the host serves /openapi.json)
+    -- the fixture's four routes, from /openapi.json (the host's: its hook refuses nothing there)
+    assert.equal(200, facts.specStatus, out)
+    assert.equal(cjson.null, facts.loadError, out)
+    local ops = {}
+    for _, op in ipairs(facts.operations) do ops[op] = true end
+    for _, op in ipairs { "GET /docs", "GET /docs/swagger-ui.css", "GET /guarded", "GET /docsx" } do
+      assert.is_true(ops[op], op .. " not listed: " .. out)
+    end
+    assert.equal(4, #facts.operations, out)
     assert.equal(#facts.operations, facts.expanded)
     for _, path in ipairs { "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js",
                             "/docs/speezy-docs.js" } do

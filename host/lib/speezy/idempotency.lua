@@ -32,10 +32,8 @@ local MAX_KEY = 255
 -- How long past the request timeout an in-flight claim still counts as alive: a statement the
 -- handler sent just before its deadline may still commit after it.
 local GRACE_MS = 5000
--- The host's own default for REQUEST_TIMEOUT_MS (host/config.c) when the variable is unset.
-local REQUEST_TIMEOUT_DEFAULT_MS = 30000
-local abandoned_ms = (tonumber(core.setting("REQUEST_TIMEOUT_MS")) or REQUEST_TIMEOUT_DEFAULT_MS)
-  + GRACE_MS
+-- core.setting answers the host's own default (host/config.c) when the variable is unset.
+local abandoned_ms = tonumber(core.setting("REQUEST_TIMEOUT_MS")) + GRACE_MS
 
 -- speezy.app requires this module to wire `idempotent = true`: taken when first raising.
 local function raise(status, code, message, details)
