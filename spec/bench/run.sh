@@ -19,9 +19,7 @@
 #   S7  GET /store/<id>       the store and its address, the route with its options (params
 #                             schema); speezy also the same query on a twin route without
 #                             options, GET /bench/store/<id> ("s7-plain"), served with it from
-#                             spec/bench/scripts/stores when that folder exists (else scripts/)
-#                             Until scripts/ has the /store routes, speezy's S6/S7 rows say
-#                             "skipped: no route" and the Fastify rows are still measured.
+#                             a copy of scripts/ with spec/bench/scripts/store_twin.lua added.
 #   queue                     jobs added and run per second, CPU per job of the process and of
 #                             Redis, latency of a lone job: spec/bench/queue.sh (its settings are
 #                             BENCH_QUEUE_*; run it alone for the queue only)
@@ -160,8 +158,12 @@ start_server() { # stack scenario port
         ;;
     s5 | s6 | s7*) # the application's own scripts, as `make run` serves them
         scripts=$ROOT/scripts
-        # S7's twin route without options lives beside the real ones in a bench folder
-        [[ $scenario != s7* || ! -d $BENCH/scripts/stores ]] || scripts=$BENCH/scripts/stores
+        if [[ $scenario == s7* ]]; then # S7's twin route without options, beside the real ones
+            scripts=$TMP/scripts-s7
+            rm -rf "$scripts" && cp -r "$ROOT/scripts" "$scripts"
+            cp "$BENCH/scripts/store_twin.lua" "$scripts/routes/bench_store.lua"
+            echo 'require "routes.bench_store"' >>"$scripts/app.lua"
+        fi
         env+=(DATABASE_URL="$DATABASE_URL" REDIS_URL="$REDIS_URL" JWT_SECRET="$JWT_SECRET"
             OTP_SECRET="$OTP_SECRET")
         ;;
