@@ -1,4 +1,5 @@
-/* test_json.c — the JSON writer (host/json.c) and the logger built on it (host/log.c).
+/* test_json.c — the JSON writer (host/json.c) and the logger built on it (host/log.c), and
+ * the JSON reader (host/json_read.c) that speezy.json.decode and jwt read with.
  *
  * The property test writes random documents — strings of random bytes (invalid UTF-8, NULs,
  * quotes, controls, "</", up to megabytes long), integers, doubles with random bits, nesting
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "json_read.h"
 #include "json_check.h"
 #include "log.h"
 #include "test.h"
@@ -554,6 +556,220 @@ TEST(log_lines_are_json)
     }
 }
 
+/* ---- the reader --------------------------------------------------------------------------- */
+
+/* json_read's verdict on text as json.decode words it: "OK" or "message at character N". */
+static const char *read_verdict(const char *text)
+{
+    static char out[128];
+    json_reader_t r;
+    if (json_read(&r, text, strlen(text), NULL, NULL) == JSON_READ_OK)
+        return "OK";
+    snprintf(out, sizeof out, "%s at character %d", r.err, (int)(r.p - text) + 1);
+    return out;
+}
+
+/* Scripts and specs read these messages and positions (json.decode's "at character N"): the
+ * table is what the decoder said before the reader was shared. */
+TEST(reader_refusals_say_what_and_where)
+{
+    static const char *const cases[][2] = {
+        {"", "unexpected end of input at character 1"},
+        {" ", "unexpected end of input at character 2"},
+        {"{", "expected a string key in object at character 2"},
+        {"[1,]", "invalid number at character 4"},
+        {"{\"a\" 1}", "expected ':' after object key at character 7"},
+        {"tru", "invalid literal at character 1"},
+        {"nul", "invalid literal at character 1"},
+        {"01", "unexpected data after the value at character 2"},
+        {"1.", "invalid number at character 3"},
+        {"-", "invalid number at character 2"},
+        {"1e+", "invalid number at character 4"},
+        {"\"\\x\"", "invalid escape in string at character 4"},
+        {"\"\\u12\"", "invalid \\u escape at character 4"},
+        {"\"\\ud800\"", "unpaired surrogate in \\u escape at character 8"},
+        {"\"\\udc00x\"", "unpaired surrogate in \\u escape at character 8"},
+        {"\"\\ud800\\u0041\"", "unpaired surrogate in \\u escape at character 8"},
+        {"\"a\nb\"", "control character in string at character 4"},
+        {"\"abc", "unterminated string at character 5"},
+        {"\"ab\\", "unterminated string at character 5"},
+        {"[1] 2", "unexpected data after the value at character 5"},
+        {"{1:2}", "expected a string key in object at character 2"},
+        {"1e999", "number out of range at character 6"},
+        {"[1 2]", "expected ',' or ']' in array at character 5"},
+        {"{\"a\":1 \"b\":2}", "expected ',' or '}' in object at character 9"},
+        {"{\"a\":1,}", "expected a string key in object at character 8"},
+        {"{\"a\"", "expected ':' after object key at character 5"},
+        {"[", "unexpected end of input at character 2"},
+        {"{\"a\":}", "invalid number at character 6"},
+        {"12345678901234567890123456789012345678901234567890123456789012345",
+         "number too long at character 66"},
+        {" {\"a\":[1,-2.5e3,true,false,null,\"\\u00e9\\ud83d\\ude00\",{}]} ", "OK"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_STR(read_verdict(cases[i][0]), cases[i][1]);
+}
+
+/* Nothing deeper than JSON_READ_MAX_DEPTH (the outermost value is at 0): a number inside 64
+ * brackets, an empty array inside 64 more, and no deeper. */
+static const char *nested(int brackets, const char *inside)
+{
+    static char text[2 * 70 + 2];
+    size_t n = 0;
+    for (int i = 0; i < brackets; i++)
+        text[n++] = '[';
+    n += (size_t)sprintf(text + n, "%s", inside);
+    for (int i = 0; i < brackets; i++)
+        text[n++] = ']';
+    text[n] = '\0';
+    return text;
+}
+
+TEST(reader_bounds_nesting)
+{
+    CHECK_STR(read_verdict(nested(64, "1")), "OK");
+    CHECK_STR(read_verdict(nested(65, "1")), "nested too deep at character 66");
+    CHECK_STR(read_verdict(nested(65, "")), "OK");
+    CHECK_STR(read_verdict(nested(66, "")), "nested too deep at character 66");
+    CHECK_STR(read_verdict(nested(67, "{}")), "nested too deep at character 66");
+}
+
+/* What a sink sees: each value once it is complete, with its depth, keys before values. */
+typedef struct {
+    char log[512];
+} sink_log_t;
+
+static void sink_note(json_reader_t *r, const char *what, const json_read_value_t *v, int depth)
+{
+    sink_log_t *s = r->ud;
+    size_t n = strlen(s->log);
+    snprintf(s->log + n, sizeof s->log - n, "%s%d:%.*s ", what, depth, (int)(v->end - v->at),
+             v->at);
+}
+static int sink_open(json_reader_t *r, const json_read_value_t *v, int depth)
+{
+    sink_note(r, "open", &(json_read_value_t){.at = v->at, .end = v->at + 1}, depth);
+    return 0;
+}
+static int sink_key(json_reader_t *r, const json_read_value_t *v, int depth)
+{
+    sink_note(r, "key", v, depth);
+    return 0;
+}
+static int sink_value(json_reader_t *r, const json_read_value_t *v, int depth)
+{
+    sink_note(r, "value", v, depth);
+    /* a sink's own code stops the read and comes back as it is */
+    return v->type == JSON_READ_NUMBER && v->number == 13 ? -42 : 0;
+}
+
+TEST(reader_hands_each_value_to_the_sink)
+{
+    static const json_read_sink_t sink = {sink_open, sink_key, sink_value};
+    static const char text[] = "{\"a\":[1,\"x\\n\"],\"b\":null}";
+    sink_log_t s = {""};
+    json_reader_t r;
+    CHECK(json_read(&r, text, strlen(text), &sink, &s) == JSON_READ_OK);
+    CHECK_STR(s.log, "open0:{ key1:a open1:[ value2:1 value2:x\\n value1:[1,\"x\\n\"] key1:b "
+                     "value1:null value0:{\"a\":[1,\"x\\n\"],\"b\":null} ");
+    s.log[0] = '\0';
+    CHECK(json_read(&r, "[12,13,14]", 10, &sink, &s) == -42);
+    CHECK_STR(s.log, "open0:[ value1:12 value1:13 ");
+}
+
+TEST(reader_unescapes_and_compares_strings)
+{
+    static const char text[] = "[\"plain\",\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\",\"\\u00e9\\u20ac"
+                               "\\ud83d\\ude00\\u0000\",\"spe\\u0065zy\"]";
+    const char *cursor = NULL;
+    json_read_value_t v[4];
+    json_reader_t r;
+    CHECK(json_read(&r, text, strlen(text), NULL, NULL) == JSON_READ_OK);
+    json_read_value_t arr = {JSON_READ_ARRAY, text, text + strlen(text), 0, 0};
+    for (int i = 0; i < 4; i++)
+        CHECK(json_read_array_next(&arr, &cursor, &v[i]) == 1 && v[i].type == JSON_READ_STRING);
+    CHECK(json_read_array_next(&arr, &cursor, &v[0]) == 0);
+    char out[64];
+    CHECK(!v[0].escaped && v[1].escaped && v[2].escaped && v[3].escaped);
+    CHECK(json_read_unescape(&v[0], out) == 5 && memcmp(out, "plain", 5) == 0);
+    CHECK(json_read_unescape(&v[1], out) == 12 && memcmp(out, "a\"b\\c/d\b\f\n\r\t", 12) == 0);
+    CHECK(json_read_unescape(&v[2], out) == 10 &&
+          memcmp(out, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\0", 10) == 0);
+    CHECK(json_read_string_is(&v[0], "plain", 5));
+    CHECK(!json_read_string_is(&v[0], "plai", 4));
+    CHECK(!json_read_string_is(&v[0], "plainer", 7));
+    CHECK(!json_read_string_is(&v[0], "plane", 5));
+    CHECK(json_read_string_is(&v[3], "speezy", 6));
+    CHECK(!json_read_string_is(&v[3], "speezz", 6));
+    CHECK(!json_read_string_is(&v[3], "spe\\u0065zy", 11));
+}
+
+static const char *members_verdict(const char *text, json_read_members_t *obj)
+{
+    switch (json_read_members(text, strlen(text), obj)) {
+    case JSON_READ_OK:
+        return "ok";
+    case JSON_READ_ETOOLONG:
+        return "too long";
+    case JSON_READ_EDUPLICATE:
+        return "duplicate";
+    default:
+        return "malformed";
+    }
+}
+
+TEST(members_lists_one_object)
+{
+    static json_read_members_t obj;
+    CHECK_STR(members_verdict(
+                  " {\"exp\":1.5e3,\"e\\u0078t\":[1,{\"exp\":2}],\"eat\":\"x\",\"\":0} ", &obj),
+              "ok");
+    CHECK(obj.count == 4);
+    const json_read_value_t *v = json_read_member(&obj, "exp", 3);
+    CHECK(v && v->type == JSON_READ_NUMBER && v->number == 1500);
+    v = json_read_member(&obj, "ext", 3); /* found by its unescaped name */
+    CHECK(v && v->type == JSON_READ_ARRAY && v->end - v->at == 13);
+    /* same length, same first letter, another name */
+    v = json_read_member(&obj, "eat", 3);
+    CHECK(v && json_read_string_is(v, "x", 1));
+    CHECK(json_read_member(&obj, "ea", 2) == NULL);
+    CHECK(json_read_member(&obj, "eax", 3) == NULL);
+    CHECK(json_read_member(&obj, "xat", 3) == NULL);
+    v = json_read_member(&obj, "", 0);
+    CHECK(v && v->number == 0);
+    CHECK_STR(members_verdict("{}", &obj), "ok");
+    CHECK(obj.count == 0);
+}
+
+TEST(members_refuses_what_a_checker_and_a_script_would_read_apart)
+{
+    static json_read_members_t obj;
+    CHECK_STR(members_verdict("{\"exp\":1,\"exp\":2}", &obj), "duplicate");
+    CHECK_STR(members_verdict("{\"exp\":1,\"e\\u0078p\":2}", &obj), "duplicate");
+    CHECK_STR(members_verdict("{\"a\":{\"b\":1,\"b\":2}}", &obj), "ok"); /* only its own */
+    static const char *const bad[] = {"[]", "1", "\"{}\"", "null", "{\"a\":1", "{\"a\":1}x", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_STR(members_verdict(bad[i], &obj), "malformed");
+    /* 128 members, then 129 */
+    static char text[JSON_READ_MEMBERS_TEXT + 1];
+    size_t n = 0;
+    text[n++] = '{';
+    for (int i = 0; i < JSON_READ_MEMBERS_MAX + 1; i++)
+        n += (size_t)sprintf(text + n, "%s\"m%d\":%d", i ? "," : "", i, i);
+    text[n++] = '}';
+    text[n] = '\0';
+    CHECK_STR(members_verdict(text, &obj), "too long");
+    char *last = strrchr(text, ',');
+    strcpy(last, "}");
+    CHECK_STR(members_verdict(text, &obj), "ok");
+    CHECK(obj.count == JSON_READ_MEMBERS_MAX);
+    /* the text bound */
+    memset(text, ' ', sizeof text - 1);
+    memcpy(text, "{}", 2);
+    CHECK(json_read_members(text, JSON_READ_MEMBERS_TEXT, &obj) == JSON_READ_OK);
+    CHECK(json_read_members(text, JSON_READ_MEMBERS_TEXT + 1, &obj) == JSON_READ_ETOOLONG);
+}
+
 int main(void)
 {
     const char *seed = getenv("SPEEZY_JSON_SEED");
@@ -566,5 +782,11 @@ int main(void)
     RUN(buffer_grows_from_caller_storage);
     RUN(numbers_read_back_as_the_same_double);
     RUN(log_lines_are_json);
+    RUN(reader_refusals_say_what_and_where);
+    RUN(reader_bounds_nesting);
+    RUN(reader_hands_each_value_to_the_sink);
+    RUN(reader_unescapes_and_compares_strings);
+    RUN(members_lists_one_object);
+    RUN(members_refuses_what_a_checker_and_a_script_would_read_apart);
     return test_summary();
 }
