@@ -84,12 +84,22 @@ static size_t json_read_utf8(unsigned long cp, char *out)
     return 4;
 }
 
+/* 1 for a byte that stands for itself in a string: not a control character, quote or
+ * backslash. One lookup a byte for the run of them most strings are. */
+static const unsigned char json_read_plain[256] = {
+    [0x20 ... 0x21] = 1,
+    [0x23 ... 0x5b] = 1,
+    [0x5d ... 0xff] = 1,
+};
+
 /* A string, p after its opening quote: v spans its text, p moves past the closing quote. */
 static int json_read_string(json_reader_t *r, json_read_value_t *v)
 {
     const char *at = r->p;
     v->escaped = 0;
     for (;;) {
+        while (r->p < r->end && json_read_plain[(unsigned char)*r->p])
+            r->p++;
         if (r->p >= r->end)
             return json_read_fail(r, "unterminated string");
         unsigned char c = (unsigned char)*r->p++;
@@ -402,11 +412,16 @@ int json_read_members(const char *text, size_t len, json_read_members_t *obj)
 const json_read_value_t *json_read_member(const json_read_members_t *obj, const char *name,
                                           size_t n)
 {
-    /* The length and the first byte first: most names a token holds have three letters. */
+    /* The length and the two ends first: names in one object seldom share all three (a
+     * token's claims have three letters, and a memcmp call a name cost more than the rest). */
     for (int i = 0; i < obj->count; i++) {
         const json_read_member_t *m = &obj->member[i];
-        if (m->name_len == n &&
-            (n == 0 || (m->name[0] == name[0] && memcmp(m->name + 1, name + 1, n - 1) == 0)))
+        if (m->name_len != n)
+            continue;
+        if (n == 0)
+            return &m->value;
+        if (m->name[0] == name[0] && m->name[n - 1] == name[n - 1] &&
+            (n <= 2 || memcmp(m->name + 1, name + 1, n - 2) == 0))
             return &m->value;
     }
     return NULL;

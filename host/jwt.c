@@ -15,15 +15,68 @@ _Static_assert((int)JSON_READ_OK == (int)JWT_OK && (int)JSON_READ_ETOOLONG == (i
                "the JSON reader's results are jwt's");
 _Static_assert(JSON_READ_MEMBERS_TEXT == JWT_PAYLOAD_MAX, "the JSON reader reads a whole payload");
 
-/* A member by a literal name, and whether a string value is a literal or C string. */
-#define JWT_GET(obj, lit) json_read_member((obj), lit, sizeof lit - 1)
+#define JWT_SIG_LEN CRYPTO_SHA256_LEN
+#define JWT_SIG_B64_LEN CRYPTO_B64URL_LEN(JWT_SIG_LEN)
+
+/* Whether a string value is the C string s. */
 static int jwt_string_is(const json_read_value_t *v, const char *s)
 {
     return json_read_string_is(v, s, strlen(s));
 }
 
-#define JWT_SIG_LEN CRYPTO_SHA256_LEN
-#define JWT_SIG_B64_LEN CRYPTO_B64URL_LEN(JWT_SIG_LEN)
+/* The members jwt reads, found in one pass over a header or payload rather than a lookup
+ * each (a verify asked for fifteen). Names compare unescaped, and none is given twice in what
+ * json_read_members accepts, so each is found at most once. */
+typedef struct {
+    const json_read_value_t *alg, *kid, *exp, *nbf, *iat, *iss, *aud;
+    int refused; /* a header parameter we refuse: jwk, jku, x5u, x5c or crit */
+} jwt_named_t;
+
+#define JWT_NAME3(a, b, c) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16)
+
+static void jwt_named(const json_read_members_t *obj, jwt_named_t *n)
+{
+    memset(n, 0, sizeof *n);
+    for (int i = 0; i < obj->count; i++) {
+        const json_read_member_t *m = &obj->member[i];
+        const unsigned char *s = (const unsigned char *)m->name;
+        if (m->name_len == 4 && memcmp(s, "crit", 4) == 0)
+            n->refused = 1;
+        if (m->name_len != 3)
+            continue;
+        switch (JWT_NAME3(s[0], s[1], s[2])) {
+        case JWT_NAME3('a', 'l', 'g'):
+            n->alg = &m->value;
+            break;
+        case JWT_NAME3('k', 'i', 'd'):
+            n->kid = &m->value;
+            break;
+        case JWT_NAME3('e', 'x', 'p'):
+            n->exp = &m->value;
+            break;
+        case JWT_NAME3('n', 'b', 'f'):
+            n->nbf = &m->value;
+            break;
+        case JWT_NAME3('i', 'a', 't'):
+            n->iat = &m->value;
+            break;
+        case JWT_NAME3('i', 's', 's'):
+            n->iss = &m->value;
+            break;
+        case JWT_NAME3('a', 'u', 'd'):
+            n->aud = &m->value;
+            break;
+        case JWT_NAME3('j', 'w', 'k'):
+        case JWT_NAME3('j', 'k', 'u'):
+        case JWT_NAME3('x', '5', 'u'):
+        case JWT_NAME3('x', '5', 'c'):
+            n->refused = 1;
+            break;
+        default:
+            break;
+        }
+    }
+}
 
 const char *jwt_reason(int code)
 {
@@ -114,21 +167,21 @@ void jwt_keys_free(jwt_keys_t *keys)
 /* The registered claims we read have their types: exp (required), nbf and iat numbers, iss a
  * string, aud a string or an array of strings. Shared by sign, so we never sign a token we
  * would refuse for its form. */
-static int jwt_claim_types(const json_read_members_t *claims, double *exp)
+static int jwt_claim_types(const jwt_named_t *claims, double *exp)
 {
-    const json_read_value_t *v = JWT_GET(claims, "exp");
+    const json_read_value_t *v = claims->exp;
     if (!v)
         return JWT_ENOEXP;
     if (v->type != JSON_READ_NUMBER)
         return JWT_ECLAIM;
     *exp = v->number;
-    if ((v = JWT_GET(claims, "nbf")) && v->type != JSON_READ_NUMBER)
+    if ((v = claims->nbf) && v->type != JSON_READ_NUMBER)
         return JWT_ECLAIM;
-    if ((v = JWT_GET(claims, "iat")) && v->type != JSON_READ_NUMBER)
+    if ((v = claims->iat) && v->type != JSON_READ_NUMBER)
         return JWT_ECLAIM;
-    if ((v = JWT_GET(claims, "iss")) && v->type != JSON_READ_STRING)
+    if ((v = claims->iss) && v->type != JSON_READ_STRING)
         return JWT_ECLAIM;
-    if ((v = JWT_GET(claims, "aud")) && v->type != JSON_READ_STRING) {
+    if ((v = claims->aud) && v->type != JSON_READ_STRING) {
         const char *cursor = NULL;
         json_read_value_t each;
         if (v->type != JSON_READ_ARRAY)
@@ -156,18 +209,15 @@ static int jwt_audience_ok(const json_read_value_t *aud, const char *ours)
 }
 
 /* Time, then who issued it and for whom (types already checked). */
-static int jwt_claims_ok(const json_read_members_t *claims, const jwt_keys_t *keys, double exp,
-                         double now)
+static int jwt_claims_ok(const jwt_named_t *claims, const jwt_keys_t *keys, double exp, double now)
 {
     if (now >= exp + JWT_LEEWAY)
         return JWT_EEXPIRED;
-    const json_read_value_t *nbf = JWT_GET(claims, "nbf");
-    if (nbf && now + JWT_LEEWAY < nbf->number)
+    if (claims->nbf && now + JWT_LEEWAY < claims->nbf->number)
         return JWT_ENOTYET;
-    const json_read_value_t *iss = JWT_GET(claims, "iss");
-    if (!iss || !jwt_string_is(iss, keys->issuer))
+    if (!claims->iss || !jwt_string_is(claims->iss, keys->issuer))
         return JWT_EISSUER;
-    if (!jwt_audience_ok(JWT_GET(claims, "aud"), keys->audience))
+    if (!jwt_audience_ok(claims->aud, keys->audience))
         return JWT_EAUDIENCE;
     return JWT_OK;
 }
@@ -182,10 +232,13 @@ int jwt_sign(const jwt_keys_t *keys, const char *payload, size_t len, char *out,
     if (len > JWT_PAYLOAD_MAX)
         return JWT_ETOOLONG;
     json_read_members_t claims;
+    jwt_named_t named;
     double exp;
     int rc = json_read_members(payload, len, &claims);
-    if (rc == JWT_OK)
-        rc = jwt_claim_types(&claims, &exp);
+    if (rc == JWT_OK) {
+        jwt_named(&claims, &named);
+        rc = jwt_claim_types(&named, &exp);
+    }
     if (rc != JWT_OK)
         return rc;
 
@@ -211,17 +264,16 @@ int jwt_sign(const jwt_keys_t *keys, const char *payload, size_t len, char *out,
 /* RFC 8725 2.1, 3.1: the algorithm is ours, not the token's; a header naming a key or a
  * certificate, or extensions we would have to understand, is refused outright. Then the kid
  * picks one of our keys. */
-static int jwt_header_ok(const json_read_members_t *header, const jwt_keys_t *keys,
+static int jwt_header_ok(const json_read_members_t *obj, const jwt_keys_t *keys,
                          const jwt_key_t **key)
 {
-    static const char *const refused[] = {"jwk", "jku", "x5u", "x5c", "crit"};
-    const json_read_value_t *alg = JWT_GET(header, "alg");
-    if (!alg || !jwt_string_is(alg, "HS256"))
+    jwt_named_t header;
+    jwt_named(obj, &header);
+    if (!header.alg || !jwt_string_is(header.alg, "HS256"))
         return JWT_EALG;
-    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
-        if (json_read_member(header, refused[i], strlen(refused[i])))
-            return JWT_EHEADER;
-    const json_read_value_t *kid = JWT_GET(header, "kid");
+    if (header.refused)
+        return JWT_EHEADER;
+    const json_read_value_t *kid = header.kid;
     if (!kid)
         return JWT_EKID;
     if (jwt_string_is(kid, keys->current.kid))
@@ -280,6 +332,7 @@ int jwt_verify(const jwt_keys_t *keys, const char *token, size_t len, double now
     const jwt_key_t *key = NULL;
     char header[JWT_PAYLOAD_MAX];
     json_read_members_t obj; /* the header's */
+    jwt_named_t named;       /* the payload's registered claims */
     if (len > JWT_MAX_LEN)
         return JWT_ETOOLONG;
     if (!keys->current.secret)
@@ -294,10 +347,12 @@ int jwt_verify(const jwt_keys_t *keys, const char *token, size_t len, double now
     /* From here on the token is one we signed: its claims are read, and only now. */
     if (rc == JWT_OK)
         rc = jwt_part(token, dot1 + 1, dot2, out->payload, &out->payload_len, &out->claims);
+    if (rc == JWT_OK) {
+        jwt_named(&out->claims, &named);
+        rc = jwt_claim_types(&named, &out->exp);
+    }
     if (rc == JWT_OK)
-        rc = jwt_claim_types(&out->claims, &out->exp);
-    if (rc == JWT_OK)
-        rc = jwt_claims_ok(&out->claims, keys, out->exp, now);
+        rc = jwt_claims_ok(&named, keys, out->exp, now);
     out->by_previous = rc == JWT_OK && key == &keys->previous;
     return rc;
 }
