@@ -192,11 +192,12 @@ int crypto_b64url_decode(const char *in, size_t len, uint8_t *out, size_t *outle
     /* Four characters make three bytes: a lookup each, one test that all four are in the
      * alphabet, then 24 bits at once (a character at a time cost 18 instructions). */
     for (; i + 4 <= len; i += 4) {
-        uint32_t a = crypto_b64url_values[p[i]], b = crypto_b64url_values[p[i + 1]],
-                 c = crypto_b64url_values[p[i + 2]], d = crypto_b64url_values[p[i + 3]];
-        if (!a || !b || !c || !d)
+        /* a character outside the alphabet becomes 0xffffffff here */
+        uint32_t a = crypto_b64url_values[p[i]] - 1u, b = crypto_b64url_values[p[i + 1]] - 1u,
+                 c = crypto_b64url_values[p[i + 2]] - 1u, d = crypto_b64url_values[p[i + 3]] - 1u;
+        if ((a | b | c | d) > 63)
             return CRYPTO_EFAIL;
-        uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+        uint32_t v = a << 18 | b << 12 | c << 6 | d;
         out[o++] = (uint8_t)(v >> 16);
         out[o++] = (uint8_t)(v >> 8);
         out[o++] = (uint8_t)v;
