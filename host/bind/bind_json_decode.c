@@ -101,20 +101,33 @@ static const json_read_sink_t bind_json_dec_sink = {
 
 int bind_json_push_value(lua_State *L, const json_read_value_t *v)
 {
-    bind_json_dec_t d = {L, NULL, 0, {0}};
+    char small[256];
+    bind_json_dec_t d;
     json_reader_t r;
     int rc;
     switch (v->type) {
     case JSON_READ_OBJECT:
     case JSON_READ_ARRAY:
+        d = (bind_json_dec_t){L, NULL, 0, {0}};
         rc = json_read(&r, v->at, (size_t)(v->end - v->at), &bind_json_dec_sink, &d);
+        free(d.buf);
+        return rc;
+    case JSON_READ_STRING:
+        /* a claim's value: short, so unescaped on the stack when it must be */
+        if (v->escaped && (size_t)(v->end - v->at) <= sizeof small) {
+            lua_pushlstring(L, small, json_read_unescape(v, small));
+            return JSON_READ_OK;
+        }
         break;
     default:
-        r.ud = &d;
-        r.err = NULL;
-        rc = bind_json_dec_value(&r, v, 0);
         break;
     }
+    d.L = L;
+    d.buf = NULL;
+    d.cap = 0;
+    r.ud = &d;
+    r.err = NULL;
+    rc = bind_json_dec_value(&r, v, 0);
     free(d.buf);
     return rc;
 }

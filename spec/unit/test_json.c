@@ -591,6 +591,8 @@ TEST(reader_refusals_say_what_and_where)
         {"\"\\udc00x\"", "unpaired surrogate in \\u escape at character 8"},
         {"\"\\ud800\\u0041\"", "unpaired surrogate in \\u escape at character 8"},
         {"\"a\nb\"", "control character in string at character 4"},
+        {"\"\x1f\"", "control character in string at character 3"},
+        {"\" \x7f\xff\"", "OK"},
         {"\"abc", "unterminated string at character 5"},
         {"\"ab\\", "unterminated string at character 5"},
         {"[1] 2", "unexpected data after the value at character 5"},
@@ -704,6 +706,47 @@ TEST(reader_unescapes_and_compares_strings)
     CHECK(!json_read_string_is(&v[3], "spe\\u0065zy", 11));
 }
 
+/* Integers of up to 15 digits skip strtod: the same doubles, -0 included. */
+static double read_number(const char *text)
+{
+    json_reader_t r;
+    double got = NAN;
+    json_read_value_t v;
+    const char *cursor = NULL;
+    char arr[80];
+    snprintf(arr, sizeof arr, "[%s]", text);
+    json_read_value_t whole = {JSON_READ_ARRAY, arr, arr + strlen(arr), 0, 0};
+    if (json_read(&r, arr, strlen(arr), NULL, NULL) == JSON_READ_OK &&
+        json_read_array_next(&whole, &cursor, &v) && v.type == JSON_READ_NUMBER)
+        got = v.number;
+    return got;
+}
+
+TEST(reader_numbers_are_strtods)
+{
+    static const char *const texts[] = {
+        "0",
+        "-0",
+        "7",
+        "-7",
+        "1700000900",
+        "999999999999999",
+        "-999999999999999",
+        "1234567890123456",
+        "9007199254740993",
+        "98765432109876543210",
+        "0.1",
+        "1e2",
+        "-2.5e3",
+        "123456789012345678901",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        double want = strtod(texts[i], NULL), got = read_number(texts[i]);
+        CHECK(memcmp(&want, &got, sizeof want) == 0);
+    }
+    CHECK(signbit(read_number("-0")));
+}
+
 static const char *members_verdict(const char *text, json_read_members_t *obj)
 {
     switch (json_read_members(text, strlen(text), obj)) {
@@ -786,6 +829,7 @@ int main(void)
     RUN(reader_bounds_nesting);
     RUN(reader_hands_each_value_to_the_sink);
     RUN(reader_unescapes_and_compares_strings);
+    RUN(reader_numbers_are_strtods);
     RUN(members_lists_one_object);
     RUN(members_refuses_what_a_checker_and_a_script_would_read_apart);
     return test_summary();
