@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "bind/bind.h"
 #include "json_read.h"
 #include "json_check.h"
 #include "log.h"
@@ -813,6 +814,73 @@ TEST(members_refuses_what_a_checker_and_a_script_would_read_apart)
     CHECK(json_read_members(text, JSON_READ_MEMBERS_TEXT + 1, &obj) == JSON_READ_ETOOLONG);
 }
 
+/* ---- a token's claims, member by member --------------------------------------------------- */
+
+/* Whether the Lua values at a and b are the same JSON value (arrays keep their metatable). */
+static int same_lua(lua_State *L, int a, int b)
+{
+    if (lua_type(L, a) != lua_type(L, b))
+        return 0;
+    if (lua_type(L, a) != LUA_TTABLE)
+        return lua_rawequal(L, a, b) ||
+               (lua_isnumber(L, a) && lua_tonumber(L, a) == lua_tonumber(L, b));
+    int ma = lua_getmetatable(L, a), mb = lua_getmetatable(L, b), same = ma == mb;
+    if (ma && mb)
+        same = lua_rawequal(L, -1, -2);
+    lua_pop(L, ma + mb);
+    int na = 0, nb = 0;
+    lua_pushnil(L);
+    while (same && lua_next(L, a)) {
+        na++;
+        lua_pushvalue(L, -2);
+        lua_rawget(L, b);
+        same = same_lua(L, lua_gettop(L) - 1, lua_gettop(L));
+        lua_pop(L, same ? 2 : 3);
+    }
+    lua_pushnil(L);
+    while (same && lua_next(L, b)) {
+        nb++;
+        lua_pop(L, 1);
+    }
+    return same && na == nb;
+}
+
+/* speezy.jwt builds a verified token's claims from the members jwt read
+ * (bind_json_push_value): the table json.decode makes of the same text. */
+TEST(members_push_as_json_decode_reads_them)
+{
+    static char long_escaped[700];
+    size_t n = (size_t)sprintf(long_escaped, "{\"s\":\"");
+    for (int i = 0; i < 100; i++)
+        n += (size_t)sprintf(long_escaped + n, "a\\u00e9\\n");
+    sprintf(long_escaped + n, "\"}");
+    const char *const texts[] = {
+        "{\"sub\":1,\"role\":\"STORE_OWNER\",\"sid\":\"s9\",\"iat\":1700000000,\"exp\":1700000900,"
+        "\"iss\":\"speezy\",\"aud\":[\"speezy\"],\"jti\":\"x\"}",
+        "{\"e\\u0078p\":-0,\"a\\\"b\":\"<\\/script>\\t\\ud83d\\ude00\",\"n\":[1,[],{},null,true],"
+        "\"o\":{\"k\":{\"x\":[false]}},\"f\":-2.5e-3,\"z\":null,\"t\":true,\"\":\"\"}",
+        long_escaped,
+    };
+    static json_read_members_t obj;
+    lua_State *L = luaL_newstate();
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        lua_settop(L, 0);
+        lua_pushcfunction(L, bind_json_decode);
+        lua_pushstring(L, texts[i]);
+        lua_call(L, 1, 1);
+        CHECK(lua_istable(L, 1));
+        CHECK(json_read_members(texts[i], strlen(texts[i]), &obj) == JSON_READ_OK);
+        lua_createtable(L, 0, obj.count);
+        for (int m = 0; m < obj.count; m++) {
+            lua_pushlstring(L, obj.member[m].name, obj.member[m].name_len);
+            CHECK(bind_json_push_value(L, &obj.member[m].value) == JSON_READ_OK);
+            lua_rawset(L, -3);
+        }
+        CHECK(same_lua(L, 1, 2));
+    }
+    lua_close(L);
+}
+
 int main(void)
 {
     const char *seed = getenv("SPEEZY_JSON_SEED");
@@ -832,5 +900,6 @@ int main(void)
     RUN(reader_numbers_are_strtods);
     RUN(members_lists_one_object);
     RUN(members_refuses_what_a_checker_and_a_script_would_read_apart);
+    RUN(members_push_as_json_decode_reads_them);
     return test_summary();
 }
