@@ -50,7 +50,8 @@ typedef struct json_reader json_reader_t;
 typedef struct {
     /* A container's opening bracket was read (v->type says which; v->at is the bracket). */
     int (*open)(json_reader_t *r, const json_read_value_t *v, int depth);
-    /* An object member's name was read; its value comes next, at depth. */
+    /* An object member's name was read; its value comes next, at depth (one past
+     * JSON_READ_MAX_DEPTH for an object at the bound: that value is then refused). */
     int (*key)(json_reader_t *r, const json_read_value_t *name, int depth);
     /* A value is complete: a scalar as read, a container after its closing bracket. */
     int (*value)(json_reader_t *r, const json_read_value_t *v, int depth);
