@@ -849,7 +849,7 @@ static int same_lua(lua_State *L, int a, int b)
  * (bind_json_push_value): the table json.decode makes of the same text. */
 TEST(members_push_as_json_decode_reads_them)
 {
-    static char long_escaped[700];
+    static char long_escaped[1024]; /* 100 times 9 characters, and the braces */
     size_t n = (size_t)sprintf(long_escaped, "{\"s\":\"");
     for (int i = 0; i < 100; i++)
         n += (size_t)sprintf(long_escaped + n, "a\\u00e9\\n");
