@@ -1,22 +1,82 @@
 /* jwt.c — HS256 tokens: sign with the current key, verify with the key the kid names.
  *
- * jwt.h states the rules; the JSON of the header and payload is read by jwt_json.c. */
+ * jwt.h states the rules; the JSON of the header and payload is read member by member by the
+ * host's JSON reader (json_read.h), which refuses a name given twice. */
 #include "jwt.h"
 
 #include <string.h>
 
 #include "crypto.h"
 #include "json.h"
-#include "jwt_int.h"
 
-_Static_assert((int)JWT_JSON_OK == (int)JWT_OK && (int)JWT_JSON_ETOOLONG == (int)JWT_ETOOLONG &&
-                   (int)JWT_JSON_EMALFORMED == (int)JWT_EMALFORMED &&
-                   (int)JWT_JSON_EDUPLICATE == (int)JWT_EDUPLICATE,
+_Static_assert((int)JSON_READ_OK == (int)JWT_OK && (int)JSON_READ_ETOOLONG == (int)JWT_ETOOLONG &&
+                   (int)JSON_READ_EMALFORMED == (int)JWT_EMALFORMED &&
+                   (int)JSON_READ_EDUPLICATE == (int)JWT_EDUPLICATE,
                "the JSON reader's results are jwt's");
-_Static_assert(JWT_JSON_TEXT_MAX == JWT_PAYLOAD_MAX, "the JSON reader reads a whole payload");
+_Static_assert(JSON_READ_MEMBERS_TEXT == JWT_PAYLOAD_MAX, "the JSON reader reads a whole payload");
 
 #define JWT_SIG_LEN CRYPTO_SHA256_LEN
 #define JWT_SIG_B64_LEN CRYPTO_B64URL_LEN(JWT_SIG_LEN)
+
+/* Whether a string value is the C string s. */
+static int jwt_string_is(const json_read_value_t *v, const char *s)
+{
+    return json_read_string_is(v, s, strlen(s));
+}
+
+/* The members jwt reads, found in one pass over a header or payload rather than a lookup
+ * each (a verify asked for fifteen). Names compare unescaped, and none is given twice in what
+ * json_read_members accepts, so each is found at most once. */
+typedef struct {
+    const json_read_value_t *alg, *kid, *exp, *nbf, *iat, *iss, *aud;
+    int refused; /* a header parameter we refuse: jwk, jku, x5u, x5c or crit */
+} jwt_named_t;
+
+#define JWT_NAME3(a, b, c) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16)
+
+static void jwt_named(const json_read_members_t *obj, jwt_named_t *n)
+{
+    memset(n, 0, sizeof *n);
+    for (int i = 0; i < obj->count; i++) {
+        const json_read_member_t *m = &obj->member[i];
+        const unsigned char *s = (const unsigned char *)m->name;
+        if (m->name_len == 4 && memcmp(s, "crit", 4) == 0)
+            n->refused = 1;
+        if (m->name_len != 3)
+            continue;
+        switch (JWT_NAME3(s[0], s[1], s[2])) {
+        case JWT_NAME3('a', 'l', 'g'):
+            n->alg = &m->value;
+            break;
+        case JWT_NAME3('k', 'i', 'd'):
+            n->kid = &m->value;
+            break;
+        case JWT_NAME3('e', 'x', 'p'):
+            n->exp = &m->value;
+            break;
+        case JWT_NAME3('n', 'b', 'f'):
+            n->nbf = &m->value;
+            break;
+        case JWT_NAME3('i', 'a', 't'):
+            n->iat = &m->value;
+            break;
+        case JWT_NAME3('i', 's', 's'):
+            n->iss = &m->value;
+            break;
+        case JWT_NAME3('a', 'u', 'd'):
+            n->aud = &m->value;
+            break;
+        case JWT_NAME3('j', 'w', 'k'):
+        case JWT_NAME3('j', 'k', 'u'):
+        case JWT_NAME3('x', '5', 'u'):
+        case JWT_NAME3('x', '5', 'c'):
+            n->refused = 1;
+            break;
+        default:
+            break;
+        }
+    }
+}
 
 const char *jwt_reason(int code)
 {
@@ -107,60 +167,57 @@ void jwt_keys_free(jwt_keys_t *keys)
 /* The registered claims we read have their types: exp (required), nbf and iat numbers, iss a
  * string, aud a string or an array of strings. Shared by sign, so we never sign a token we
  * would refuse for its form. */
-static int jwt_claim_types(const jwt_json_object_t *claims, double *exp)
+static int jwt_claim_types(const jwt_named_t *claims, double *exp)
 {
-    const jwt_json_value_t *v = jwt_json_get(claims, "exp");
+    const json_read_value_t *v = claims->exp;
     if (!v)
         return JWT_ENOEXP;
-    if (v->type != JWT_JSON_NUMBER)
+    if (v->type != JSON_READ_NUMBER)
         return JWT_ECLAIM;
     *exp = v->number;
-    static const char *const numbers[] = {"nbf", "iat"};
-    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
-        if ((v = jwt_json_get(claims, numbers[i])) && v->type != JWT_JSON_NUMBER)
-            return JWT_ECLAIM;
-    if ((v = jwt_json_get(claims, "iss")) && v->type != JWT_JSON_STRING)
+    if ((v = claims->nbf) && v->type != JSON_READ_NUMBER)
         return JWT_ECLAIM;
-    if ((v = jwt_json_get(claims, "aud")) && v->type != JWT_JSON_STRING) {
+    if ((v = claims->iat) && v->type != JSON_READ_NUMBER)
+        return JWT_ECLAIM;
+    if ((v = claims->iss) && v->type != JSON_READ_STRING)
+        return JWT_ECLAIM;
+    if ((v = claims->aud) && v->type != JSON_READ_STRING) {
         const char *cursor = NULL;
-        jwt_json_value_t each;
-        if (v->type != JWT_JSON_ARRAY)
+        json_read_value_t each;
+        if (v->type != JSON_READ_ARRAY)
             return JWT_ECLAIM;
-        while (jwt_json_array_next(v, &cursor, &each))
-            if (each.type != JWT_JSON_STRING)
+        while (json_read_array_next(v, &cursor, &each))
+            if (each.type != JSON_READ_STRING)
                 return JWT_ECLAIM;
     }
     return JWT_OK;
 }
 
 /* RFC 7519 4.1.3: aud is one string or an array of them, one of which must be ours. */
-static int jwt_audience_ok(const jwt_json_value_t *aud, const char *ours)
+static int jwt_audience_ok(const json_read_value_t *aud, const char *ours)
 {
     if (!aud)
         return 0;
-    if (aud->type == JWT_JSON_STRING)
-        return jwt_json_string_is(aud, ours);
+    if (aud->type == JSON_READ_STRING)
+        return jwt_string_is(aud, ours);
     const char *cursor = NULL;
-    jwt_json_value_t each;
-    while (jwt_json_array_next(aud, &cursor, &each))
-        if (jwt_json_string_is(&each, ours))
+    json_read_value_t each;
+    while (json_read_array_next(aud, &cursor, &each))
+        if (jwt_string_is(&each, ours))
             return 1;
     return 0;
 }
 
 /* Time, then who issued it and for whom (types already checked). */
-static int jwt_claims_ok(const jwt_json_object_t *claims, const jwt_keys_t *keys, double exp,
-                         double now)
+static int jwt_claims_ok(const jwt_named_t *claims, const jwt_keys_t *keys, double exp, double now)
 {
     if (now >= exp + JWT_LEEWAY)
         return JWT_EEXPIRED;
-    const jwt_json_value_t *nbf = jwt_json_get(claims, "nbf");
-    if (nbf && now + JWT_LEEWAY < nbf->number)
+    if (claims->nbf && now + JWT_LEEWAY < claims->nbf->number)
         return JWT_ENOTYET;
-    const jwt_json_value_t *iss = jwt_json_get(claims, "iss");
-    if (!iss || !jwt_json_string_is(iss, keys->issuer))
+    if (!claims->iss || !jwt_string_is(claims->iss, keys->issuer))
         return JWT_EISSUER;
-    if (!jwt_audience_ok(jwt_json_get(claims, "aud"), keys->audience))
+    if (!jwt_audience_ok(claims->aud, keys->audience))
         return JWT_EAUDIENCE;
     return JWT_OK;
 }
@@ -174,11 +231,14 @@ int jwt_sign(const jwt_keys_t *keys, const char *payload, size_t len, char *out,
         return JWT_ENOKEY;
     if (len > JWT_PAYLOAD_MAX)
         return JWT_ETOOLONG;
-    jwt_json_object_t claims;
+    json_read_members_t claims;
+    jwt_named_t named;
     double exp;
-    int rc = jwt_json_object(payload, len, &claims);
-    if (rc == JWT_OK)
-        rc = jwt_claim_types(&claims, &exp);
+    int rc = json_read_members(payload, len, &claims);
+    if (rc == JWT_OK) {
+        jwt_named(&claims, &named);
+        rc = jwt_claim_types(&named, &exp);
+    }
     if (rc != JWT_OK)
         return rc;
 
@@ -204,22 +264,21 @@ int jwt_sign(const jwt_keys_t *keys, const char *payload, size_t len, char *out,
 /* RFC 8725 2.1, 3.1: the algorithm is ours, not the token's; a header naming a key or a
  * certificate, or extensions we would have to understand, is refused outright. Then the kid
  * picks one of our keys. */
-static int jwt_header_ok(const jwt_json_object_t *header, const jwt_keys_t *keys,
+static int jwt_header_ok(const json_read_members_t *obj, const jwt_keys_t *keys,
                          const jwt_key_t **key)
 {
-    static const char *const refused[] = {"jwk", "jku", "x5u", "x5c", "crit"};
-    const jwt_json_value_t *alg = jwt_json_get(header, "alg");
-    if (!alg || !jwt_json_string_is(alg, "HS256"))
+    jwt_named_t header;
+    jwt_named(obj, &header);
+    if (!header.alg || !jwt_string_is(header.alg, "HS256"))
         return JWT_EALG;
-    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
-        if (jwt_json_get(header, refused[i]))
-            return JWT_EHEADER;
-    const jwt_json_value_t *kid = jwt_json_get(header, "kid");
+    if (header.refused)
+        return JWT_EHEADER;
+    const json_read_value_t *kid = header.kid;
     if (!kid)
         return JWT_EKID;
-    if (jwt_json_string_is(kid, keys->current.kid))
+    if (jwt_string_is(kid, keys->current.kid))
         *key = &keys->current;
-    else if (keys->previous.secret && jwt_json_string_is(kid, keys->previous.kid))
+    else if (keys->previous.secret && jwt_string_is(kid, keys->previous.kid))
         *key = &keys->previous;
     else
         return JWT_EKID;
@@ -245,11 +304,11 @@ static int jwt_split(const char *token, size_t len, size_t *dot1, size_t *dot2)
 
 /* Decodes part [from, to) of the token as base64url, then reads it as a JSON object. */
 static int jwt_part(const char *token, size_t from, size_t to, char *buf, size_t *len,
-                    jwt_json_object_t *obj)
+                    json_read_members_t *obj)
 {
     if (crypto_b64url_decode(token + from, to - from, (uint8_t *)buf, len) != CRYPTO_OK)
         return JWT_EMALFORMED;
-    return jwt_json_object(buf, *len, obj);
+    return json_read_members(buf, *len, obj);
 }
 
 static int jwt_signature_ok(const jwt_key_t *key, const char *token, size_t dot2, size_t len)
@@ -272,7 +331,8 @@ int jwt_verify(const jwt_keys_t *keys, const char *token, size_t len, double now
     size_t dot1, dot2, hlen;
     const jwt_key_t *key = NULL;
     char header[JWT_PAYLOAD_MAX];
-    jwt_json_object_t obj; /* the header's, then the payload's */
+    json_read_members_t obj; /* the header's */
+    jwt_named_t named;       /* the payload's registered claims */
     if (len > JWT_MAX_LEN)
         return JWT_ETOOLONG;
     if (!keys->current.secret)
@@ -286,11 +346,13 @@ int jwt_verify(const jwt_keys_t *keys, const char *token, size_t len, double now
         rc = jwt_signature_ok(key, token, dot2, len);
     /* From here on the token is one we signed: its claims are read, and only now. */
     if (rc == JWT_OK)
-        rc = jwt_part(token, dot1 + 1, dot2, out->payload, &out->payload_len, &obj);
+        rc = jwt_part(token, dot1 + 1, dot2, out->payload, &out->payload_len, &out->claims);
+    if (rc == JWT_OK) {
+        jwt_named(&out->claims, &named);
+        rc = jwt_claim_types(&named, &out->exp);
+    }
     if (rc == JWT_OK)
-        rc = jwt_claim_types(&obj, &out->exp);
-    if (rc == JWT_OK)
-        rc = jwt_claims_ok(&obj, keys, out->exp, now);
+        rc = jwt_claims_ok(&named, keys, out->exp, now);
     out->by_previous = rc == JWT_OK && key == &keys->previous;
     return rc;
 }

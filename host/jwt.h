@@ -7,13 +7,16 @@
  * else in the token; `exp` is required; `nbf`, `iss` and `aud` are checked. A failure is a
  * negative JWT_E* code whose jwt_reason() and jwt_message() say why without quoting the token.
  *
- * The header and payload are read by a strict JSON reader of our own (host/jwt_json.c): it
- * refuses a name given twice, so the claims we check are the claims a script reads. */
+ * The header and payload are read member by member by the host's JSON reader
+ * (host/json_read.h): it refuses a name given twice, so the claims we check are the claims a
+ * script reads. */
 #ifndef SPEEZY_JWT_H
 #define SPEEZY_JWT_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "json_read.h"
 
 /* Longest token verify reads and sign writes; a longer one is refused before any work. */
 #define JWT_MAX_LEN 8192
@@ -92,6 +95,9 @@ int jwt_sign(const jwt_keys_t *keys, const char *payload, size_t len, char *out,
 typedef struct {
     char payload[JWT_PAYLOAD_MAX]; /* the payload's JSON text, checked */
     size_t payload_len;
+    /* Its members as verify read them (the values point into payload: no copies of this
+     * struct): speezy.jwt builds the claims table from them without reading the text again. */
+    json_read_members_t claims;
     double exp;
     int by_previous; /* verified with JWT_SECRET_PREVIOUS */
 } jwt_verified_t;

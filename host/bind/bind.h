@@ -73,6 +73,10 @@ void bind_mark_array(lua_State *L, int idx);
 const char *bind_json_held(lua_State *L, size_t *len);
 /* json.decode(s) -> value | nil, "message at character N" (bind_json_decode.c) */
 int bind_json_decode(lua_State *L);
+/* Pushes a value json_read (host/json_read.h) read as json.decode would: 0, or a negative code
+ * after an out-of-memory (nothing pushed). */
+struct json_read_value;
+int bind_json_push_value(lua_State *L, const struct json_read_value *v);
 
 /* Registers every speezy.* C module in package.preload. */
 void bind_open_all(lua_State *L);

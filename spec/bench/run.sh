@@ -24,8 +24,10 @@
 #                             Redis, latency of a lone job: spec/bench/queue.sh (its settings are
 #                             BENCH_QUEUE_*; run it alone for the queue only)
 #
-# Each server runs alone, pinned to CPU 0 (speezy with WORKERS=1); wrk -t1 -c64 runs on CPU 1.
-# Each stack and scenario is measured BENCH_REPEAT times on the same warm server; the row
+# Each server runs pinned to CPU 0 (speezy with WORKERS=1); wrk -t1 -c64 runs on CPU 1.
+# Each stack and scenario is measured BENCH_REPEAT times on the same warm server; S1 and S2 of
+# a stack run on two servers up together, their runs alternating (S1, S2, S1, S2...), since
+# the S2 target compares them and a shared machine changes speed from minute to minute. A row
 # reports the median run by server CPU µs per request (utime+stime of every process of the
 # server over the run, from /proc/PID/stat, divided by the requests wrk completed), with the
 # runs' range next to it, and that run's req/s and p99; non-2xx and socket errors add up over
@@ -69,7 +71,7 @@ SERVER_PID=
 ROWS=()
 
 cleanup() {
-    stop_server
+    stop_all
     if [[ -d $TMP/servers ]]; then
         spec/tools/servers.sh destroy "$TMP/servers" >/dev/null 2>&1 || true
     fi
@@ -117,11 +119,16 @@ STORE_ID=
 STORE_BODY='{"name":"My Store","description":"Best store in town","phone":"9876543210","address":{"street":"123 Main St","city":"CityName","state":"StateName","postalCode":"123456","country":"CountryName","latitude":12.3456,"longitude":78.9012}}'
 
 # --- measuring ------------------------------------------------------------------------------
+# A server under measure lives in a slot named "stack-scenario": its PID, port, idle RSS and the
+# runs measured on it. Two slots may be up at once (S1 and S2 of one stack, interleaved).
+SERVER_PID= # the slot being started or stopped
+declare -A SLOT_PID SLOT_PORT SLOT_RSS SLOT_WORKER SLOT_RUNS SLOT_NON2XX SLOT_ERRS SLOT_SCRIPT
+
 # The server's PID and every descendant's.
 server_pids() { tree_pids "$SERVER_PID"; }
 
 # utime + stime (clock ticks) summed over the server's processes.
-cpu_ticks() { tree_ticks "$SERVER_PID"; }
+cpu_ticks() { tree_ticks "${1:-$SERVER_PID}"; }
 
 rss_kb() { # [pid...] (default: all of the server's)
     local pid total=0 kb pids=("$@")
@@ -146,6 +153,17 @@ stop_server() {
     kill -KILL $pids 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
+}
+
+# Every slot still up (an interrupted run).
+stop_all() {
+    local slot
+    stop_server
+    for slot in "${!SLOT_PID[@]}"; do
+        SERVER_PID=${SLOT_PID[$slot]}
+        stop_server
+        unset "SLOT_PID[$slot]"
+    done
 }
 
 start_server() { # stack scenario port
@@ -226,14 +244,15 @@ probe() { # stack scenario port path
     return 2
 }
 
-# Runs one stack on one scenario and appends a result row.
-measure() { # stack scenario path [wrk script]
-    local stack=$1 scenario=$2 path=$3 script=${4:-} port out
+# Starts a slot's server and checks it: "up" or a failed row in ROWS.
+slot_up() { # stack scenario path [wrk script]
+    local stack=$1 scenario=$2 path=$3 script=${4:-} slot=$1-$2 port
     port=$(free_port)
+    SERVER_PID=
     if ! start_server "$stack" "$scenario" "$port"; then
         ROWS+=("$scenario|$stack|failed to start||||||")
         stop_server
-        return
+        return 1
     fi
     # Only answers as the route gives them are measured: a refused token would time the 401.
     local rc=0
@@ -245,54 +264,97 @@ measure() { # stack scenario path [wrk script]
             ROWS+=("$scenario|$stack|probe failed||||||")
         fi
         stop_server
-        return
+        return 1
     fi
-    local token=$TOKEN
-    [[ $scenario != s6 ]] || token=$OWNER_TOKEN
-    local wrk_args=(-t1 -c"$CONNS" --timeout 5s)
-    [[ -n $script ]] && wrk_args+=(-s "$script")
-    local url="http://127.0.0.1:$port$path"
-    local rss_idle worker_idle=""
     sleep 0.5
-    rss_idle=$(rss_kb)
+    SLOT_PID[$slot]=$SERVER_PID
+    SLOT_PORT[$slot]=$port
+    SLOT_SCRIPT[$slot]=$script
+    SLOT_RSS[$slot]=$(rss_kb)
+    SLOT_WORKER[$slot]=""
     if [[ $stack == speezy ]]; then
         # shellcheck disable=SC2046
-        worker_idle=$(rss_kb $(pgrep -P "$SERVER_PID" | head -n1))
+        SLOT_WORKER[$slot]=$(rss_kb $(pgrep -P "$SERVER_PID" | head -n1))
     fi
-    BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI BENCH_TOKEN=$token BENCH_KEY_PREFIX=$stack-$$-warm \
-        taskset -c 1 wrk "${wrk_args[@]}" -d2s "$url" >/dev/null
-    # Each run: "µs/req req/s p99"; non-2xx and socket errors add up over the runs.
-    local runs=() i t0 t1 reqs rps p99 us non2xx=0 errs=0 n e
-    for ((i = 1; i <= REPEAT; i++)); do
-        t0=$(cpu_ticks)
-        out=$(BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI BENCH_TOKEN=$token \
-            BENCH_KEY_PREFIX=$stack-$$-$i taskset -c 1 \
-            wrk "${wrk_args[@]}" -d"${DURATION}s" --latency "$url")
-        t1=$(cpu_ticks)
-        echo "$out" >"$TMP/wrk-$stack-$scenario-$i.out"
-        reqs=$(awk '/requests in/ {print $1}' <<<"$out")
-        rps=$(awk '/Requests\/sec:/ {printf "%d", $2}' <<<"$out")
-        p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-        n=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-        e=$(sed -nE 's/.*Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+).*/\1+\2+\3+\4/p' <<<"$out")
-        non2xx=$((non2xx + ${n:-0}))
-        errs=$((errs + ${e:-0}))
-        us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="${reqs:-0}" \
-            'BEGIN { if (n > 0) printf "%.1f", d * 1e6 / hz / n; else print "-" }')
-        runs+=("$us ${rps:-0} ${p99:--}")
-    done
-    local rss_after rss_col median spread
+    SLOT_RUNS[$slot]=""
+    SLOT_NON2XX[$slot]=0
+    SLOT_ERRS[$slot]=0
+    SERVER_PID=
+    slot_wrk "$slot" "$path" 2 >/dev/null # warm-up
+}
+
+# wrk on a slot's server for SECONDS: its output.
+slot_wrk() { # slot path seconds
+    local slot=$1 wrk_args=(-t1 -c"$CONNS" --timeout 5s) token=$TOKEN
+    [[ -n ${SLOT_SCRIPT[$slot]} ]] && wrk_args+=(-s "${SLOT_SCRIPT[$slot]}")
+    [[ $slot != *-s6 ]] || token=$OWNER_TOKEN
+    # BENCH_KEY_PREFIX: S6's Idempotency-Keys stay unique across runs and servers
+    BENCH_ID_LO=$ID_LO BENCH_ID_HI=$ID_HI BENCH_TOKEN=$token \
+        BENCH_KEY_PREFIX=$slot-$$-$RANDOM$RANDOM taskset -c 1 wrk "${wrk_args[@]}" \
+        -d"$3s" --latency "http://127.0.0.1:${SLOT_PORT[$slot]}$2"
+}
+
+# One measured run on a slot: "µs/req req/s p99" appended to its runs.
+slot_run() { # slot path round
+    local slot=$1 out t0 t1 reqs rps p99 us n e pid=${SLOT_PID[$1]}
+    t0=$(cpu_ticks "$pid")
+    out=$(slot_wrk "$slot" "$2" "$DURATION")
+    t1=$(cpu_ticks "$pid")
+    echo "$out" >"$TMP/wrk-$slot-$3.out"
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    rps=$(awk '/Requests\/sec:/ {printf "%d", $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    n=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+    e=$(sed -nE 's/.*Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+).*/\1+\2+\3+\4/p' <<<"$out")
+    SLOT_NON2XX[$slot]=$((SLOT_NON2XX[$slot] + ${n:-0}))
+    SLOT_ERRS[$slot]=$((SLOT_ERRS[$slot] + ${e:-0}))
+    us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="${reqs:-0}" \
+        'BEGIN { if (n > 0) printf "%.1f", d * 1e6 / hz / n; else print "-" }')
+    SLOT_RUNS[$slot]+="$us ${rps:-0} ${p99:--}"$'\n'
+}
+
+# Stops a slot's server and appends its row: the median run by CPU per request speaks for it,
+# the range shows the noise.
+slot_down() { # slot
+    local slot=$1 scenario=${1#*-} stack=${1%%-*} rss_after rss_col median spread us rps p99
+    SERVER_PID=${SLOT_PID[$slot]}
     rss_after=$(rss_kb)
     stop_server
-    # The median run by CPU per request speaks for the stack; the spread shows the noise.
-    median=$(printf '%s\n' "${runs[@]}" | sort -n | awk -v m=$(((REPEAT + 1) / 2)) 'NR == m')
-    spread=$(printf '%s\n' "${runs[@]}" | sort -n | awk 'NR == 1 {lo = $1} {hi = $1}
+    unset "SLOT_PID[$slot]"
+    median=$(printf '%s' "${SLOT_RUNS[$slot]}" | sort -n | awk -v m=$(((REPEAT + 1) / 2)) 'NR == m')
+    spread=$(printf '%s' "${SLOT_RUNS[$slot]}" | sort -n | awk 'NR == 1 {lo = $1} {hi = $1}
         END { if (NR > 1) printf " (%s–%s)", lo, hi }')
     read -r us rps p99 <<<"$median"
-    rss_col=$(awk -v a="$rss_idle" -v w="$worker_idle" \
+    rss_col=$(awk -v a="${SLOT_RSS[$slot]}" -v w="${SLOT_WORKER[$slot]}" \
         'BEGIN { printf "%.1f", a / 1024; if (w != "") printf " (worker %.1f)", w / 1024 }')
-    ROWS+=("$scenario|$stack|$rps|$p99|$us$spread|$rss_col|$(awk -v a="$rss_after" 'BEGIN{printf "%.1f", a/1024}')|$non2xx|$errs")
+    ROWS+=("$scenario|$stack|$rps|$p99|$us$spread|$rss_col|$(awk -v a="$rss_after" 'BEGIN{printf "%.1f", a/1024}')|${SLOT_NON2XX[$slot]}|${SLOT_ERRS[$slot]}")
     say "$scenario $stack: $rps req/s, p99 $p99, $us$spread µs/req"
+}
+
+# Runs one stack on one scenario and appends a result row.
+measure() { # stack scenario path [wrk script]
+    local i
+    slot_up "$@" || return 0
+    for ((i = 1; i <= REPEAT; i++)); do
+        slot_run "$1-$2" "$3" "$i"
+    done
+    slot_down "$1-$2"
+}
+
+# S1 and S2 of one stack, their runs alternating (S1, S2, S1, S2...) so that the machine's
+# phases weigh on both alike: the S2 target compares the two. Both servers stay up, pinned to
+# the same CPU; only the one wrk drives uses it.
+measure_s1_s2() { # stack
+    local i up1=0 up2=0
+    slot_up "$1" s1 /hello && up1=1
+    slot_up "$1" s2 /claims "$BENCH/wrk/bearer.lua" && up2=1
+    for ((i = 1; i <= REPEAT; i++)); do
+        ((up1)) && slot_run "$1-s1" /hello "$i"
+        ((up2)) && slot_run "$1-s2" /claims "$i"
+    done
+    ((up1)) && slot_down "$1-s1"
+    ((up2)) && slot_down "$1-s2"
+    return 0
 }
 
 path_of() {
@@ -315,8 +377,17 @@ fi
 if [[ $HTTP_SCENARIOS == *s2* || $HTTP_SCENARIOS == *s5* ]]; then
     bench_token || say "S2 and S5 will fail"
 fi
+INTERLEAVED=0
+[[ " $HTTP_SCENARIOS " == *" s1 "* && " $HTTP_SCENARIOS " == *" s2 "* ]] && INTERLEAVED=1
 for scenario in $HTTP_SCENARIOS; do
     if [[ $scenario != s1 && $scenario != s2 ]] && ((DATA_READY == 0)); then
+        continue
+    fi
+    if ((INTERLEAVED)) && [[ $scenario == s1 || $scenario == s2 ]]; then
+        [[ $scenario == s1 ]] || continue
+        for stack in $STACKS; do
+            measure_s1_s2 "$stack"
+        done
         continue
     fi
     script=""
@@ -371,8 +442,21 @@ target() { # label numerator denominator what [limit]
         printf "\n"
     }'
 }
+# Each round of the alternation: S2's CPU per request over that of the S1 run just before it.
+round_ratios() { # stack label
+    [[ -n ${SLOT_RUNS[$1-s1]:-} && -n ${SLOT_RUNS[$1-s2]:-} ]] || return 0
+    local ratios
+    ratios=$(paste -d' ' <(printf '%s' "${SLOT_RUNS[$1-s1]}" | awk '{print $1}') \
+        <(printf '%s' "${SLOT_RUNS[$1-s2]}" | awk '{print $1}') |
+        awk '$1 + 0 > 0 && $2 + 0 > 0 { printf "%.2f\n", $2 / $1 }')
+    [[ -n $ratios ]] || return 0
+    echo "$2 per round (S2 / the S1 before it): $(xargs <<<"$ratios"); median $(sort -n <<<"$ratios" |
+        awk '{ r[NR] = $1 } END { printf "%.2f", NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }')x"
+}
 target S2 "$(cpu_of s2 speezy)" "$(cpu_of s1 speezy)" "speezy's S1 CPU per request" 1.25
 target "S2 (Fastify)" "$(cpu_of s2 fastify)" "$(cpu_of s1 fastify)" "Fastify's S1 CPU per request"
+round_ratios speezy S2
+round_ratios fastify "S2 (Fastify)"
 target S5 "$(cpu_of s5 speezy)" "$(cpu_of s5 fastify)" "Fastify's CPU per request" 0.25
 # #16: S6 against Fastify; S7 reports the options' cost (schema, auth) over the twin without
 target S6 "$(cpu_of s6 speezy)" "$(cpu_of s6 fastify)" "Fastify's CPU per request" 0.35

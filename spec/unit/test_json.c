@@ -1,4 +1,5 @@
-/* test_json.c — the JSON writer (host/json.c) and the logger built on it (host/log.c).
+/* test_json.c — the JSON writer (host/json.c) and the logger built on it (host/log.c), and
+ * the JSON reader (host/json_read.c) that speezy.json.decode and jwt read with.
  *
  * The property test writes random documents — strings of random bytes (invalid UTF-8, NULs,
  * quotes, controls, "</", up to megabytes long), integers, doubles with random bits, nesting
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "bind/bind.h"
+#include "json_read.h"
 #include "json_check.h"
 #include "log.h"
 #include "test.h"
@@ -554,6 +557,330 @@ TEST(log_lines_are_json)
     }
 }
 
+/* ---- the reader --------------------------------------------------------------------------- */
+
+/* json_read's verdict on text as json.decode words it: "OK" or "message at character N". */
+static const char *read_verdict(const char *text)
+{
+    static char out[128];
+    json_reader_t r;
+    if (json_read(&r, text, strlen(text), NULL, NULL) == JSON_READ_OK)
+        return "OK";
+    snprintf(out, sizeof out, "%s at character %d", r.err, (int)(r.p - text) + 1);
+    return out;
+}
+
+/* Scripts and specs read these messages and positions (json.decode's "at character N"): the
+ * table is what the decoder said before the reader was shared. */
+TEST(reader_refusals_say_what_and_where)
+{
+    static const char *const cases[][2] = {
+        {"", "unexpected end of input at character 1"},
+        {" ", "unexpected end of input at character 2"},
+        {"{", "expected a string key in object at character 2"},
+        {"[1,]", "invalid number at character 4"},
+        {"{\"a\" 1}", "expected ':' after object key at character 7"},
+        {"tru", "invalid literal at character 1"},
+        {"nul", "invalid literal at character 1"},
+        {"01", "unexpected data after the value at character 2"},
+        {"1.", "invalid number at character 3"},
+        {"-", "invalid number at character 2"},
+        {"1e+", "invalid number at character 4"},
+        {"\"\\x\"", "invalid escape in string at character 4"},
+        {"\"\\u12\"", "invalid \\u escape at character 4"},
+        {"\"\\ud800\"", "unpaired surrogate in \\u escape at character 8"},
+        {"\"\\udc00x\"", "unpaired surrogate in \\u escape at character 8"},
+        {"\"\\ud800\\u0041\"", "unpaired surrogate in \\u escape at character 8"},
+        {"\"a\nb\"", "control character in string at character 4"},
+        {"\"\x1f\"", "control character in string at character 3"},
+        {"\" \x7f\xff\"", "OK"},
+        {"\"abc", "unterminated string at character 5"},
+        {"\"ab\\", "unterminated string at character 5"},
+        {"[1] 2", "unexpected data after the value at character 5"},
+        {"{1:2}", "expected a string key in object at character 2"},
+        {"1e999", "number out of range at character 6"},
+        {"[1 2]", "expected ',' or ']' in array at character 5"},
+        {"{\"a\":1 \"b\":2}", "expected ',' or '}' in object at character 9"},
+        {"{\"a\":1,}", "expected a string key in object at character 8"},
+        {"{\"a\"", "expected ':' after object key at character 5"},
+        {"[", "unexpected end of input at character 2"},
+        {"{\"a\":}", "invalid number at character 6"},
+        {"12345678901234567890123456789012345678901234567890123456789012345",
+         "number too long at character 66"},
+        {" {\"a\":[1,-2.5e3,true,false,null,\"\\u00e9\\ud83d\\ude00\",{}]} ", "OK"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_STR(read_verdict(cases[i][0]), cases[i][1]);
+}
+
+/* Nothing deeper than JSON_READ_MAX_DEPTH (the outermost value is at 0): a number inside 64
+ * brackets, an empty array inside 64 more, and no deeper. */
+static const char *nested(int brackets, const char *inside)
+{
+    static char text[2 * 70 + 2];
+    size_t n = 0;
+    for (int i = 0; i < brackets; i++)
+        text[n++] = '[';
+    n += (size_t)sprintf(text + n, "%s", inside);
+    for (int i = 0; i < brackets; i++)
+        text[n++] = ']';
+    text[n] = '\0';
+    return text;
+}
+
+TEST(reader_bounds_nesting)
+{
+    CHECK_STR(read_verdict(nested(64, "1")), "OK");
+    CHECK_STR(read_verdict(nested(65, "1")), "nested too deep at character 66");
+    CHECK_STR(read_verdict(nested(65, "")), "OK");
+    CHECK_STR(read_verdict(nested(66, "")), "nested too deep at character 66");
+    CHECK_STR(read_verdict(nested(67, "{}")), "nested too deep at character 66");
+}
+
+/* What a sink sees: each value once it is complete, with its depth, keys before values. */
+typedef struct {
+    char log[512];
+} sink_log_t;
+
+static void sink_note(json_reader_t *r, const char *what, const json_read_value_t *v, int depth)
+{
+    sink_log_t *s = r->ud;
+    size_t n = strlen(s->log);
+    snprintf(s->log + n, sizeof s->log - n, "%s%d:%.*s ", what, depth, (int)(v->end - v->at),
+             v->at);
+}
+static int sink_open(json_reader_t *r, const json_read_value_t *v, int depth)
+{
+    sink_note(r, "open", &(json_read_value_t){.at = v->at, .end = v->at + 1}, depth);
+    return 0;
+}
+static int sink_key(json_reader_t *r, const json_read_value_t *v, int depth)
+{
+    sink_note(r, "key", v, depth);
+    return 0;
+}
+static int sink_value(json_reader_t *r, const json_read_value_t *v, int depth)
+{
+    sink_note(r, "value", v, depth);
+    /* a sink's own code stops the read and comes back as it is */
+    return v->type == JSON_READ_NUMBER && v->number == 13 ? -42 : 0;
+}
+
+TEST(reader_hands_each_value_to_the_sink)
+{
+    static const json_read_sink_t sink = {sink_open, sink_key, sink_value};
+    static const char text[] = "{\"a\":[1,\"x\\n\"],\"b\":null}";
+    sink_log_t s = {""};
+    json_reader_t r;
+    CHECK(json_read(&r, text, strlen(text), &sink, &s) == JSON_READ_OK);
+    CHECK_STR(s.log, "open0:{ key1:a open1:[ value2:1 value2:x\\n value1:[1,\"x\\n\"] key1:b "
+                     "value1:null value0:{\"a\":[1,\"x\\n\"],\"b\":null} ");
+    s.log[0] = '\0';
+    CHECK(json_read(&r, "[12,13,14]", 10, &sink, &s) == -42);
+    CHECK_STR(s.log, "open0:[ value1:12 value1:13 ");
+}
+
+TEST(reader_unescapes_and_compares_strings)
+{
+    static const char text[] = "[\"plain\",\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\",\"\\u00e9\\u20ac"
+                               "\\ud83d\\ude00\\u0000\",\"spe\\u0065zy\"]";
+    const char *cursor = NULL;
+    json_read_value_t v[4];
+    json_reader_t r;
+    CHECK(json_read(&r, text, strlen(text), NULL, NULL) == JSON_READ_OK);
+    json_read_value_t arr = {JSON_READ_ARRAY, text, text + strlen(text), 0, 0};
+    for (int i = 0; i < 4; i++)
+        CHECK(json_read_array_next(&arr, &cursor, &v[i]) == 1 && v[i].type == JSON_READ_STRING);
+    CHECK(json_read_array_next(&arr, &cursor, &v[0]) == 0);
+    char out[64];
+    CHECK(!v[0].escaped && v[1].escaped && v[2].escaped && v[3].escaped);
+    CHECK(json_read_unescape(&v[0], out) == 5 && memcmp(out, "plain", 5) == 0);
+    CHECK(json_read_unescape(&v[1], out) == 12 && memcmp(out, "a\"b\\c/d\b\f\n\r\t", 12) == 0);
+    CHECK(json_read_unescape(&v[2], out) == 10 &&
+          memcmp(out, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\0", 10) == 0);
+    CHECK(json_read_string_is(&v[0], "plain", 5));
+    CHECK(!json_read_string_is(&v[0], "plai", 4));
+    CHECK(!json_read_string_is(&v[0], "plainer", 7));
+    CHECK(!json_read_string_is(&v[0], "plane", 5));
+    CHECK(json_read_string_is(&v[3], "speezy", 6));
+    CHECK(!json_read_string_is(&v[3], "speezz", 6));
+    CHECK(!json_read_string_is(&v[3], "spe\\u0065zy", 11));
+}
+
+/* Integers of up to 15 digits skip strtod: the same doubles, -0 included. */
+static double read_number(const char *text)
+{
+    json_reader_t r;
+    double got = NAN;
+    json_read_value_t v;
+    const char *cursor = NULL;
+    char arr[80];
+    snprintf(arr, sizeof arr, "[%s]", text);
+    json_read_value_t whole = {JSON_READ_ARRAY, arr, arr + strlen(arr), 0, 0};
+    if (json_read(&r, arr, strlen(arr), NULL, NULL) == JSON_READ_OK &&
+        json_read_array_next(&whole, &cursor, &v) && v.type == JSON_READ_NUMBER)
+        got = v.number;
+    return got;
+}
+
+TEST(reader_numbers_are_strtods)
+{
+    static const char *const texts[] = {
+        "0",
+        "-0",
+        "7",
+        "-7",
+        "1700000900",
+        "999999999999999",
+        "-999999999999999",
+        "1234567890123456",
+        "9007199254740993",
+        "98765432109876543210",
+        "0.1",
+        "1e2",
+        "-2.5e3",
+        "123456789012345678901",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        double want = strtod(texts[i], NULL), got = read_number(texts[i]);
+        CHECK(memcmp(&want, &got, sizeof want) == 0);
+    }
+    CHECK(signbit(read_number("-0")));
+}
+
+static const char *members_verdict(const char *text, json_read_members_t *obj)
+{
+    switch (json_read_members(text, strlen(text), obj)) {
+    case JSON_READ_OK:
+        return "ok";
+    case JSON_READ_ETOOLONG:
+        return "too long";
+    case JSON_READ_EDUPLICATE:
+        return "duplicate";
+    default:
+        return "malformed";
+    }
+}
+
+TEST(members_lists_one_object)
+{
+    static json_read_members_t obj;
+    CHECK_STR(members_verdict(
+                  " {\"exp\":1.5e3,\"e\\u0078t\":[1,{\"exp\":2}],\"eat\":\"x\",\"\":0} ", &obj),
+              "ok");
+    CHECK(obj.count == 4);
+    const json_read_value_t *v = json_read_member(&obj, "exp", 3);
+    CHECK(v && v->type == JSON_READ_NUMBER && v->number == 1500);
+    v = json_read_member(&obj, "ext", 3); /* found by its unescaped name */
+    CHECK(v && v->type == JSON_READ_ARRAY && v->end - v->at == 13);
+    /* same length, same first letter, another name */
+    v = json_read_member(&obj, "eat", 3);
+    CHECK(v && json_read_string_is(v, "x", 1));
+    CHECK(json_read_member(&obj, "ea", 2) == NULL);
+    CHECK(json_read_member(&obj, "eax", 3) == NULL);
+    CHECK(json_read_member(&obj, "xat", 3) == NULL);
+    v = json_read_member(&obj, "", 0);
+    CHECK(v && v->number == 0);
+    CHECK_STR(members_verdict("{}", &obj), "ok");
+    CHECK(obj.count == 0);
+}
+
+TEST(members_refuses_what_a_checker_and_a_script_would_read_apart)
+{
+    static json_read_members_t obj;
+    CHECK_STR(members_verdict("{\"exp\":1,\"exp\":2}", &obj), "duplicate");
+    CHECK_STR(members_verdict("{\"exp\":1,\"e\\u0078p\":2}", &obj), "duplicate");
+    CHECK_STR(members_verdict("{\"a\":{\"b\":1,\"b\":2}}", &obj), "ok"); /* only its own */
+    static const char *const bad[] = {"[]", "1", "\"{}\"", "null", "{\"a\":1", "{\"a\":1}x", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_STR(members_verdict(bad[i], &obj), "malformed");
+    /* 128 members, then 129 */
+    static char text[JSON_READ_MEMBERS_TEXT + 1];
+    size_t n = 0;
+    text[n++] = '{';
+    for (int i = 0; i < JSON_READ_MEMBERS_MAX + 1; i++)
+        n += (size_t)sprintf(text + n, "%s\"m%d\":%d", i ? "," : "", i, i);
+    text[n++] = '}';
+    text[n] = '\0';
+    CHECK_STR(members_verdict(text, &obj), "too long");
+    char *last = strrchr(text, ',');
+    strcpy(last, "}");
+    CHECK_STR(members_verdict(text, &obj), "ok");
+    CHECK(obj.count == JSON_READ_MEMBERS_MAX);
+    /* the text bound */
+    memset(text, ' ', sizeof text - 1);
+    memcpy(text, "{}", 2);
+    CHECK(json_read_members(text, JSON_READ_MEMBERS_TEXT, &obj) == JSON_READ_OK);
+    CHECK(json_read_members(text, JSON_READ_MEMBERS_TEXT + 1, &obj) == JSON_READ_ETOOLONG);
+}
+
+/* ---- a token's claims, member by member --------------------------------------------------- */
+
+/* Whether the Lua values at a and b are the same JSON value (arrays keep their metatable). */
+static int same_lua(lua_State *L, int a, int b)
+{
+    if (lua_type(L, a) != lua_type(L, b))
+        return 0;
+    if (lua_type(L, a) != LUA_TTABLE)
+        return lua_rawequal(L, a, b) ||
+               (lua_isnumber(L, a) && lua_tonumber(L, a) == lua_tonumber(L, b));
+    int ma = lua_getmetatable(L, a), mb = lua_getmetatable(L, b), same = ma == mb;
+    if (ma && mb)
+        same = lua_rawequal(L, -1, -2);
+    lua_pop(L, ma + mb);
+    int na = 0, nb = 0;
+    lua_pushnil(L);
+    while (same && lua_next(L, a)) {
+        na++;
+        lua_pushvalue(L, -2);
+        lua_rawget(L, b);
+        same = same_lua(L, lua_gettop(L) - 1, lua_gettop(L));
+        lua_pop(L, same ? 2 : 3);
+    }
+    lua_pushnil(L);
+    while (same && lua_next(L, b)) {
+        nb++;
+        lua_pop(L, 1);
+    }
+    return same && na == nb;
+}
+
+/* speezy.jwt builds a verified token's claims from the members jwt read
+ * (bind_json_push_value): the table json.decode makes of the same text. */
+TEST(members_push_as_json_decode_reads_them)
+{
+    static char long_escaped[1024]; /* 100 times 9 characters, and the braces */
+    size_t n = (size_t)sprintf(long_escaped, "{\"s\":\"");
+    for (int i = 0; i < 100; i++)
+        n += (size_t)sprintf(long_escaped + n, "a\\u00e9\\n");
+    sprintf(long_escaped + n, "\"}");
+    const char *const texts[] = {
+        "{\"sub\":1,\"role\":\"STORE_OWNER\",\"sid\":\"s9\",\"iat\":1700000000,\"exp\":1700000900,"
+        "\"iss\":\"speezy\",\"aud\":[\"speezy\"],\"jti\":\"x\"}",
+        "{\"e\\u0078p\":-0,\"a\\\"b\":\"<\\/script>\\t\\ud83d\\ude00\",\"n\":[1,[],{},null,true],"
+        "\"o\":{\"k\":{\"x\":[false]}},\"f\":-2.5e-3,\"z\":null,\"t\":true,\"\":\"\"}",
+        long_escaped,
+    };
+    static json_read_members_t obj;
+    lua_State *L = luaL_newstate();
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        lua_settop(L, 0);
+        lua_pushcfunction(L, bind_json_decode);
+        lua_pushstring(L, texts[i]);
+        lua_call(L, 1, 1);
+        CHECK(lua_istable(L, 1));
+        CHECK(json_read_members(texts[i], strlen(texts[i]), &obj) == JSON_READ_OK);
+        lua_createtable(L, 0, obj.count);
+        for (int m = 0; m < obj.count; m++) {
+            lua_pushlstring(L, obj.member[m].name, obj.member[m].name_len);
+            CHECK(bind_json_push_value(L, &obj.member[m].value) == JSON_READ_OK);
+            lua_rawset(L, -3);
+        }
+        CHECK(same_lua(L, 1, 2));
+    }
+    lua_close(L);
+}
+
 int main(void)
 {
     const char *seed = getenv("SPEEZY_JSON_SEED");
@@ -566,5 +893,13 @@ int main(void)
     RUN(buffer_grows_from_caller_storage);
     RUN(numbers_read_back_as_the_same_double);
     RUN(log_lines_are_json);
+    RUN(reader_refusals_say_what_and_where);
+    RUN(reader_bounds_nesting);
+    RUN(reader_hands_each_value_to_the_sink);
+    RUN(reader_unescapes_and_compares_strings);
+    RUN(reader_numbers_are_strtods);
+    RUN(members_lists_one_object);
+    RUN(members_refuses_what_a_checker_and_a_script_would_read_apart);
+    RUN(members_push_as_json_decode_reads_them);
     return test_summary();
 }
