@@ -83,9 +83,12 @@ describe("GET /openapi.json", function()
     assert.is_nil(before.paths["/store/{id}/hours"])
     h.write_file(dir .. "/routes/hours.lua", [[
 local app = require "speezy.app"
-app.get("/store/:id/hours", { summary = "Opening hours",
+app.get("/store/:id/hours", { summary = "Opening hours", deprecated = true,
+  params = { type = "object", properties = { id = { type = "integer", minimum = 1 } } },
   query = { type = "object", properties = { day = { type = "string",
     enum = { "mon", "tue" } } } } }, function() return 200, {} end)
+app.get("/store/:id/hours/:day", function() return 200, {} end)
+app.route("PURGE", "/store/:id/cache", function() return 200, {} end)
 ]])
     h.write_file(dir .. "/app.lua", h.read_file(dir .. "/app.lua") .. 'require "routes.hours"\n')
     srv:reload()
@@ -96,6 +99,13 @@ app.get("/store/:id/hours", { summary = "Opening hours",
     local names = {}
     for _, p in ipairs(op.parameters) do names[#names + 1] = p["in"] .. ":" .. p.name end
     assert.same({ "path:id", "query:day" }, names)
+    assert.is_true(op.deprecated)
+    assert.same({ type = "integer", minimum = 1 }, op.parameters[1].schema)
+    -- a :name no schema declares is a string; a method OpenAPI has no field for is left out
+    local day = after.paths["/store/{id}/hours/{day}"].get.parameters
+    assert.same({ "id", "day" }, { day[1].name, day[2].name })
+    assert.equal("string", day[2].schema.type)
+    assert.is_nil(after.paths["/store/{id}/cache"])
     assert.are_not.equal(before.info.version, after.info.version)
   end)
 end)

@@ -49,36 +49,33 @@ local COMPONENTS = {
   },
 }
 
+local OPERATIONS = { get = true, put = true, post = true, delete = true, options = true,
+                     head = true, patch = true, trace = true }
+
 -- /store/:id -> /store/{id}
 local function template(path)
   return (path:gsub(":([^/]+)", "{%1}"))
 end
 
--- One parameter per property of a params or query schema, or per :name of the path when the
--- route declares no params schema (then a string).
+-- The path's :names (typed by the params schema when it declares them, else strings), one
+-- query parameter per property of the query schema, and the Idempotency-Key header.
 local function parameters(route)
-  local out = {}
-  local o = route.options
-  local function add(where, s)
-    local required = {}
-    for _, name in ipairs(s.required or {}) do required[name] = true end
-    local names = {}
-    for name in pairs(s.properties or {}) do names[#names + 1] = name end
+  local out, o = {}, route.options
+  local typed = o.params and o.params.properties or {}
+  for name in route.path:gmatch(":([^/]+)") do
+    out[#out + 1] = { name = name, ["in"] = "path", required = true,
+                      schema = typed[name] or { type = "string" } }
+  end
+  if o.query then
+    local required, names = {}, {}
+    for _, name in ipairs(o.query.required or {}) do required[name] = true end
+    for name in pairs(o.query.properties or {}) do names[#names + 1] = name end
     table.sort(names)
     for _, name in ipairs(names) do
-      out[#out + 1] = { name = name, ["in"] = where, required = where == "path" or required[name],
-                        schema = s.properties[name] }
+      out[#out + 1] = { name = name, ["in"] = "query", required = required[name] == true,
+                        schema = o.query.properties[name] }
     end
   end
-  if o.params then
-    add("path", o.params)
-  else
-    for name in route.path:gmatch(":([^/]+)") do
-      out[#out + 1] = { name = name, ["in"] = "path", required = true,
-                        schema = { type = "string" } }
-    end
-  end
-  if o.query then add("query", o.query) end
   if o.idempotent then
     out[#out + 1] = {
       name = "Idempotency-Key", ["in"] = "header", required = false,
@@ -94,6 +91,7 @@ local function operation(route)
   local o = route.options
   local op = {
     summary = o.summary, description = o.description, tags = o.tags,
+    deprecated = o.deprecated,
     responses = {
       ["2XX"] = { description = "Success: the envelope with the route's fields",
                   content = { ["application/json"] = {
@@ -132,9 +130,12 @@ end
 function M.document(routes, info)
   local paths = {}
   for _, route in ipairs(routes) do
-    local p = template(route.path)
-    paths[p] = paths[p] or {}
-    paths[p][route.method:lower()] = operation(route)
+    local method = route.method:lower()
+    if OPERATIONS[method] then -- OpenAPI has no place for other methods (app.route's PURGE)
+      local p = template(route.path)
+      paths[p] = paths[p] or {}
+      paths[p][method] = operation(route)
+    end
   end
   return {
     openapi = "3.1.0",
