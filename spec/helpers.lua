@@ -980,6 +980,14 @@ end
 
 -- The application's own scripts/ (phone login, stores ...) ---------------------------------
 
+-- A table's keys, sorted and joined by commas: a response's shape in one comparable string.
+function h.keys(t)
+  local list = {}
+  for k in pairs(t) do list[#list + 1] = k end
+  table.sort(list)
+  return table.concat(list, ",")
+end
+
 h.APP_JWT_SECRET = "spec-jwt-secret-0123456789abcdef0123456789"
 h.APP_OTP_SECRET = "spec-otp-secret-0123456789abcdef0123456789"
 

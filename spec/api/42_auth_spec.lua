@@ -20,13 +20,6 @@ local function me(srv, token)
   return srv:request{ path = "/user/me", headers = { Authorization = "Bearer " .. token } }
 end
 
-local function keys(t)
-  local list = {}
-  for k in pairs(t) do list[#list + 1] = k end
-  table.sort(list)
-  return table.concat(list, ",")
-end
-
 -- base64url of raw bytes and HMAC, through python3 (the harness has no crypto of its own)
 local function py(script, ...)
   local code, out = h.run({ "python3", "-c", script, ... })
@@ -93,17 +86,17 @@ describe("phone login", function()
     assert.equal(200, res.status, res.body)
     assert.same({ success = true, message = "OTP sent successfully", ttl = 120 }, res.json)
     local code, line = code_for(srv, e164(p), before)
-    assert.equal("at,body,otp,to", keys(line))
+    assert.equal("at,body,otp,to", h.keys(line))
     assert.truthy(code:match("^%d%d%d%d%d%d$"), code)
     assert.truthy(line.body:find(code, 1, true), line.body)
     assert.truthy(line.at:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d"), line.at)
 
     local v = verify(srv, { phone = p, otp = code, role = "CUSTOMER" })
     assert.equal(200, v.status, v.body)
-    assert.equal("accessToken,expires_in,refreshToken,success,user", keys(v.json))
+    assert.equal("accessToken,expires_in,refreshToken,success,user", h.keys(v.json))
     assert.equal(true, v.json.success)
     assert.equal(900, v.json.expires_in)
-    assert.equal("id,name,phone,role", keys(v.json.user))
+    assert.equal("id,name,phone,role", h.keys(v.json.user))
     assert.equal(cjson.null, v.json.user.name)
     assert.equal("CUSTOMER", v.json.user.role)
     assert.equal(e164(p), v.json.user.phone)
@@ -287,7 +280,7 @@ describe("phone login", function()
     local v = login(srv, phone())
     local r1 = srv:post_json("/auth/refresh", { refreshToken = v.refreshToken })
     assert.equal(200, r1.status, r1.body)
-    assert.equal("accessToken,expires_in,refreshToken,success,user", keys(r1.json))
+    assert.equal("accessToken,expires_in,refreshToken,success,user", h.keys(r1.json))
     assert.are_not.equal(v.refreshToken, r1.json.refreshToken)
     assert.same(v.user, r1.json.user)
     assert.equal(200, me(srv, r1.json.accessToken).status)

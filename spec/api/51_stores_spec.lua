@@ -23,13 +23,6 @@ local function create(srv, token, b, key)
                       body = type(b) == "string" and b or cjson.encode(b) }
 end
 
-local function keys(t)
-  local list = {}
-  for k in pairs(t) do list[#list + 1] = k end
-  table.sort(list)
-  return table.concat(list, ",")
-end
-
 -- The failing fields of a 400 VALIDATION_FAILED, as "field:rule" sorted.
 local function failures(res)
   local e = h.assert_error_envelope(res, 400, "VALIDATION_FAILED")
@@ -57,7 +50,7 @@ describe("stores", function()
     assert.equal(201, res.status, res.body)
     assert.is_true(res.json.success)
     local s = res.json.store
-    assert.equal("addressId,description,id,name,ownerId,phone", keys(s))
+    assert.equal("addressId,description,id,name,ownerId,phone", h.keys(s))
     assert.equal("My Store", s.name)
     assert.equal("Best store in town", s.description)
     assert.equal("+919876543210", s.phone) -- the login's rule and stored form
