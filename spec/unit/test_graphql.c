@@ -215,6 +215,27 @@ TEST(graphql_locations)
     free(got);
 }
 
+/* A node's column counts code points: a byte order mark and the UTF-8 of a string or comment
+ * before it on its line count one column each. */
+TEST(graphql_node_columns)
+{
+    gql_error_t err;
+    const char *text = "\xef\xbb\xbf{ f(a: \"\xc3\xa9\xf0\x9f\x98\x80\") b }";
+    gql_doc_t *doc = gql_parse(text, strlen(text), NULL, &err);
+    CHECK(doc != NULL);
+    const gql_node_t *f = gql_root(doc)->items.first->selection_set->items.first;
+    CHECK(f->line == 1 && f->column == 4);
+    CHECK(f->next->line == 1 && f->next->column == 15);
+    gql_free(doc);
+    /* a block string's lines are lines, its code points columns */
+    text = "{ a(x: \"\"\"\xc3\xa9\n\xc3\xa9\"\"\") b }";
+    doc = gql_parse(text, strlen(text), NULL, &err);
+    CHECK(doc != NULL);
+    f = gql_root(doc)->items.first->selection_set->items.first;
+    CHECK(f->next->line == 2 && f->next->column == 7);
+    gql_free(doc);
+}
+
 /* ---- Type system documents ---- */
 
 TEST(graphql_schema_and_scalars)
@@ -422,6 +443,8 @@ TEST(graphql_block_strings)
     CHECK_VALUE("\"\"\"a\r\n  b\r  c \\n \\\"\"\" \"\"\"",
                 "(StringValue \"a\nb\nc \\n \"\"\" \" block)");
     CHECK_VALUE("\"\"\"\"\"\"", "(StringValue \"\" block)");
+    /* blank lines at the start go, even when they hold white space */
+    CHECK_VALUE("\"\"\"   \n\n    a\n\"\"\"", "(StringValue \"a\" block)");
     CHECK_VALUE("\"\"\"  \n   \n\"\"\"", "(StringValue \"\" block)");
     CHECK_VALUE("\"\"\"\xc3\xa9 \"quoted\" \"\"\"", "(StringValue \"\xc3\xa9 \"quoted\" \" block)");
     CHECK_ERROR("{ f(a: \"\"\"abc\n\" ) }", "2:6 Syntax Error: Unterminated string.");
@@ -539,6 +562,7 @@ int main(void)
     RUN(graphql_values);
     RUN(graphql_keywords_are_names);
     RUN(graphql_locations);
+    RUN(graphql_node_columns);
     RUN(graphql_schema_and_scalars);
     RUN(graphql_object_and_interface_types);
     RUN(graphql_union_enum_input);
