@@ -1203,6 +1203,21 @@ static gql_node_t *gql_parse_definition(gql_parser_t *p, int is_const)
 
 /* ---- The entry points ---- */
 
+/* The parse proper; an error unwinds to its setjmp. Nothing of the caller's lives across it,
+ * so no local can be clobbered by the longjmp. */
+static int gql_run(gql_parser_t *p)
+{
+    if (setjmp(p->unwind))
+        return -1;
+    gql_advance(p);
+    gql_node_t *root = gql_node(p, GQL_DOCUMENT, &p->tok);
+    do
+        gql_push(&root->items, gql_parse_definition(p, 0));
+    while (!gql_optional(p, GQL_T_EOF));
+    p->doc->root = root;
+    return 0;
+}
+
 gql_doc_t *gql_parse(const char *text, size_t len, const gql_limits_t *limits, gql_error_t *err)
 {
     gql_doc_t *doc = calloc(1, sizeof *doc);
@@ -1225,18 +1240,12 @@ gql_doc_t *gql_parse(const char *text, size_t len, const gql_limits_t *limits, g
     p->lx.line = 1;
     p->max_depth = limits && limits->max_depth ? limits->max_depth : GQL_MAX_DEPTH_DEFAULT;
     p->max_tokens = limits && limits->max_tokens ? limits->max_tokens : GQL_MAX_TOKENS_DEFAULT;
-    if (setjmp(p->unwind)) {
-        free(p);
+    int rc = gql_run(p);
+    free(p);
+    if (rc) {
         gql_free(doc);
         return NULL;
     }
-    gql_advance(p);
-    gql_node_t *root = gql_node(p, GQL_DOCUMENT, &p->tok);
-    do
-        gql_push(&root->items, gql_parse_definition(p, 0));
-    while (!gql_optional(p, GQL_T_EOF));
-    doc->root = root;
-    free(p);
     return doc;
 }
 
