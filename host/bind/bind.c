@@ -154,6 +154,7 @@ void bind_open_all(lua_State *L)
         {"speezy.otp.core", luaopen_speezy_otp_core},
         {"speezy.sms.core", luaopen_speezy_sms_core},
         {"speezy.regex", luaopen_speezy_regex},
+        {"speezy.graphql.core", luaopen_speezy_graphql_core},
         {NULL, NULL},
     };
     lua_getglobal(L, "package");

@@ -94,5 +94,7 @@ int luaopen_speezy_jwt_core(lua_State *L);   /* bind_jwt.c */
 int luaopen_speezy_otp_core(lua_State *L);   /* bind_otp.c */
 int luaopen_speezy_sms_core(lua_State *L);   /* bind_sms.c */
 int luaopen_speezy_regex(lua_State *L);      /* bind_regex.c */
+/* bind_graphql.c */
+int luaopen_speezy_graphql_core(lua_State *L);
 
 #endif
