@@ -545,6 +545,18 @@ TEST(graphql_token_bound)
     free(s);
 }
 
+/* A refusal's code says whether the text is wrong or too big for the limits. */
+TEST(graphql_error_codes)
+{
+    gql_limits_t lim = {.max_depth = 2, .max_tokens = 4};
+    gql_error_t err;
+    CHECK(gql_parse("{ a(", 4, &lim, &err) == NULL && err.code == GQL_ESYNTAX);
+    gql_limits_t shallow = {.max_depth = 2};
+    CHECK(gql_parse("{a{b{c}}}", 9, &shallow, &err) == NULL && err.code == GQL_ELIMIT);
+    CHECK(gql_parse("{ a b c d }", 11, &lim, &err) == NULL && err.code == GQL_ELIMIT);
+    CHECK(gql_parse("{ \"x", 4, &lim, &err) == NULL && err.code == GQL_ESYNTAX);
+}
+
 TEST(graphql_kind_names)
 {
     CHECK_STR(gql_kind_name(GQL_DOCUMENT), "Document");
@@ -577,6 +589,7 @@ int main(void)
     RUN(graphql_ignored_tokens);
     RUN(graphql_depth_bound);
     RUN(graphql_token_bound);
+    RUN(graphql_error_codes);
     RUN(graphql_kind_names);
     return test_summary();
 }
