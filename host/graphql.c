@@ -22,6 +22,13 @@ typedef struct gql_chunk {
     _Alignas(16) unsigned char data[];
 } gql_chunk_t;
 
+/* Chunks of the usual size that recent parses freed, kept for the next parse of this thread
+ * (up to GQL_SPARE_MAX): handing them back to malloc lets it return the pages to the system,
+ * and faulting them in again cost a 16 KB document 6 ms instead of 0.1 ms. */
+#define GQL_SPARE_MAX (4u << 20)
+static _Thread_local gql_chunk_t *gql_spare;
+static _Thread_local size_t gql_spare_bytes;
+
 struct gql_doc {
     gql_chunk_t *chunks;
     gql_node_t *root;
@@ -120,7 +127,13 @@ static void *gql_alloc(gql_parser_t *p, size_t n)
     gql_chunk_t *c = p->doc->chunks;
     if (!c || c->size - c->used < n) {
         size_t size = n > GQL_CHUNK_MIN ? n : GQL_CHUNK_MIN;
-        c = malloc(sizeof *c + size);
+        if (size == GQL_CHUNK_MIN && gql_spare) {
+            c = gql_spare;
+            gql_spare = c->prev;
+            gql_spare_bytes -= GQL_CHUNK_MIN;
+        } else {
+            c = malloc(sizeof *c + size);
+        }
         if (!c)
             gql_fail_at(p, GQL_ENOMEM, p->tok.start, "Out of memory. Parsing aborted.");
         c->prev = p->doc->chunks;
@@ -1260,7 +1273,13 @@ void gql_free(gql_doc_t *doc)
         return;
     for (gql_chunk_t *c = doc->chunks, *prev; c; c = prev) {
         prev = c->prev;
-        free(c);
+        if (c->size == GQL_CHUNK_MIN && gql_spare_bytes + GQL_CHUNK_MIN <= GQL_SPARE_MAX) {
+            c->prev = gql_spare;
+            gql_spare = c;
+            gql_spare_bytes += GQL_CHUNK_MIN;
+        } else {
+            free(c);
+        }
     }
     free(doc);
 }
