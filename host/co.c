@@ -8,7 +8,12 @@
  * Threads whose function returned are kept in a small pool per lua_State and reused: a
  * returned LuaJIT thread can start a new function, and creating one per request is a
  * measurable share of a small request's cost. Threads that raised or were abandoned
- * mid-yield are never reused. */
+ * mid-yield are never reused.
+ *
+ * Light threads are cos like any other, linked into their owner's list so the owner's end
+ * cancels them. A thread that ends wakes its waiters with co_wake: while any co of the pool
+ * runs, a woken co waits in the pool's ready queue, which the outermost run empties before it
+ * returns to the loop. */
 #include "co.h"
 
 #include <lauxlib.h>
@@ -33,6 +38,13 @@ struct co_s {
     co_cancel_fn op_cancel;
     void *op;
     co_exit_hook_t *hooks;
+    uint64_t id;
+    co_t *owner;                   /* a thread's owner; NULL for an owner */
+    co_t *threads;                 /* an owner's unfinished threads */
+    co_t *sib_prev, *sib_next;     /* a thread's neighbours in its owner's list */
+    co_t *ready_prev, *ready_next; /* in the pool's ready queue, while queued */
+    int wake_n;                    /* values co_wake pushed, for the queued resume */
+    int queued;
     int running; /* inside lua_resume */
     int finished;
     int returned; /* the function returned: the thread can be reused */
@@ -49,6 +61,9 @@ struct co_pool {
     unsigned nfree;
     unsigned live;
     int closing;
+    int depth; /* runs in progress: nested when a thread starts or a binding resumes at once */
+    co_t *ready, *ready_tail;
+    uint64_t ids;
 };
 
 co_pool_t *co_pool_new(uv_loop_t *loop)
@@ -139,6 +154,7 @@ co_t *co_new(co_pool_t *pool, lua_State *L, co_kind_t kind, co_done_cb done, voi
         pool->live++;
     }
     co->deadline.data = co;
+    co->id = ++pool->ids;
     co->pool = pool;
     co->L = L;
     co->kind = kind;
@@ -162,7 +178,43 @@ co_kind_t co_kind(const co_t *co)
 
 void *co_userdata(const co_t *co)
 {
-    return co->ud;
+    return co->owner ? co->owner->ud : co->ud;
+}
+
+co_t *co_spawn(co_t *parent, co_done_cb done, void *ud)
+{
+    co_t *owner = co_owner(parent);
+    if (owner->finished)
+        return NULL;
+    co_t *co = co_new(parent->pool, parent->L, owner->kind, done, ud);
+    if (!co)
+        return NULL;
+    co->owner = owner;
+    co->sib_next = owner->threads;
+    if (owner->threads)
+        owner->threads->sib_prev = co;
+    owner->threads = co;
+    return co;
+}
+
+co_t *co_owner(co_t *co)
+{
+    return co->owner ? co->owner : co;
+}
+
+uint64_t co_id(const co_t *co)
+{
+    return co->id;
+}
+
+lua_State *co_main(const co_t *co)
+{
+    return co->L;
+}
+
+void *co_pending_op(const co_t *co, co_cancel_fn cancel)
+{
+    return co->op_cancel == cancel ? co->op : NULL;
 }
 
 co_t *co_of_thread(lua_State *L, int idx)
@@ -202,10 +254,44 @@ static void stop_deadline(co_t *co)
     uv_timer_stop(&co->deadline);
 }
 
+static void ready_remove(co_t *co)
+{
+    co_pool_t *p = co->pool;
+    if (co->ready_prev)
+        co->ready_prev->ready_next = co->ready_next;
+    else
+        p->ready = co->ready_next;
+    if (co->ready_next)
+        co->ready_next->ready_prev = co->ready_prev;
+    else
+        p->ready_tail = co->ready_prev;
+    co->ready_prev = co->ready_next = NULL;
+    co->queued = 0;
+}
+
+static void thread_unlink(co_t *co)
+{
+    if (co->sib_prev)
+        co->sib_prev->sib_next = co->sib_next;
+    else
+        co->owner->threads = co->sib_next;
+    if (co->sib_next)
+        co->sib_next->sib_prev = co->sib_prev;
+    co->sib_prev = co->sib_next = NULL;
+}
+
+static void abort_co(co_t *co, co_status_t status);
+
 static void finish(co_t *co, co_status_t status, int nresults)
 {
     co->finished = 1;
     stop_deadline(co);
+    if (co->owner)
+        thread_unlink(co);
+    /* The owner's end is its threads' end: cancelled before its exit hooks give back what
+     * they may still be using, and never resumed. */
+    while (co->threads)
+        abort_co(co->threads, CO_CANCELLED);
     run_exit_hooks(co, status == CO_TIMEOUT || status == CO_CANCELLED);
     co->done(co, status, nresults, co->ud);
 }
@@ -214,6 +300,8 @@ static void abort_co(co_t *co, co_status_t status)
 {
     if (co->finished)
         return;
+    if (co->queued)
+        ready_remove(co);
     co_cancel_fn cancel = co->op_cancel;
     void *op = co->op;
     co->op_cancel = NULL;
@@ -234,7 +322,7 @@ void co_set_deadline(co_t *co, uint64_t timeout_ms)
     uv_timer_start(&co->deadline, on_deadline, timeout_ms, 0);
 }
 
-static void run(co_t *co, int nargs)
+static void run_once(co_t *co, int nargs)
 {
     co->running = 1;
     int rc = lua_resume(co->co, nargs);
@@ -261,11 +349,39 @@ static void run(co_t *co, int nargs)
         finish(co, CO_ERROR, 1);
         return;
     }
+    if (co->owner) { /* a thread: core.wait gives the value as raised */
+        lua_insert(co->co, 1);
+        lua_settop(co->co, 1);
+        finish(co, CO_ERROR, 1);
+        return;
+    }
     const char *msg = lua_tostring(co->co, -1);
     luaL_traceback(co->L, co->co, msg ? msg : "(error object is not a string)", 0);
     lua_settop(co->co, 0);
     lua_xmove(co->L, co->co, 1);
     finish(co, CO_ERROR, 1);
+}
+
+static co_t *ready_pop(co_pool_t *p)
+{
+    co_t *co = p->ready;
+    if (co)
+        ready_remove(co);
+    return co;
+}
+
+/* co may be freed by its run: the pool is read first. */
+static void run(co_t *co, int nargs)
+{
+    co_pool_t *p = co->pool;
+    p->depth++;
+    run_once(co, nargs);
+    if (p->depth == 1) {
+        co_t *next;
+        while ((next = ready_pop(p)))
+            run_once(next, next->wake_n);
+    }
+    p->depth--;
 }
 
 void co_start(co_t *co, int nargs)
@@ -287,6 +403,27 @@ void co_resume(co_t *co, int nresults)
     co->op_cancel = NULL;
     co->op = NULL;
     run(co, nresults);
+}
+
+void co_wake(co_t *co, int nresults)
+{
+    if (co->finished || co->running || co->queued)
+        return;
+    co->op_cancel = NULL;
+    co->op = NULL;
+    co_pool_t *p = co->pool;
+    if (p->depth == 0) {
+        run(co, nresults);
+        return;
+    }
+    co->wake_n = nresults;
+    co->queued = 1;
+    co->ready_prev = p->ready_tail;
+    if (p->ready_tail)
+        p->ready_tail->ready_next = co;
+    else
+        p->ready = co;
+    p->ready_tail = co;
 }
 
 void co_cancel(co_t *co)

@@ -9,7 +9,13 @@
  *
  * Cancellation (client gone, deadline, drain) calls the pending op's cancel function, then
  * every exit hook registered with co_on_exit(); after that the coroutine is never resumed.
- * An op's owner keeps the co pointer only until its cancel function has run. */
+ * An op's owner keeps the co pointer only until its cancel function has run.
+ *
+ * Light threads (core.spawn): a co may spawn child cos that run on the same generation with
+ * the same kind. Every thread belongs to the owner, the request, job or test co at the root
+ * (a thread's own threads too), whose deadline covers them: when the owner ends in any way
+ * (returned, raised, timed out, cancelled) its unfinished threads are cancelled first, each
+ * like co_cancel, then the owner's exit hooks and done callback run. */
 #ifndef SPEEZY_CO_H
 #define SPEEZY_CO_H
 
@@ -70,6 +76,25 @@ void co_cancel(co_t *co);
 typedef struct co_exit_hook co_exit_hook_t;
 co_exit_hook_t *co_on_exit(co_t *co, co_exit_fn fn, void *data);
 void co_exit_hook_remove(co_t *co, co_exit_hook_t *hook);
+
+/* A thread of parent's owner, ready for its function and arguments like a new co (push them
+ * onto co_thread(), then co_start). It has no deadline of its own, and when it raises, the
+ * error value stays on its stack as raised (a table stays a table, no traceback added).
+ * co_userdata() of a thread is its owner's; done gets this ud. NULL when out of memory. */
+co_t *co_spawn(co_t *parent, co_done_cb done, void *ud);
+/* The owner: co itself unless co is a thread. */
+co_t *co_owner(co_t *co);
+/* A number no other co of the pool had or will have (co_t's are recycled: their pointers are
+ * not identities). */
+uint64_t co_id(const co_t *co);
+/* The generation's main state co was made on. */
+lua_State *co_main(const co_t *co);
+/* co_resume for a co that waited on another: when a co is running (a thread that ended wakes
+ * its waiters from its own run), co runs once the outermost run returns instead of inside it,
+ * so a chain of waiters resumes one after the other, not nested. */
+void co_wake(co_t *co, int nresults);
+/* The op co waits on when it was started with cancel (a binding finding its own ops), or NULL. */
+void *co_pending_op(const co_t *co, co_cancel_fn cancel);
 
 /* Frees the coroutine; only from (or after) the done callback. */
 void co_free(co_t *co);

@@ -78,6 +78,10 @@ int bind_json_decode(lua_State *L);
 struct json_read_value;
 int bind_json_push_value(lua_State *L, const struct json_read_value *v);
 
+/* Adds core.spawn, core.wait and core.owner to the speezy.core table on top of L
+ * (bind_thread.c). */
+void bind_thread_open(lua_State *L);
+
 /* Registers every speezy.* C module in package.preload. */
 void bind_open_all(lua_State *L);
 

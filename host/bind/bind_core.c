@@ -1,4 +1,5 @@
-/* bind_core.c — speezy.core: sleep on a libuv timer, clocks, logging, settings. */
+/* bind_core.c — speezy.core: sleep on a libuv timer, clocks, logging, settings (and the light
+ * threads of bind_thread.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,8 +163,9 @@ int luaopen_speezy_core(lua_State *L)
         {"is_error", core_is_error},
         {NULL, NULL},
     };
-    lua_createtable(L, 0, 10);
+    lua_createtable(L, 0, 14);
     luaL_register(L, NULL, fns);
+    bind_thread_open(L); /* spawn, wait, owner: bind_thread.c */
     const char *g = bind_host(L)->generation;
     lua_pushstring(L, g ? g : "");
     lua_pushcclosure(L, core_generation, 1);
