@@ -2,9 +2,12 @@
 -- GraphQL. Input arrives validated against stores.schema; authorization by role is the
 -- route's `auth` option, anything finer (whose store is it) lives here.
 local app = require "speezy.app"
+local crypto = require "speezy.crypto"
+local json = require "speezy.json"
 local otp = require "speezy.otp"
 local pg = require "speezy.pg"
 local repo = require "stores.repo"
+local ids = require "lib.ids"
 
 local M = {}
 
@@ -61,5 +64,67 @@ function M.get(id)
                 longitude = r.longitude }
   return s
 end
+
+-- ---- the list: Relay cursor pagination (GraphQL's stores(first, after)) ----
+
+local PAGE_DEFAULT, PAGE_MAX = 20, 100
+
+local function bad_input(field, rule, msg)
+  app.raise(400, "BAD_USER_INPUT", msg, { { field = field, rule = rule, message = msg } })
+end
+
+-- A cursor is opaque to clients: base64url of the store's id. Ids only grow, so the next page
+-- is "after this id" even when stores of the page were deleted meanwhile.
+local function cursor(id)
+  return crypto.base64url_encode(tostring(id))
+end
+
+local function after_id(after)
+  if after == nil or after == pg.null then return 0 end
+  local text = type(after) == "string" and crypto.base64url_decode(after)
+  local id = text and text:match("^[1-9]%d*$") and ids.bigint(text)
+  if not id then bad_input("after", "cursor", "after is not a cursor of this list") end
+  return id
+end
+
+local function page_size(first)
+  if first == nil or first == pg.null then return PAGE_DEFAULT end
+  if type(first) ~= "number" or first % 1 ~= 0 or first < 0 or first > PAGE_MAX then
+    bad_input("first", "range", "first must be an integer from 0 to " .. PAGE_MAX)
+  end
+  return first
+end
+
+-- Live stores in id order, a page of them: opts.first (default 20, at most 100), opts.after (a
+-- cursor of an earlier page), opts.total (add totalCount, the number of live stores).
+-- Returns { edges = { { cursor, node } }, pageInfo = { hasNextPage, hasPreviousPage,
+-- startCursor, endCursor }, totalCount }; a node is a store in the seed's shape plus isOpen
+-- (its address and owner come from addresses_by_ids and users.by_ids). A bad first or after
+-- raises 400 BAD_USER_INPUT. One statement per page.
+function M.list(opts)
+  opts = opts or {}
+  local first = page_size(opts.first)
+  local rows = repo.page(after_id(opts.after), first + 1, opts.total == true)
+  local edges = {}
+  for i = 1, math.min(#rows, first) do
+    local r = rows[i]
+    local node = shape(r)
+    node.isOpen = r.is_open
+    edges[i] = { cursor = cursor(r.id), node = node }
+  end
+  local page = {
+    edges = json.array(edges),
+    pageInfo = {
+      hasNextPage = #rows > first, hasPreviousPage = false,
+      startCursor = edges[1] and edges[1].cursor or pg.null,
+      endCursor = edges[#edges] and edges[#edges].cursor or pg.null,
+    },
+  }
+  if opts.total == true then page.totalCount = rows[1] and rows[1].total or repo.count() end
+  return page
+end
+
+-- Addresses by id in the API's shape, for speezy.loader (GraphQL's Store.address).
+M.addresses_by_ids = repo.addresses_by_ids
 
 return M
