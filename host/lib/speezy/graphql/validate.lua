@@ -25,9 +25,9 @@ local CODE = "GRAPHQL_VALIDATION_FAILED"
 local TOO_MANY, OVER_BUDGET = {}, {}
 
 -- The children of each kind in graphql-js's visiting order (names are plain strings and have
--- no node; leaves such as Variable and NamedType have no entry).
-local type_def = { "description", "interfaces", "directives", "fields" }
-local type_ext = { "interfaces", "directives", "fields" }
+-- no node; leaves such as Variable and NamedType have no entry). Descriptions are left out:
+-- the specification says they do not affect validation.
+local type_def = { "interfaces", "directives", "fields" }
 local CHILDREN = {
   Document = { "definitions" },
   OperationDefinition = { "variableDefinitions", "directives", "selectionSet" },
@@ -44,25 +44,25 @@ local CHILDREN = {
   Directive = { "arguments" },
   ListType = { "type" },
   NonNullType = { "type" },
-  SchemaDefinition = { "description", "directives", "operationTypes" },
+  SchemaDefinition = { "directives", "operationTypes" },
   SchemaExtension = { "directives", "operationTypes" },
   OperationTypeDefinition = { "type" },
-  ScalarTypeDefinition = { "description", "directives" },
+  ScalarTypeDefinition = { "directives" },
   ScalarTypeExtension = { "directives" },
   ObjectTypeDefinition = type_def,
-  ObjectTypeExtension = type_ext,
+  ObjectTypeExtension = type_def,
   InterfaceTypeDefinition = type_def,
-  InterfaceTypeExtension = type_ext,
-  FieldDefinition = { "description", "arguments", "type", "directives" },
-  InputValueDefinition = { "description", "type", "defaultValue", "directives" },
-  UnionTypeDefinition = { "description", "directives", "types" },
+  InterfaceTypeExtension = type_def,
+  FieldDefinition = { "arguments", "type", "directives" },
+  InputValueDefinition = { "type", "defaultValue", "directives" },
+  UnionTypeDefinition = { "directives", "types" },
   UnionTypeExtension = { "directives", "types" },
-  EnumTypeDefinition = { "description", "directives", "values" },
+  EnumTypeDefinition = { "directives", "values" },
   EnumTypeExtension = { "directives", "values" },
-  EnumValueDefinition = { "description", "directives" },
-  InputObjectTypeDefinition = { "description", "directives", "fields" },
+  EnumValueDefinition = { "directives" },
+  InputObjectTypeDefinition = { "directives", "fields" },
   InputObjectTypeExtension = { "directives", "fields" },
-  DirectiveDefinition = { "description", "arguments" },
+  DirectiveDefinition = { "arguments" },
 }
 
 M.EXECUTABLE = { OperationDefinition = true, FragmentDefinition = true }
