@@ -486,11 +486,12 @@ describe("graphql.validate", function()
   it("ValuesOfCorrectType: a OneOf input object takes exactly one non-null field", function()
     valid("ValuesOfCorrectType", "{ findOneOf(input: { intField: 1 }) { name } }")
     local q = "{ a: findOneOf(input: { stringField: \"a\", intField: 1 }) { name } "
-      .. "b: findOneOf(input: { stringField: null }) { name } }"
+      .. "b: findOneOf(input: { stringField: null }) { name } c: findOneOf(input: {}) { name } }"
     check("ValuesOfCorrectType", q, {
       { 'OneOf Input Object "OneOfInput" must specify exactly one key.',
         { at(q, "{ stringField") } },
       { 'Field "OneOfInput.stringField" must be non-null.', { at(q, "{ stringField", 2) } },
+      { 'OneOf Input Object "OneOfInput" must specify exactly one key.', { at(q, "{}") } },
     })
   end)
 
@@ -583,6 +584,11 @@ describe("graphql.validate", function()
     check("OverlappingFieldsCanBeMerged", q, {
       { 'Fields "x" conflict because "name" and "nickname" are different fields.' .. tail,
         { at(q, "x: name"), at(q, "x: nickname") } },
+    })
+    q = "{ dog { x: barkVolume ...A } }\nfragment A on Dog { x: nickname }"
+    check("OverlappingFieldsCanBeMerged", q, {
+      { 'Fields "x" conflict because "barkVolume" and "nickname" are different fields.' .. tail,
+        { at(q, "x: barkVolume"), at(q, "x: nickname") } },
     })
     -- object fields compare whatever their order: the same argument twice
     valid("OverlappingFieldsCanBeMerged", "{ findDog(complex: { name: \"a\", owner: \"b\" }) "
@@ -690,6 +696,24 @@ subscription sub { newMessage { body sender } }
       { "This anonymous operation must be the only defined operation.", { { 2, 1 } } },
       { 'Cannot query field "unknownField" on type "Dog".', { at(q, "unknownField") } },
     }, errors_of(q))
+  end)
+
+  it("stops following fragments past graphql-js's budget: \"Validation aborted.\"", function()
+    -- n operations, each using a chain of fragments n long: about 4 n^2 / 2 steps, within the
+    -- budget (50,000) for 100, past it for 200
+    local function chains(n)
+      local parts = {}
+      for i = 1, n do
+        parts[#parts + 1] = ("query Q%d($v: Boolean) { dog { ...F%d } }"):format(i, i)
+      end
+      for i = 1, n do
+        parts[#parts + 1] = ("fragment F%d on Dog { isHouseTrained(atOtherHomes: $v) %s}")
+          :format(i, i < n and ("...F%d "):format(i + 1) or "")
+      end
+      return table.concat(parts, "\n")
+    end
+    valid("NoUnusedVariables", chains(100))
+    check("NoUnusedVariables", chains(200), { { "Validation aborted.", {} } })
   end)
 
   it("stops at 100 errors with graphql-js's message", function()
