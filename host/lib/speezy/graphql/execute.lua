@@ -278,10 +278,19 @@ local function path_of(rec, key)
   return path
 end
 
-local function add_error(exe, e, rec, key, message, extensions)
+-- exe.errors is made by the first error: most answers have none.
+local function push_error(exe, err)
   local errors = exe.errors
-  errors[#errors + 1] = { message = message, locations = e.locations, path = path_of(rec, key),
-                          extensions = extensions }
+  if not errors then
+    errors = {}
+    exe.errors = errors
+  end
+  errors[#errors + 1] = err
+end
+
+local function add_error(exe, e, rec, key, message, extensions)
+  push_error(exe, { message = message, locations = e.locations, path = path_of(rec, key),
+                    extensions = extensions })
 end
 
 local function request_id(ctx)
@@ -373,6 +382,10 @@ end
 local function args_of(exe, e)
   if not e.dynamic_args then return e.args, e.args_err end
   local cache = exe.args
+  if not cache then
+    cache = {}
+    exe.args = cache
+  end
   local a = cache[e]
   if a == nil then
     local args, err = values.coerce_argument_values(e.def, e.node, exe.vars)
@@ -387,18 +400,18 @@ local function call_resolver(exe, rec, i)
   local e = rec.entries[i]
   local args, err = args_of(exe, e)
   if not args then
-    local errors = exe.errors
-    errors[#errors + 1] = { message = err.message, locations = err.locations,
-                            path = path_of(rec, e.key), extensions = err.extensions }
+    push_error(exe, { message = err.message, locations = err.locations,
+                      path = path_of(rec, e.key), extensions = err.extensions })
     rec.out[2 * i] = FAILED
     return
   end
   local info = setmetatable({ _e = e, _rec = rec, _exe = exe }, Info)
-  local ok, v = xpcall(e.resolve, with_traceback, rec.value, args, exe.ctx, info)
-  if ok then
+  local ok, v, err2 = xpcall(e.resolve, with_traceback, rec.value, args, exe.ctx, info)
+  -- `return nil, err` (what pg, redis and most of speezy answer on failure) is a raise of err
+  if ok and (v ~= nil or err2 == nil) then
     rec.out[2 * i] = v
   else
-    resolver_error(exe, e, rec, e.key, v)
+    resolver_error(exe, e, rec, e.key, ok and err2 or v)
     rec.out[2 * i] = FAILED
   end
 end
@@ -675,7 +688,7 @@ function M.execute(p)
   if not vars then return { errors = errs } end
   local plan = plan_of(schema, doc, op, vars)
   local exe = { schema = schema, plan = plan, vars = vars, ctx = p.context, operation = op,
-                root_value = p.root_value, errors = {}, args = {}, next = nil }
+                root_value = p.root_value, errors = nil, args = nil, next = nil }
   local root = { out = new_out(plan.root), T = root_type, entries = plan.root,
                  value = p.root_value }
   if op.operation == "mutation" then
@@ -684,7 +697,7 @@ function M.execute(p)
     run_levels(exe, { root })
   end
   local result = { data = exe.data_null and NULL or root.out }
-  if #exe.errors > 0 then result.errors = exe.errors end
+  result.errors = exe.errors
   return result
 end
 

@@ -121,7 +121,9 @@ end
 M.default_of = default_of
 
 -- valueFromAST: a literal (possibly naming variables, already coerced) to R's internal value.
-function M.value_from_ast(node, R, variables)
+-- item: node is an item of a list literal, where a list type takes only a list (3.11's table:
+-- [[Int]] refuses [1, 2, 3]; graphql-js 16 would take it as [[1], [2], [3]]).
+function M.value_from_ast(node, R, variables, item)
   if node == nil then return nil end
   local kind = node.kind
   if kind == "Variable" then
@@ -133,23 +135,24 @@ function M.value_from_ast(node, R, variables)
   end
   if R.kind == "NON_NULL" then
     if kind == "NullValue" then return nil end
-    return M.value_from_ast(node, R.of_type, variables)
+    return M.value_from_ast(node, R.of_type, variables, item)
   end
   if kind == "NullValue" then return NULL end
   if R.kind == "LIST" then
     local item_type = R.of_type
     if kind ~= "ListValue" then
+      if item then return nil end
       local v = M.value_from_ast(node, item_type, variables)
       if v == nil then return nil end
       return json.array({ v })
     end
     local out = json.array({})
-    for i, item in ipairs(node.values or {}) do
-      if is_missing_variable(item, variables) then
+    for i, inode in ipairs(node.values or {}) do
+      if is_missing_variable(inode, variables) then
         if item_type.kind == "NON_NULL" then return nil end
         out[i] = NULL
       else
-        local v = M.value_from_ast(item, item_type, variables)
+        local v = M.value_from_ast(inode, item_type, variables, true)
         if v == nil then return nil end
         out[i] = v
       end
@@ -190,14 +193,14 @@ function M.value_from_ast(node, R, variables)
 end
 
 -- coerceInputValue: a JSON value (a variable's) to R's internal value; each refusal calls
--- on_error(path, invalid_value, message) and leaves nil in its place.
-function M.coerce_input_value(value, R, on_error, path)
+-- on_error(path, invalid_value, message) and leaves nil in its place. item: as value_from_ast.
+function M.coerce_input_value(value, R, on_error, path, item)
   path = path or {}
   on_error = on_error or function() end
   local kind = R.kind
   if kind == "NON_NULL" then
     if value ~= NULL and value ~= nil then
-      return M.coerce_input_value(value, R.of_type, on_error, path)
+      return M.coerce_input_value(value, R.of_type, on_error, path, item)
     end
     on_error(path, value, 'Expected non-nullable type "' .. types.string(R) .. '" not to be null.')
     return nil
@@ -208,10 +211,14 @@ function M.coerce_input_value(value, R, on_error, path)
     if type(value) == "table" and (is_array(value) or next(value) == nil) then
       local out = json.array({})
       for i = 1, #value do
-        local v = M.coerce_input_value(value[i], item_type, on_error, append(path, i - 1))
+        local v = M.coerce_input_value(value[i], item_type, on_error, append(path, i - 1), true)
         out[i] = v == nil and NULL or v
       end
       return out
+    end
+    if item then
+      on_error(path, value, 'Expected type "' .. types.string(R) .. '" to be a list.')
+      return nil
     end
     local v = M.coerce_input_value(value, item_type, on_error, path)
     return json.array({ v == nil and NULL or v })
@@ -273,7 +280,8 @@ end
 
 -- The specification's CoerceVariableValues, with graphql-js's messages; at most 50 errors.
 function M.coerce_variable_values(schema, operation, inputs)
-  inputs = inputs or {}
+  if not operation.variableDefinitions then return {} end -- the common case, kept cheap
+  if type(inputs) ~= "table" then inputs = {} end -- absent, or "variables": null
   local coerced, errors = {}, {}
   local function add(message, node)
     if #errors >= 50 then
