@@ -417,7 +417,9 @@ local function call_resolver(exe, rec, i)
 end
 
 -- The first phase of a field: its raw value in the slot, now or (a resolver) in `pending`.
-local function resolve_field(rec, i, pending)
+-- A resolver its definition marks `sync` (it never yields: introspection's, a computed
+-- field) runs at once, sparing a thread.
+local function resolve_field(exe, rec, i, pending)
   local e = rec.entries[i]
   local out = rec.out
   if e.typename then
@@ -429,6 +431,8 @@ local function resolve_field(rec, i, pending)
     else
       out[2 * i] = nil
     end
+  elseif e.def.sync then
+    call_resolver(exe, rec, i)
   else
     local n = pending.n + 1
     pending.n = n
@@ -638,7 +642,7 @@ local function run_level(exe, level)
   end
   for r = 1, #live do
     local rec = live[r]
-    for i = 1, #rec.entries do resolve_field(rec, i, pending) end
+    for i = 1, #rec.entries do resolve_field(exe, rec, i, pending) end
   end
   run_pending(exe, pending)
   for r = 1, #live do
@@ -668,7 +672,7 @@ local function run_serially(exe, root)
     if root.dead then return end
     local pending = { n = 0 }
     exe.next = {}
-    resolve_field(root, i, pending)
+    resolve_field(exe, root, i, pending)
     run_pending(exe, pending)
     complete_field(exe, root, i)
     run_levels(exe, exe.next)
