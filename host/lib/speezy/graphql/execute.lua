@@ -12,12 +12,12 @@
 --
 -- How it runs. A plan is made once per (document, operation, values of the variables that
 -- @skip/@include read) and kept on the document table: the fields a selection collects for a
--- runtime type (an "entry" per response key, with its definition and, when no variable is in
--- them, its arguments already coerced) are cached on the entry of the field that owns the
--- selection. Execution then goes breadth first, one level of objects at a time: every
--- resolver of the level is called before any of them is completed, so resolvers that do I/O
--- run concurrently (core.spawn / core.wait) and a loader sees all the keys of a level in one
--- batch. A default resolver (parent[name]) and a level's only resolver run inline.
+-- runtime type (an "entry" per response key, with its definition and locations) are cached
+-- on the entry of the field that owns the selection. Arguments are coerced per call (a
+-- resolver may change its args). Execution goes breadth first, one level of objects at a
+-- time: every resolver of the level is called before any of them is completed, so resolvers
+-- that do I/O run concurrently (core.spawn / core.wait) and a loader sees all the keys of a
+-- level in one batch. A default resolver (parent[name]) and a level's only resolver run inline.
 --
 -- Each object or list being built is a record { prev, key, slot, nullable, out }: the path of
 -- an error is read from the records, and a null where a non-null is required walks them up
@@ -127,7 +127,7 @@ end
 
 -- CollectFields (6.3.2) into entries / by_key.
 local function collect_into(plan, T, set, entries, by_key, visited, vars)
-  local sels = set.selections
+  local sels = set.selections or {}
   for i = 1, #sels do
     local sel = sels[i]
     if included(sel, vars) then
@@ -182,20 +182,7 @@ local function finish_entry(plan, T, e)
   e.resolve = def.resolve
   e.type, e.non_null = unwrap(def.type)
   e.rtype = def.type
-  local list = def.arg_list
-  if list and #list > 0 then
-    local dynamic = false
-    for _, a in ipairs(e.node.arguments or {}) do
-      if values.has_variable(a.value) then dynamic = true end
-    end
-    if dynamic then
-      e.dynamic_args = true
-    else
-      e.args, e.args_err = values.coerce_argument_values(def, e.node, nil)
-    end
-  else
-    e.args = {}
-  end
+  e.has_args = def.arg_list ~= nil and #def.arg_list > 0
   if e.type.kind ~= "SCALAR" and e.type.kind ~= "ENUM" then e.sub = {} end
   return e
 end
@@ -379,20 +366,16 @@ local function with_traceback(err)
   return debug.traceback(tostring(err), 2)
 end
 
+-- The args of a field without arguments: shared, so nobody may write in it.
+local NO_ARGS = setmetatable({}, {
+  __newindex = function() error("graphql: a field's args are read-only", 2) end,
+})
+
+-- Coerced per call, as 6.4.1 says: a resolver may change its args without the next call or
+-- the next request (the plan is shared) seeing it.
 local function args_of(exe, e)
-  if not e.dynamic_args then return e.args, e.args_err end
-  local cache = exe.args
-  if not cache then
-    cache = {}
-    exe.args = cache
-  end
-  local a = cache[e]
-  if a == nil then
-    local args, err = values.coerce_argument_values(e.def, e.node, exe.vars)
-    a = { args, err }
-    cache[e] = a
-  end
-  return a[1], a[2]
+  if not e.has_args then return NO_ARGS end
+  return values.coerce_argument_values(e.def, e.node, exe.vars)
 end
 
 -- Calls the i-th entry's resolver on rec's value; its result (or FAILED) goes in the slot.
@@ -692,7 +675,7 @@ function M.execute(p)
   if not vars then return { errors = errs } end
   local plan = plan_of(schema, doc, op, vars)
   local exe = { schema = schema, plan = plan, vars = vars, ctx = p.context, operation = op,
-                root_value = p.root_value, errors = nil, args = nil, next = nil }
+                root_value = p.root_value, errors = nil, next = nil }
   local root = { out = new_out(plan.root), T = root_type, entries = plan.root,
                  value = p.root_value }
   if op.operation == "mutation" then

@@ -107,14 +107,15 @@ local function is_missing_variable(node, variables)
   return node.kind == "Variable" and (variables == nil or variables[node.name] == nil)
 end
 
--- A default value (an AST node of the schema) coerced once: the schema lives for its
--- generation, and a literal default never names a variable.
+-- A default value (an AST node of the schema) coerced: a scalar once (the schema lives for its
+-- generation, and a default never names a variable), a list or object each time, since a
+-- resolver may change the args it got.
 local function default_of(a)
   local d = a._default
   if d == nil then
     d = M.value_from_ast(a.default_value, a.type)
     if d == nil then d = NULL end -- the schema's checks refuse invalid defaults
-    a._default = d
+    if type(d) ~= "table" then a._default = d end
   end
   return d
 end
@@ -394,22 +395,6 @@ function M.coerce_argument_values(def, node, variables)
     end
   end
   return coerced
-end
-
--- Whether a value node names a variable anywhere: arguments without one coerce once per plan.
-function M.has_variable(node)
-  local kind = node.kind
-  if kind == "Variable" then return true end
-  if kind == "ListValue" then
-    for _, v in ipairs(node.values or {}) do
-      if M.has_variable(v) then return true end
-    end
-  elseif kind == "ObjectValue" then
-    for _, f in ipairs(node.fields or {}) do
-      if M.has_variable(f.value) then return true end
-    end
-  end
-  return false
 end
 
 return M
