@@ -25,6 +25,7 @@
 local json = require "speezy.json"
 local core = require "speezy.core"
 local values = require "speezy.graphql.values"
+local types = require "speezy.graphql.types"
 
 local M = {}
 
@@ -521,7 +522,7 @@ end
 local function serialize(R, v)
   if R.kind == "ENUM" then
     if type(v) == "string" and R.values[v] then return v end
-    return nil, 'Enum "' .. R.name .. '" cannot represent value: ' .. values.inspect(v)
+    return nil, 'Enum "' .. R.name .. '" cannot represent value: ' .. types.inspect(v)
   end
   local fn = R.serialize
   if not fn then return v end
@@ -530,7 +531,7 @@ local function serialize(R, v)
     return nil, type(r) == "table" and tostring(r.message) or tostring(r)
   end
   if r == nil then
-    return nil, msg or ("Expected `" .. R.name .. ".serialize(" .. values.inspect(v) ..
+    return nil, msg or ("Expected `" .. R.name .. ".serialize(" .. types.inspect(v) ..
       ")` to return non-nullable value, returned: null")
   end
   return r
@@ -595,7 +596,7 @@ complete = function(exe, R, non_null, e, v, rec, key, slot)
     end
     if not r then
       return fail(exe, e, rec, key, slot, non_null, 'Expected value of type "' .. T.name ..
-        '" but got: ' .. values.inspect(v) .. ".")
+        '" but got: ' .. types.inspect(v) .. ".")
     end
   end
   local entries = sub_entries(exe, e, T)

@@ -10,9 +10,10 @@
 --   values.coerce_argument_values(def, node, variables)      -> args | nil, error
 --   values.value_from_ast(node, R[, variables])              -> value | nil (invalid)
 --   values.coerce_input_value(value, R[, on_error[, path]])  -> value (on_error(path, v, msg))
---   values.inspect(v)                                        -> v as graphql-js prints it
 local json = require "speezy.json"
 local types = require "speezy.graphql.types"
+
+local inspect = types.inspect
 
 local M = {}
 
@@ -25,35 +26,6 @@ local function is_array(v)
   return type(v) == "table" and (getmetatable(v) == ARRAY_MT or v[1] ~= nil)
 end
 
--- graphql-js's inspect(): what an invalid value looks like inside a message.
-local function inspect(v, depth)
-  local t = type(v)
-  if v == NULL or v == nil then return "null" end
-  if t == "string" then return json.encode(v) end
-  if t == "number" then
-    if v ~= v then return "NaN" end
-    if v == math.huge then return "Infinity" end
-    if v == -math.huge then return "-Infinity" end
-    if v % 1 == 0 and v > -1e15 and v < 1e15 then return string.format("%d", v) end
-    return tostring(v)
-  end
-  if t ~= "table" then return tostring(v) end
-  depth = depth or 0
-  if is_array(v) then
-    if depth >= 2 then return "[Array]" end
-    local parts = {}
-    for i = 1, #v do parts[i] = inspect(v[i], depth + 1) end
-    return "[" .. table.concat(parts, ", ") .. "]"
-  end
-  if next(v) == nil then return "{}" end
-  if depth >= 2 then return "[Object]" end
-  local keys = {}
-  for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-  table.sort(keys)
-  for i, k in ipairs(keys) do keys[i] = k .. ": " .. inspect(v[k], depth + 1) end
-  return "{ " .. table.concat(keys, ", ") .. " }"
-end
-M.inspect = inspect
 
 -- graphql-js's printPathArray: .field and [index], as the message of a variable shows where.
 local function print_path(path)
