@@ -311,6 +311,36 @@ type Query {
     end)
   end)
 
+  describe("big inputs", function()
+    it("coerces a list variable of 100,000 items and names the one bad item", function()
+      local n
+      local s = build("type Query { sum(l: [Int!]!): Int }", {
+        Query = { sum = function(_, args) n = #args.l return args.l[100000] end },
+      })
+      local l = {}
+      for i = 1, 100000 do l[i] = i end
+      assert.equal('{"sum":100000}', (exec(s, "query ($l: [Int!]!) { sum(l: $l) }", { l = l })))
+      assert.equal(100000, n)
+      l[77777] = "x"
+      local r = run(s, "query ($l: [Int!]!) { sum(l: $l) }", { l = l })
+      assert.same({ 'Variable "$l" got invalid value "x" at "l[77776]"; Int cannot represent ' ..
+        'non-integer value: "x"' }, messages(r.errors))
+    end)
+
+    it("answers every one of 5,000 aliases, in order", function()
+      local s = build("type Query { f(i: Int): Int }", {
+        Query = { f = function(_, args) return args.i end },
+      })
+      local q, want = {}, {}
+      for i = 1, 5000 do
+        q[i] = "a" .. i .. ": f(i: " .. i .. ")"
+        want[i] = '"a' .. i .. '":' .. i
+      end
+      assert.equal("{" .. table.concat(want, ",") .. "}",
+        (exec(s, "{ " .. table.concat(q, " ") .. " }")))
+    end)
+  end)
+
   describe("the specification's list input coercion table (3.11)", function()
     local seen
     local s = build([=[type Query { one(a: [Int]): Int  two(a: [[Int]]): Int }]=], {

@@ -37,11 +37,6 @@ local function print_path(path)
   return table.concat(parts)
 end
 
-local function append(path, key)
-  local p = { unpack(path) }
-  p[#p + 1] = key
-  return p
-end
 
 -- The literal of a scalar without parse_literal: the value a JSON client would have sent.
 local function value_from_ast_untyped(node, variables)
@@ -167,6 +162,8 @@ end
 
 -- coerceInputValue: a JSON value (a variable's) to R's internal value; each refusal calls
 -- on_error(path, invalid_value, message) and leaves nil in its place. item: as value_from_ast.
+-- path is one stack the walk pushes to and pops from (a big list costs no table per item):
+-- on_error reads it at once, or copies it.
 function M.coerce_input_value(value, R, on_error, path, item)
   path = path or {}
   on_error = on_error or function() end
@@ -184,7 +181,10 @@ function M.coerce_input_value(value, R, on_error, path, item)
     if type(value) == "table" and (is_array(value) or next(value) == nil) then
       local out = json.array({})
       for i = 1, #value do
-        local v = M.coerce_input_value(value[i], item_type, on_error, append(path, i - 1), true)
+        local n = #path + 1
+        path[n] = i - 1
+        local v = M.coerce_input_value(value[i], item_type, on_error, path, true)
+        path[n] = nil
         out[i] = v == nil and NULL or v
       end
       return out
@@ -212,7 +212,10 @@ function M.coerce_input_value(value, R, on_error, path, item)
             types.string(a.type) .. '" was not provided.')
         end
       else
-        out[a.name] = M.coerce_input_value(v, a.type, on_error, append(path, a.name))
+        local n = #path + 1
+        path[n] = a.name
+        out[a.name] = M.coerce_input_value(v, a.type, on_error, path)
+        path[n] = nil
       end
     end
     local unknown = {}
