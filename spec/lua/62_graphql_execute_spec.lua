@@ -398,6 +398,55 @@ type Query {
     end)
   end)
 
+  describe("the specification's input object coercion table (3.10)", function()
+    local seen
+    local s = build([=[
+input ExampleInputObject { a: String  b: Int! }
+type Query { f(arg: ExampleInputObject): Int }
+]=], { Query = { f = function(_, args) seen = args.arg return 1 end } })
+    -- literal, variables, coerced value (nil: an error)
+    local rows = {
+      { '{ a: "abc", b: 123 }', {}, { a = "abc", b = 123 } },
+      { "{ a: null, b: 123 }", {}, { a = NULL, b = 123 } },
+      { "{ b: 123 }", {}, { b = 123 } },
+      { "{ a: $var, b: 123 }", { var = NULL }, { a = NULL, b = 123 } },
+      { "{ a: $var, b: 123 }", {}, { b = 123 } },
+      { "{ b: $var }", { var = 123 }, { b = 123 } },
+      { "$var", { var = { b = 123 } }, { b = 123 } },
+      { '"abc123"', {}, nil },
+      { "$var", { var = "abc123" }, nil },
+      { '{ a: "abc", b: "123" }', {}, nil },
+      { '{ a: "abc" }', {}, nil },
+      { "{ b: $var }", {}, nil },
+      { "$var", { var = { a = "abc" } }, nil },
+      { '{ a: "abc", b: null }', {}, nil },
+      { "{ b: $var }", { var = NULL }, nil },
+      { '{ b: 123, c: "xyz" }', {}, nil },
+    }
+
+    it("coerces each row: a bad literal fails the field, a bad variable the request", function()
+      for i, row in ipairs(rows) do
+        local literal = row[1]
+        local vtype = literal == "$var" and "ExampleInputObject" or
+          (literal:find("a: $var", 1, true) and "String" or "Int")
+        local defs = literal:find("$var", 1, true) and ("($var: " .. vtype .. ") ") or ""
+        seen = nil
+        local r = run(s, "query " .. defs .. "{ f(arg: " .. literal .. ") }", row[2])
+        if row[3] then
+          assert.is_nil(r.errors, "row " .. i)
+          assert.same(row[3], seen, "row " .. i)
+        elseif literal == "$var" then
+          assert.is_nil(r.data, "row " .. i)
+          assert.equal("BAD_USER_INPUT", r.errors[1].extensions.code)
+        else
+          assert.equal('{"f":null}', json.encode(r.data), "row " .. i)
+          assert.matches('^Argument "arg" ', r.errors[1].message)
+          assert.is_nil(seen)
+        end
+      end
+    end)
+  end)
+
   describe("the specification's list and non-null result table (3.12.1)", function()
     local value
     local s = build("type Query { w: W }  type W { a: [Int]  b: [Int]!  c: [Int!]  d: [Int!]! }", {

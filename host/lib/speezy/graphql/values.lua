@@ -130,7 +130,11 @@ function M.value_from_ast(node, R, variables, item)
   if R.kind == "INPUT_OBJECT" then
     if kind ~= "ObjectValue" then return nil end
     local given = {}
-    for _, f in ipairs(node.fields or {}) do given[f.name] = f.value end
+    for _, f in ipairs(node.fields or {}) do
+      -- 3.10's table: an unexpected field is an error (graphql-js 16 leaves it to validation)
+      if not R.input_fields[f.name] then return nil end
+      given[f.name] = f.value
+    end
     local out = {}
     for _, a in ipairs(R.input_field_list or {}) do
       local fnode = given[a.name]
