@@ -179,6 +179,14 @@ type Mutation { m: String }
     end)
   end)
 
+  it("plans a document again for another schema (a reload)", function()
+    local doc = assert(gcore.parse("{ v }"))
+    local one = build("type Query { v: Int }", { Query = { v = function() return 1 end } })
+    local two = build("type Query { v: String }", { Query = { v = function() return "two" end } })
+    assert.equal('{"v":1}', (exec(one, nil, nil, { document = doc })))
+    assert.equal('{"v":"two"}', (exec(two, nil, nil, { document = doc })))
+  end)
+
   describe("@skip and @include", function()
     local s = build("type Query { a: String  b: String  c: String }", {
       Query = { a = function() return "A" end, b = function() return "B" end,
@@ -870,6 +878,19 @@ type R { x: Int }
       assert.equal('{"first":{"x":1},"second":{"x":2}}',
         (exec(s, "mutation { first { x } second { x } }")))
       assert.same({ "first", "x1", "second", "x2" }, calls)
+    end)
+
+    it("stops the mutations after one whose non-null answer failed nulls data", function()
+      local calls = {}
+      local s = build("type Query { q: Int }  type Mutation { a: String!  b: String }", {
+        Mutation = {
+          a = function() calls[#calls + 1] = "a" return nil end,
+          b = function() calls[#calls + 1] = "b" return "b" end,
+        },
+      })
+      local r = run(s, "mutation { a b }")
+      assert.equal(NULL, r.data)
+      assert.same({ "a" }, calls)
     end)
 
     it("runs a level's only resolver in the caller's coroutine", function()
