@@ -305,6 +305,15 @@ type Query {
       assert.equal("BAD_USER_INPUT", r.errors[2].extensions.code)
     end)
 
+    it("refuses a variable whose type is unknown or not an input type", function()
+      local r = run(s, "query ($x: [Nope!], $y: Query) { f }", { x = 1, y = {} })
+      assert.is_nil(r.data)
+      assert.same({
+        'Variable "$x" expected value of type "[Nope!]" which cannot be used as an input type.',
+        'Variable "$y" expected value of type "Query" which cannot be used as an input type.',
+      }, messages(r.errors))
+    end)
+
     it("stops at 50 errors", function()
       local defs, call, vars = {}, {}, {}
       for i = 1, 60 do

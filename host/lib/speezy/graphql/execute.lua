@@ -37,13 +37,12 @@ local spawn, wait = core.spawn, core.wait
 -- A resolver that raised: its slot holds this until completion turns it into null.
 local FAILED = setmetatable({}, { __tostring = function() return "FAILED" end })
 
-local BAD_INPUT = { code = "BAD_USER_INPUT" }
 local INTERNAL = "INTERNAL_SERVER_ERROR"
 
 -- Operation ------------------------------------------------------------------------------
 
 local function request_error(message, node)
-  return { message = message, extensions = BAD_INPUT,
+  return { message = message, extensions = { code = "BAD_USER_INPUT" },
            locations = node and { { line = node.line, column = node.column } } or nil }
 end
 
@@ -163,7 +162,7 @@ local function unwrap(R)
   return nn and R.of_type or R, nn
 end
 
--- An entry's definition, locations and arguments; nil for a field the type does not have
+-- An entry's definition and locations; nil for a field the type does not have
 -- (validation refuses it; graphql-js leaves it out of the answer).
 local function finish_entry(plan, T, e)
   local nodes = e.nodes

@@ -19,13 +19,11 @@ local M = {}
 
 local NULL = json.null
 local ARRAY_MT = json.array_mt
-local BAD_INPUT = { code = "BAD_USER_INPUT" }
 
 -- A Lua table stands for a JSON array when decode marked it, or when it has a first item.
 local function is_array(v)
   return type(v) == "table" and (getmetatable(v) == ARRAY_MT or v[1] ~= nil)
 end
-
 
 -- graphql-js's printPathArray: .field and [index], as the message of a variable shows where.
 local function print_path(path)
@@ -36,7 +34,6 @@ local function print_path(path)
   end
   return table.concat(parts)
 end
-
 
 -- The literal of a scalar without parse_literal: the value a JSON client would have sent.
 local function value_from_ast_untyped(node, variables)
@@ -253,9 +250,17 @@ function M.coerce_input_value(value, R, on_error, path, item)
   return v
 end
 
-local function variable_error(message, node)
+-- A type node as GraphQL text, for a variable whose type the schema does not have.
+local function print_type(node)
+  if node.kind == "NonNullType" then return print_type(node.type) .. "!" end
+  if node.kind == "ListType" then return "[" .. print_type(node.type) .. "]" end
+  return node.name
+end
+
+-- A refused variable or argument, located at its definition or value.
+local function input_error(message, node)
   return { message = message, locations = { { line = node.line, column = node.column } },
-           extensions = BAD_INPUT }
+           extensions = { code = "BAD_USER_INPUT" } }
 end
 
 -- The specification's CoerceVariableValues, with graphql-js's messages; at most 50 errors.
@@ -267,7 +272,7 @@ function M.coerce_variable_values(schema, operation, inputs)
     if #errors >= 50 then
       error({ stop = true }, 0)
     end
-    errors[#errors + 1] = variable_error(message, node)
+    errors[#errors + 1] = input_error(message, node)
   end
   local ok, e = pcall(function()
     for _, def in ipairs(operation.variableDefinitions or {}) do
@@ -275,7 +280,7 @@ function M.coerce_variable_values(schema, operation, inputs)
       local R = types.from_ast(schema, def.type)
       if not R or not types.is_input(R) then
         add('Variable "$' .. name .. '" expected value of type "' ..
-          (R and types.string(R) or M.print_type(def.type)) ..
+          (R and types.string(R) or print_type(def.type)) ..
           '" which cannot be used as an input type.', def)
       else
         local value = inputs[name]
@@ -303,23 +308,12 @@ function M.coerce_variable_values(schema, operation, inputs)
     if type(e) ~= "table" or not e.stop then error(e, 0) end
     errors[#errors + 1] = { message =
       "Too many errors processing variables, error limit reached. Execution aborted.",
-      extensions = BAD_INPUT }
+      extensions = { code = "BAD_USER_INPUT" } }
   end
   if #errors > 0 then return nil, errors end
   return coerced
 end
 
--- A type node as GraphQL text, for a variable whose type the schema does not have.
-function M.print_type(node)
-  if node.kind == "NonNullType" then return M.print_type(node.type) .. "!" end
-  if node.kind == "ListType" then return "[" .. M.print_type(node.type) .. "]" end
-  return node.name
-end
-
-local function arg_error(message, node)
-  return { message = message, locations = { { line = node.line, column = node.column } },
-           extensions = BAD_INPUT }
-end
 
 -- The specification's CoerceArgumentValues for a field or directive definition (F or D) at
 -- node: args, or nil and the first error (graphql-js stops at the first).
@@ -337,7 +331,7 @@ function M.coerce_argument_values(def, node, variables)
       if a.default_value ~= nil then
         coerced[name] = default_of(a)
       elseif non_null then
-        return nil, arg_error('Argument "' .. name .. '" of required type "' .. types.string(R) ..
+        return nil, input_error('Argument "' .. name .. '" of required type "' .. types.string(R) ..
           '" was not provided.', node)
       end
     else
@@ -351,7 +345,7 @@ function M.coerce_argument_values(def, node, variables)
           if a.default_value ~= nil then
             coerced[name] = default_of(a)
           elseif non_null then
-            return nil, arg_error('Argument "' .. name .. '" of required type "' ..
+            return nil, input_error('Argument "' .. name .. '" of required type "' ..
               types.string(R) .. '" was provided the variable "$' .. var ..
               '" which was not provided a runtime value.', vnode)
           end
@@ -361,12 +355,12 @@ function M.coerce_argument_values(def, node, variables)
       end
       if not skip then
         if is_null and non_null then
-          return nil, arg_error('Argument "' .. name .. '" of non-null type "' ..
+          return nil, input_error('Argument "' .. name .. '" of non-null type "' ..
             types.string(R) .. '" must not be null.', vnode)
         end
         local v = M.value_from_ast(vnode, R, variables)
         if v == nil then
-          return nil, arg_error('Argument "' .. name .. '" has invalid value ' ..
+          return nil, input_error('Argument "' .. name .. '" has invalid value ' ..
             types.print_value(vnode) .. ".", vnode)
         end
         coerced[name] = v
