@@ -281,7 +281,10 @@ function M.build(sources, maps, opts)
   for _, m in ipairs(maps) do
     for _, name in ipairs(sorted_keys(m.map)) do
       local t = type(name) == "string" and schema.types[name]
-      if not t or t.builtin or name:sub(1, 2) == "__" then
+      if t and t.builtin then
+        add(errors, "resolver map: " .. name .. " is built in, its coercions are the " ..
+          "specification's", where(m.map[name], m.file))
+      elseif not t then
         add(errors, "resolver map: the schema has no type " .. tostring(name),
           where(m.map[name], m.file))
       else
