@@ -189,6 +189,12 @@ describe("graphql check: type validation", function()
       build_errors(QUERY .. "directive @d(x: Query) on FIELD"))
   end)
 
+  it("Root operation types: a query type is required (3.3)", function()
+    local _, errors = gschema.build({ { file = "a.graphql", text = "type Foo { a: Int }" },
+      { file = "b.graphql", text = "type Bar { b: Int }" } })
+    assert.same({ { file = "a.graphql", message = "Query root type must be provided." } }, errors)
+  end)
+
   it("Root operation types are object types (3.3)", function()
     assert.same({ "s.graphql:3:1: Mutation root type must be Object type if provided, it " ..
       "cannot be In." }, build_errors("schema { query: Query, mutation: In }\n" .. QUERY ..

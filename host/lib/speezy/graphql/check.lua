@@ -504,7 +504,11 @@ end
 
 function M.check(schema, documents)
   local errors = documents and M.sdl(documents) or {}
-  for _, e in ipairs(M.types(schema)) do errors[#errors + 1] = e end
+  for _, e in ipairs(M.types(schema)) do
+    -- a missing query type is nowhere: a refused reload still names the schema's first file
+    if not e.file and documents and documents[1] then e.file = documents[1].file end
+    errors[#errors + 1] = e
+  end
   return errors
 end
 
