@@ -251,6 +251,15 @@ int config_load(config_t *cfg, const char *dotenv_path, char *err, size_t errlen
     if (get_num("WATCH_SCRIPTS", cfg->env == ENV_DEVELOPMENT, 0, 1, &watch, err, errlen) < 0)
         return -1;
     cfg->watch_scripts = (int)watch;
+    /* Introspection shows a client the whole schema: off by default in production. The value
+     * in force goes into the environment, where speezy.graphql.introspection reads it
+     * (core.setting) in every worker, so this default is the only one. */
+    long long introspect;
+    if (get_num("GRAPHQL_INTROSPECTION", cfg->env != ENV_PRODUCTION, 0, 1, &introspect, err,
+                errlen) < 0)
+        return -1;
+    cfg->graphql_introspection = (int)introspect;
+    setenv("GRAPHQL_INTROSPECTION", introspect ? "1" : "0", 1);
 
     cfg->host = dup_or("HOST", "0.0.0.0");
     cfg->log_level = dup_or("LOG_LEVEL", "info");

@@ -44,6 +44,7 @@ typedef struct config {
     char *ui_assets_dir;       /* UI_ASSETS_DIR: the npm packages the host's pages load (ui.h) */
     int watch_scripts;         /* reload on file change; default on in development */
     size_t vm_memory_limit_mb; /* per script generation (each worker's VM); 0: none */
+    int graphql_introspection; /* __schema and __type answer (GRAPHQL_INTROSPECTION) */
 
     /* PostgreSQL */
     int pg_pool_size;

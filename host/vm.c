@@ -116,10 +116,17 @@ static int read_file(const char *full, char **out, size_t *len)
     return 0;
 }
 
-static int ends_with_lua(const char *name)
+static int ends_with(const char *name, const char *ext)
 {
-    size_t n = strlen(name);
-    return n > 4 && strcmp(name + n - 4, ".lua") == 0;
+    size_t n = strlen(name), e = strlen(ext);
+    return n > e && strcmp(name + n - e, ext) == 0;
+}
+
+/* Lua, and the GraphQL schema's SDL (speezy.graphql.load): both are part of a generation, so
+ * an edit of either reloads, and the hash names both. */
+static int is_script_file(const char *name)
+{
+    return ends_with(name, ".lua") || ends_with(name, ".graphql");
 }
 
 static int scan(snapshot_t *s, const char *root, const char *rel, char *err, size_t errlen)
@@ -144,7 +151,7 @@ static int scan(snapshot_t *s, const char *root, const char *rel, char *err, siz
             continue;
         if (S_ISDIR(st.st_mode)) {
             rc = scan(s, root, relpath, err, errlen);
-        } else if (S_ISREG(st.st_mode) && ends_with_lua(e->d_name)) {
+        } else if (S_ISREG(st.st_mode) && is_script_file(e->d_name)) {
             if (s->n == SNAPSHOT_MAX_FILES) {
                 snprintf(err, errlen, "%s: more than %d script files", root, SNAPSHOT_MAX_FILES);
                 rc = -1;

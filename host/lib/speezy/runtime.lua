@@ -91,6 +91,8 @@ function M.boot(files, hash, dir)
   app._generation = hash
   if not files["app.lua"] then error(dir .. "/app.lua: missing (the scripts' entry point)", 0) end
   script_require("app")
+  -- the GraphQL schema of graphql/*.graphql and its resolver maps graphql/*.lua, if any
+  require("speezy.graphql.load").boot(files, script_require, dir)
   return app._finish(), app._dispatch, queue._finish(pg.stats() ~= nil), queue._run
 end
 

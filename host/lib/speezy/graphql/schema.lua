@@ -304,6 +304,11 @@ function M.build(sources)
                    directive_list = b.directive_list, asts = b.schema_asts }
   roots(b, schema)
   link_possible_types(b.type_list)
+  if #b.errors == 0 then -- what a built schema must also satisfy (speezy.graphql.check)
+    local documents = {}
+    for i, src in ipairs(sources) do documents[i] = { file = src.file, document = docs[i] } end
+    b.errors = require("speezy.graphql.check").check(schema, documents)
+  end
   if #b.errors > 0 then return nil, b.errors end
   return schema
 end
