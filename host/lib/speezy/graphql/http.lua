@@ -89,7 +89,8 @@ local function is_object(v)
   return type(v) == "table" and getmetatable(v) ~= json.array_mt and v ~= json.null
 end
 
--- A GET parameter holding JSON (variables, extensions): the decoded object, or nil, message.
+-- A GET parameter holding JSON (variables, extensions): its value (check_params wants an
+-- object), or nil, message.
 local function json_param(q, name)
   local text = q[name]
   if text == nil or text == "" then return nil end
@@ -99,7 +100,6 @@ local function json_param(q, name)
     return nil, "the " .. name .. " parameter is not valid JSON: " .. tostring(err)
   end
   if v == json.null then return nil end
-  if not is_object(v) then return nil, "the " .. name .. " parameter must be a JSON object" end
   return v
 end
 
