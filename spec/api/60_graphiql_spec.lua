@@ -94,7 +94,8 @@ describe("GET /graphiql", function()
     for _, path in ipairs { "/graphiql/graphiql/package.json", "/graphiql/graphiql/graphiql.js",
       "/graphiql/react/index.js", "/graphiql/swagger-ui-dist/swagger-ui.css",
       "/graphiql/../swagger-ui-dist/swagger-ui.css", "/graphiql/react/umd/../package.json",
-      "/graphiql/%2e%2e/react/package.json", "/graphiql/graphiql.min.js" } do
+      "/graphiql/%2e%2e/react/package.json", "/graphiql/graphiql.min.js",
+      "/graphiql/graphiql/graphiql.min", "/graphiql/graphiql/graphiql.min.css.map" } do
       local res = get(srv, path)
       h.assert_error_envelope(res, 404, "NOT_FOUND")
       assert.falsy(res.body:find('"version"', 1, true), path)
