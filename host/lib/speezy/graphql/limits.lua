@@ -106,7 +106,10 @@ walk = function(state, set, parent_type, in_introspection)
       local def = field_def(state.schema, parent_type, sel.name)
       local ftype, list = nil, false
       if def then ftype, list = unwrap(def.type) end
-      local intro = in_introspection or (def and def.introspection) or false
+      -- introspection: below __schema or __type, or in a fragment on an introspection type
+      local intro = in_introspection or (def and def.introspection)
+        or (parent_type and type(parent_type.name) == "string"
+          and parent_type.name:sub(1, 2) == "__") or false
       local cd, cc, cn = 0, 0, 0
       if sel.selectionSet then cd, cc, cn = walk(state, sel.selectionSet, ftype, intro) end
       d = cd + 1
