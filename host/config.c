@@ -144,6 +144,13 @@ static const num_setting_t num_settings[] = {
     NUM("HTTP_TIMEOUT_MS", 10000, 1, 3600000, http_timeout_ms),
     NUM("HTTP_MAX_RESPONSE_BYTES", 1 << 20, 1, 1LL << 30, http_max_response_bytes),
     NUM("SMS_HTTP_TIMEOUT_MS", 10000, 1, 3600000, sms_http_timeout_ms),
+    NUM("GRAPHQL_MAX_DEPTH", 15, 1, 1000, graphql_max_depth),
+    NUM("GRAPHQL_MAX_ALIASES", 30, 0, 1000000, graphql_max_aliases),
+    NUM("GRAPHQL_MAX_COMPLEXITY", 1000, 1, 1000000000, graphql_max_complexity),
+    NUM("GRAPHQL_MAX_TOKENS", 10000, 100, 1000000, graphql_max_tokens),
+    NUM("GRAPHQL_APQ_TTL_SECONDS", 604800, 1, 31536000, graphql_apq_ttl_seconds),
+    NUM("GRAPHQL_CACHE_DOCUMENTS", 1000, 0, 1000000, graphql_cache_documents),
+    NUM("GRAPHQL_CACHE_BYTES", 4 << 20, 0, 1LL << 30, graphql_cache_bytes),
 };
 
 long long config_default(const char *name)

@@ -73,6 +73,16 @@ typedef struct config {
     struct netaddr_cidr *trusted_proxies;
     size_t ntrusted_proxies;
 
+    /* GraphQL (speezy.graphql): read by the Lua library through core.setting; here so a bad
+     * value refuses the start and the defaults have one home */
+    unsigned graphql_max_depth;       /* nested fields of an operation */
+    unsigned graphql_max_aliases;     /* aliased fields of a document */
+    unsigned graphql_max_complexity;  /* 1 per field, list selections times first/last or 10 */
+    unsigned graphql_max_tokens;      /* the parser stops past it */
+    unsigned graphql_apq_ttl_seconds; /* a persisted query's life in Redis */
+    unsigned graphql_cache_documents; /* parsed and validated documents kept per generation */
+    size_t graphql_cache_bytes;       /* their total text */
+
     /* SMS delivery (speezy.sms) */
     config_sms_t sms_provider;
     char *sms_outbox_path;        /* outbox: the JSON-lines file, relative to the working dir */

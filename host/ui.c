@@ -22,11 +22,12 @@
 
 /* What every answer of a mount carries. Everything comes from this host: no inline script
  * or style (Swagger UI sets its styles through the DOM, which the policy allows), except the
- * icons its stylesheet draws from data: URIs (an expanded operation shows them). */
+ * icons its stylesheet draws from data: URIs (an expanded operation shows them) and the fonts
+ * GraphiQL's stylesheet embeds the same way. */
 #define UI_CSP                                                                                     \
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "                 \
-    "frame-ancestors 'none'"
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "              \
+    "form-action 'self'; frame-ancestors 'none'"
 /* The package's files change only with its pinned version: a day in the browser's cache,
  * revalidated by ETag afterwards. The page and the host's own script follow the host. */
 #define UI_CACHE_ASSET "public, max-age=86400"
@@ -75,6 +76,40 @@ static const char docs_script[] = "window.ui = SwaggerUIBundle({\n"
                                   "  validatorUrl: null\n"
                                   "});\n";
 
+/* /graphiql: GraphiQL on the live generation's POST /graphql. Its UMD build wants React and
+ * ReactDOM as globals, so the page loads their UMD files first; the mount's folder is the
+ * packages' parent, each file named by its path inside its package. */
+static const char graphiql_page[] =
+    "<!doctype html>\n"
+    "<html lang=\"en\">\n"
+    "<head>\n"
+    "<meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<title>Speezy GraphiQL</title>\n"
+    "<link rel=\"stylesheet\" href=\"/graphiql/graphiql/graphiql.min.css\">\n"
+    "<link rel=\"stylesheet\" href=\"/graphiql/speezy-graphiql.css\">\n"
+    "</head>\n"
+    "<body>\n"
+    "<div id=\"graphiql\">Loading GraphiQL...</div>\n"
+    "<script src=\"/graphiql/react/umd/react.production.min.js\"></script>\n"
+    "<script src=\"/graphiql/react-dom/umd/react-dom.production.min.js\"></script>\n"
+    "<script src=\"/graphiql/graphiql/graphiql.min.js\"></script>\n"
+    "<script src=\"/graphiql/speezy-graphiql.js\"></script>\n"
+    "</body>\n"
+    "</html>\n";
+
+/* Same-origin POSTs to /graphql: the browser sends the caller's cookies nowhere else, and
+ * a token goes in the headers tab. */
+static const char graphiql_script[] =
+    "(function () {\n"
+    "  var fetcher = GraphiQL.createFetcher({ url: \"/graphql\" });\n"
+    "  var root = ReactDOM.createRoot(document.getElementById(\"graphiql\"));\n"
+    "  root.render(React.createElement(GraphiQL, { fetcher: fetcher }));\n"
+    "})();\n";
+
+/* GraphiQL fills its root: the page's body has no height of its own. */
+static const char graphiql_style[] = "html, body, #graphiql { height: 100%; margin: 0; }\n";
+
 #define UI_JS "text/javascript; charset=utf-8"
 #define UI_CSS "text/css; charset=utf-8"
 #define UI_PNG "image/png"
@@ -92,6 +127,20 @@ static const ui_mount_t ui_mounts[] = {
             {"favicon-32x32.png", UI_PNG, NULL},
             {"favicon-16x16.png", UI_PNG, NULL},
             {"speezy-docs.js", UI_JS, docs_script},
+        },
+    },
+    {
+        "/graphiql",
+        "GraphiQL",
+        ".",
+        graphiql_page,
+        {
+            {"graphiql/graphiql.min.css", UI_CSS, NULL},
+            {"graphiql/graphiql.min.js", UI_JS, NULL},
+            {"react/umd/react.production.min.js", UI_JS, NULL},
+            {"react-dom/umd/react-dom.production.min.js", UI_JS, NULL},
+            {"speezy-graphiql.js", UI_JS, graphiql_script},
+            {"speezy-graphiql.css", UI_CSS, graphiql_style},
         },
     },
 };

@@ -505,6 +505,10 @@ function M._dispatch(idx, method, params, serial)
 end
 
 function M._finish()
+  -- POST and GET /graphql: the host's, in a generation whose scripts brought a schema
+  require("speezy.graphql.http").register(function(method, path, handler)
+    add(nil, method, "app." .. method:lower(), path, nil, handler)
+  end)
   booting = false
   for _, route in ipairs(routes) do route.steps = plan(route) end
   return routes
