@@ -4,7 +4,9 @@
  * an empty list of rows, never {}. Tables carrying the array metatable (rows from pg, arrays
  * from redis and pg, json.array{...}) always encode as arrays. Other tables are arrays when
  * their keys are exactly 1..n, objects otherwise. Integers print without exponent; NaN and
- * infinities are refused. json.decode is in bind_json_decode.c.
+ * infinities are refused. Tables carrying the ordered metatable (json.ordered{k1, v1, k2, v2})
+ * encode as objects whose members keep that order: GraphQL answers list fields in the order
+ * the query asked for them. json.decode is in bind_json_decode.c.
  *
  * speezy.app answers with json._envelope_held(t): the envelope stays in this state's encoder
  * buffer and the worker sends it from there (bind_json_held), so a response body never
@@ -26,7 +28,8 @@
  * itself is written by host/json.c, the escaper every JSON of the host goes through. */
 typedef struct {
     json_buf_t out;
-    const void *array_mt; /* the array metatable (the second upvalue), compared by address */
+    const void *array_mt;   /* the array metatable (the second upvalue), compared by address */
+    const void *ordered_mt; /* the ordered-object metatable (the third upvalue) */
 } jbuf_t;
 
 static int jbuf_gc(lua_State *L)
@@ -57,6 +60,7 @@ static jbuf_t *jbuf_get(lua_State *L)
         json_free(&b->out);
     json_reset(&b->out);
     b->array_mt = lua_topointer(L, lua_upvalueindex(2));
+    b->ordered_mt = lua_topointer(L, lua_upvalueindex(3));
     return b;
 }
 
@@ -75,21 +79,32 @@ static void puts_(jbuf_t *b, const char *s)
     put(b, s, strlen(s));
 }
 
-static char array_mt_key;
+static char array_mt_key, ordered_mt_key;
 
-void bind_push_array_mt(lua_State *L)
+/* The metatable registry[key], made on first use with __jsontype = type. */
+static void push_marker_mt(lua_State *L, char *key, const char *type)
 {
-    lua_pushlightuserdata(L, &array_mt_key);
+    lua_pushlightuserdata(L, key);
     lua_rawget(L, LUA_REGISTRYINDEX);
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         lua_createtable(L, 0, 1);
-        lua_pushliteral(L, "array");
+        lua_pushstring(L, type);
         lua_setfield(L, -2, "__jsontype");
-        lua_pushlightuserdata(L, &array_mt_key);
+        lua_pushlightuserdata(L, key);
         lua_pushvalue(L, -2);
         lua_rawset(L, LUA_REGISTRYINDEX);
     }
+}
+
+void bind_push_array_mt(lua_State *L)
+{
+    push_marker_mt(L, &array_mt_key, "array");
+}
+
+static void push_ordered_mt(lua_State *L)
+{
+    push_marker_mt(L, &ordered_mt_key, "ordered");
 }
 
 void bind_mark_array(lua_State *L, int idx)
@@ -99,13 +114,19 @@ void bind_mark_array(lua_State *L, int idx)
     lua_setmetatable(L, idx);
 }
 
-static int is_marked_array(lua_State *L, const jbuf_t *b, int idx)
+/* The table's marker metatable, or NULL. */
+static const void *marker_of(lua_State *L, int idx)
 {
     if (!lua_getmetatable(L, idx))
-        return 0;
-    int yes = lua_topointer(L, -1) == b->array_mt;
+        return NULL;
+    const void *mt = lua_topointer(L, -1);
     lua_pop(L, 1);
-    return yes;
+    return mt;
+}
+
+static int is_marked_array(lua_State *L, const jbuf_t *b, int idx)
+{
+    return marker_of(L, idx) == b->array_mt;
 }
 
 static void put_string(jbuf_t *b, const char *s, size_t len)
@@ -175,11 +196,38 @@ static void encode_members(lua_State *L, jbuf_t *b, int idx, int depth, int firs
     }
 }
 
+/* {k1, v1, k2, v2, ...} as an object in that order; keys must be strings. */
+static void encode_ordered(lua_State *L, jbuf_t *b, int idx, int depth)
+{
+    int n = (int)lua_objlen(L, idx);
+    putc_(b, '{');
+    for (int i = 1; i < n; i += 2) {
+        if (i > 1)
+            putc_(b, ',');
+        lua_rawgeti(L, idx, i);
+        size_t klen = 0;
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &klen) : NULL;
+        if (!k)
+            luaL_error(L, "json: an ordered object's key %d is not a string", (i + 1) / 2);
+        put_string(b, k, klen);
+        putc_(b, ':');
+        lua_rawgeti(L, idx, i + 1);
+        encode(L, b, lua_gettop(L), depth + 1);
+        lua_pop(L, 2);
+    }
+    putc_(b, '}');
+}
+
 static void encode_table(lua_State *L, jbuf_t *b, int idx, int depth)
 {
     if (depth > JSON_MAX_DEPTH)
         luaL_error(L, "json: nested deeper than %d (a cycle?)", JSON_MAX_DEPTH);
-    int marked = is_marked_array(L, b, idx);
+    const void *mt = marker_of(L, idx);
+    if (mt && mt == b->ordered_mt) {
+        encode_ordered(L, b, idx, depth);
+        return;
+    }
+    int marked = mt && mt == b->array_mt;
     int n = marked ? (int)lua_objlen(L, idx) : array_length(L, idx);
     if (marked || n > 0) {
         putc_(b, '[');
@@ -303,6 +351,17 @@ static int json_array(lua_State *L)
     return 1;
 }
 
+static int json_ordered(lua_State *L)
+{
+    if (lua_isnoneornil(L, 1))
+        lua_newtable(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    push_ordered_mt(L);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
 int luaopen_speezy_json(lua_State *L)
 {
     static const luaL_Reg fns[] = {
@@ -319,7 +378,8 @@ int luaopen_speezy_json(lua_State *L)
     for (const luaL_Reg *f = fns; f->name; f++) {
         lua_pushvalue(L, -1);
         bind_push_array_mt(L);
-        lua_pushcclosure(L, f->func, 2);
+        push_ordered_mt(L);
+        lua_pushcclosure(L, f->func, 3);
         lua_setfield(L, -3, f->name);
     }
     lua_pop(L, 1);
@@ -331,5 +391,9 @@ int luaopen_speezy_json(lua_State *L)
     lua_setfield(L, -2, "null");
     bind_push_array_mt(L);
     lua_setfield(L, -2, "array_mt");
+    lua_pushcfunction(L, json_ordered);
+    lua_setfield(L, -2, "ordered");
+    push_ordered_mt(L);
+    lua_setfield(L, -2, "ordered_mt");
     return 1;
 }

@@ -139,6 +139,15 @@ describe("json.encode", function()
     assert.equal("{}", json.encode {})
   end)
 
+  it("writes json.ordered{k1, v1, ...} as an object in that order", function()
+    local t = json.ordered { "z", 1, "a", json.ordered { "y", json.null, "b", { 1, 2 } }, "m", "x" }
+    assert.equal('{"z":1,"a":{"y":null,"b":[1,2]},"m":"x"}', json.encode(t))
+    assert.equal("{}", json.encode(json.ordered {}))
+    assert.equal(json.ordered_mt, getmetatable(t))
+    assert.has_error(function() json.encode(json.ordered { 1, 2 }) end,
+      "json: an ordered object's key 1 is not a string")
+  end)
+
   it("refuses NaN, infinities, functions and cycles", function()
     assert.has_error(function() json.encode { x = 0 / 0 } end, "NaN")
     assert.has_error(function() json.encode { x = math.huge } end, "infinity")
