@@ -55,8 +55,8 @@
 # SQL statements per request (S8, S9): after the warm-up, PostgreSQL's log_statement is set to
 # `all` (ALTER SYSTEM, reload) while BENCH_SQL_REQUESTS (10) requests are sent one at a time with
 # curl, then reset; the statements PostgreSQL logged in between (lines "statement:" and
-# "execute <name>:" of its log) are counted, and listed by text. Nothing else uses that
-# PostgreSQL meanwhile (the servers of the other slots are idle).
+# "execute <name>:" of its log) are listed by text, and those every request ran are counted
+# (count_sql: speezy's background jobs, in any server up, log some too).
 # Fastify, Mercurius and their drivers are installed with npm into spec/bench/node/ (ignored)
 # from spec/bench/fastify/package-lock.json.
 #
@@ -340,20 +340,30 @@ probe() { # stack scenario port path
 }
 
 # The SQL statements one request of the slot's scenario costs: PostgreSQL logs every statement
-# (log_statement = all, for this count only) while SQL_REQUESTS requests go one at a time;
-# the lines it logged meanwhile are counted into SLOT_SQL (per request) and listed by text,
-# most frequent first, into SLOT_SQL_TOP. Left out: the read of the job queue's outbox sweeper
-# (host/lib/speezy/queue.lua), which speezy runs every few seconds whatever the requests do.
-SQL_BACKGROUND='^ *SELECT 1 FROM job_outbox'
+# (log_statement = all, for this count only) while SQL_REQUESTS requests go one at a time,
+# once the server has finished what the warm-up left it. The same request repeated runs the
+# same statements, so a statement logged c times counts c / SQL_REQUESTS (rounded down) per
+# request: what runs in fewer than every request is not a request's cost (speezy's background
+# jobs, such as the outbox sweeper and the scheduled cleanup, or a cache filled once) and
+# counts 0. SLOT_SQL gets the count per request, and every statement logged, with how many times;
+# SLOT_SQL_TOP the list by text.
 count_sql() { # slot
     local slot=$1 stack=${1%%-*} scenario=${1#*-} log=$TMP/servers/pg/postgresql.log from to i
-    local lines=$TMP/sql-$1.log
+    local lines=$TMP/sql-$1.log t0 t1
     SLOT_SQL[$slot]=""
     if [[ ! -r $log ]]; then
         say "$slot: no PostgreSQL log at $log, SQL statements not counted"
         return 0
     fi
     request_of "$stack" "$scenario" || return 0
+    # requests the warm-up's wrk left queued are served before the count starts
+    t1=$(cpu_ticks "${SLOT_PID[$slot]}")
+    for _ in $(seq 50); do
+        sleep 0.2
+        t0=$t1
+        t1=$(cpu_ticks "${SLOT_PID[$slot]}")
+        ((t1 != t0)) || break
+    done
     psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET log_statement = 'all'" \
         -c 'SELECT pg_reload_conf()' >/dev/null
     sleep 0.5 # the backends read the reloaded setting before their next statement
@@ -366,11 +376,13 @@ count_sql() { # slot
     psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 -c 'ALTER SYSTEM RESET log_statement' \
         -c 'SELECT pg_reload_conf()' >/dev/null
     tail -c +$((from + 1)) "$log" | head -c $((to - from)) |
-        sed -nE 's/.*LOG:  (statement|execute [^:]*): //p' | grep -Ev "$SQL_BACKGROUND" >"$lines" ||
-        true
-    SLOT_SQL[$slot]=$(awk -v n="$(wc -l <"$lines")" -v r="$SQL_REQUESTS" \
-        'BEGIN { printf "%.1f", n / r }')
-    SLOT_SQL_TOP[$slot]=$(tr -s ' \t' ' ' <"$lines" | cut -c1-90 | sort | uniq -c | sort -rn)
+        sed -nE 's/.*LOG:  (statement|execute [^:]*): //p' | tr -s ' \t' ' ' |
+        sort | uniq -c | sort -rn >"$lines"
+    SLOT_SQL[$slot]=$(awk -v r="$SQL_REQUESTS" '{ per += int($1 / r); all += $1 }
+        END { printf "%d (%d statements logged over %d requests)", per, all, r }' "$lines")
+    SLOT_SQL_TOP[$slot]=$(awk -v r="$SQL_REQUESTS" '{ n = $1; sub(/^ *[0-9]+ /, "")
+        printf "%sx %s%s\n", n, substr($0, 1, 90), n < r ? "  (not in every request)" : "" }' \
+        "$lines")
 }
 
 # Starts a slot's server and checks it: "up" or a failed row in ROWS.
@@ -602,8 +614,8 @@ done
 # S8 and S9: the SQL statements one request cost (count_sql), and which.
 for slot in speezy-s8 speezy-s8-rest mercurius-s8 speezy-s9 mercurius-s9; do
     [[ -n ${SLOT_SQL[$slot]:-} ]] || continue
-    echo "${slot#*-} ${slot%%-*}: ${SLOT_SQL[$slot]} SQL statements per request ($SQL_REQUESTS requests, log_statement):"
-    awk '{ n = $1; sub(/^ *[0-9]+ /, ""); printf "    %sx %s\n", n, $0 }' <<<"${SLOT_SQL_TOP[$slot]}"
+    echo "${slot#*-} ${slot%%-*}: SQL statements per request ${SLOT_SQL[$slot]}:"
+    awk '{ print "    " $0 }' <<<"${SLOT_SQL_TOP[$slot]}"
 done
 
 # The issues' targets that compare figures of this run (#15: S2 and S5).
