@@ -7,8 +7,9 @@
 # harmlessly on a reused DIR), and sets DATABASE_URL, REDIS_URL, ID_LO and ID_HI (the users'
 # id range). Returns 1, having said why on stderr, when the servers did not start; a failed
 # migration or seed is said and left to fail the scenario that needs it. bench_session and
-# bench_token (below) add what S5 (/user/me) and S2 (/claims) need, bench_store_owner what
-# S6 (POST /store) and S7 (GET /store/ID) need.
+# bench_token (below) add what S5 (/user/me), S8 (`{ me }`) and S2 (/claims) need,
+# bench_store_owner what S6 (POST /store) and S7 (GET /store/ID) need, bench_stores what S9
+# (a page of stores) needs.
 # shellcheck shell=bash disable=SC2034 # (the variables are for the scripts that source it)
 bench_data() {
     local dir=$1 bin=$2
@@ -110,6 +111,45 @@ SQL
         STORE_OWNER "$sid") || OWNER_TOKEN=
     if [[ -z $OWNER_TOKEN ]]; then
         echo "bench: minting the store owner's token failed; S6 will fail" >&2
+        return 1
+    fi
+}
+
+# bench_stores: what S9 (a page of 20 stores with their owners and addresses) reads: 20 stores
+# (BENCH_STORES), each with an owner of its own (STORE_OWNER, phones +9198100000NN) and an
+# address in a city of its own, so that a resolver asking per store would pay for every one.
+# Seeded before bench_store_owner and S6 add theirs, they are the first page by id. Kept on a
+# reused DIR (an owner with a store gets no second one). Returns 1, having said why, when it
+# could not.
+bench_stores() {
+    local n
+    n=$(psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 -v n="${BENCH_STORES:-20}" <<'SQL'
+INSERT INTO users (phone, name, role)
+SELECT '+9198100' || lpad(i::text, 5, '0'), 'Store Owner ' || i, 'STORE_OWNER'
+FROM generate_series(1, :n) AS i
+ON CONFLICT (phone) WHERE deleted_at IS NULL DO NOTHING;
+WITH o AS (
+  SELECT u.id, row_number() OVER (ORDER BY u.phone) AS i
+  FROM users u
+  WHERE u.phone LIKE '+9198100%' AND u.deleted_at IS NULL
+    AND NOT EXISTS (SELECT 1 FROM stores s WHERE s.owner_id = u.id)
+), a AS (
+  INSERT INTO addresses (user_id, street, city, state, postal_code, country, latitude, longitude)
+  SELECT o.id, o.i || ' Market Road', 'City ' || o.i, 'Karnataka', '560001', 'India',
+         12.9 + o.i / 1000.0, 77.5 + o.i / 1000.0
+  FROM o ORDER BY o.i
+  RETURNING id, user_id
+)
+INSERT INTO stores (owner_id, address_id, name, description, phone)
+SELECT o.id, a.id, 'Bench Store ' || o.i, 'a store of the S9 page', '98765' || lpad(o.i::text, 5, '0')
+FROM o JOIN a ON a.user_id = o.id
+ORDER BY o.i;
+SELECT count(*) FROM stores s JOIN users u ON u.id = s.owner_id
+WHERE u.phone LIKE '+9198100%' AND s.deleted_at IS NULL;
+SQL
+    ) || true
+    if [[ ${n:-0} -lt ${BENCH_STORES:-20} ]]; then
+        echo "bench: seeding the stores of S9 failed; S9 will fail" >&2
         return 1
     fi
 }

@@ -11,33 +11,11 @@ const fastify = require('fastify')({
   ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
 });
 
-const jwt = Boolean(process.env.JWT_SECRET);
-if (jwt) {
-  // What speezy.jwt checks, as far as @fastify/jwt (fast-jwt) can at no extra cost: HS256 only,
-  // the signature, exp required, nbf, iss and aud (JWT_ISSUER / JWT_AUDIENCE, both "speezy"
-  // by default) with speezy's 30 s of leeway (JWT_LEEWAY, host/jwt.h), a `crit` header
-  // refused. Not checked here: the kid (one key, so nothing to pick) and duplicate names in
-  // the JSON. No verifier cache (fast-jwt's default): every request checks its token.
-  fastify.register(require('@fastify/jwt'), {
-    secret: process.env.JWT_SECRET,
-    verify: {
-      algorithms: ['HS256'],
-      allowedIss: process.env.JWT_ISSUER || 'speezy',
-      allowedAud: process.env.JWT_AUDIENCE || 'speezy',
-      requiredClaims: ['exp'],
-      clockTolerance: 30000,
-    },
-  });
-}
+const auth = require('./auth');
 
-// The error envelope of speezy's 401 (scripts/auth/bearer.lua).
-function unauthorized(reply) {
-  reply.code(401).header('WWW-Authenticate', 'Bearer realm="speezy", error="invalid_token"');
-  return {
-    success: false,
-    error: { code: 'UNAUTHORIZED', message: 'a valid access token is required' },
-  };
-}
+const jwt = Boolean(process.env.JWT_SECRET);
+if (jwt) fastify.register(require('@fastify/jwt'), auth.jwtOptions(process.env));
+const { unauthorized } = auth;
 
 if (jwt) {
   // S2: the claims of a verified token.
@@ -65,36 +43,8 @@ if (process.env.DATABASE_URL) {
 
   if (jwt && redis) {
     // S5: GET /user/me as scripts/routes/user.lua answers it: the token (auth/bearer.lua),
-    // its session live (auth/session.lua: Redis sess:<sid>, PostgreSQL when Redis has no
-    // word), then the user's row (users/service.lua).
-    const sessionLive = async (sid) => {
-      const state = await redis.get(`sess:${sid}`);
-      if (state === 'live') return true;
-      if (state === 'revoked') return false;
-      // (not taken in the bench: spec/bench/data.sh stores the key)
-      const { rows } = await pool.query(
-        'SELECT revoked_at IS NULL AND expires_at > now() AS live FROM sessions WHERE id = $1',
-        [sid]);
-      const live = rows.length > 0 && rows[0].live;
-      await redis.set(`sess:${sid}`, live ? 'live' : 'revoked', 'EX', live ? 2592000 : 960,
-        'NX');
-      return live;
-    };
-    // { id, role, sid } of a verified token whose session is live, or null.
-    const signedIn = async (req) => {
-      let claims;
-      try {
-        claims = await req.jwtVerify();
-      } catch {
-        return null;
-      }
-      const id = Number(claims.sub);
-      if (!Number.isInteger(id) || typeof claims.sid !== 'string' ||
-          typeof claims.role !== 'string' || !(await sessionLive(claims.sid))) {
-        return null;
-      }
-      return { id, role: claims.role, sid: claims.sid };
-    };
+    // its session live (auth/session.lua), then the user's row (users/service.lua).
+    const signedIn = auth.signedInWith({ redis, pool });
     fastify.get('/user/me', async (req, reply) => {
       const user = await signedIn(req);
       if (!user) return unauthorized(reply);
