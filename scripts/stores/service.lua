@@ -53,16 +53,21 @@ function M.create(caller, input)
   return shape(row)
 end
 
--- A store with its address, or raises 404 NOT_FOUND (also for a soft-deleted one).
-function M.get(id)
+-- A store with its address, or nil when there is none (or it was soft-deleted).
+function M.find(id)
   local r = repo.find(id)
-  if not r then app.raise(404, "NOT_FOUND", "store not found") end
+  if not r then return nil end
   local s = shape(r)
   s.isOpen = r.is_open
   s.address = { id = r.address_id, street = r.street, city = r.city, state = r.state,
                 postalCode = r.postal_code, country = r.country, latitude = r.latitude,
                 longitude = r.longitude }
   return s
+end
+
+-- The same, or raises 404 NOT_FOUND.
+function M.get(id)
+  return M.find(id) or app.raise(404, "NOT_FOUND", "store not found")
 end
 
 -- ---- the list: Relay cursor pagination (GraphQL's stores(first, after)) ----
