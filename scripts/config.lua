@@ -19,5 +19,9 @@ return {
     access_ttl = 900,            -- seconds an access token lives (expires_in)
     refresh_ttl = 30 * 86400,    -- seconds a session lives without a refresh
   },
+  graphql = {
+    -- addJob is public (the seed's example): a client address may queue this many per minute
+    add_job = { per_minute = 30, max_message = 1000 },
+  },
   roles = { CUSTOMER = true, STORE_OWNER = true, DELIVERY_PARTNER = true }, -- chosen at sign-up
 }
