@@ -917,6 +917,53 @@ describe("graphql.execute with resolvers doing I/O", function()
   local pg = require "speezy.pg"
   local redis = require "speezy.redis"
 
+  it("runs the resolvers of one level concurrently, each in a thread", function()
+    local events = {}
+    local function sleeper(name, ms)
+      return function()
+        events[#events + 1] = name .. "+"
+        core.sleep(ms)
+        events[#events + 1] = name .. "-"
+        return ms
+      end
+    end
+    local s = build("type Query { a: Int  b: Int }", {
+      Query = { a = sleeper("a", 60), b = sleeper("b", 10) },
+    })
+    assert.equal('{"a":60,"b":10}', (exec(s, "{ a b }")))
+    assert.same({ "a+", "b+", "b-", "a-" }, events)
+  end)
+
+  it("runs a resolver marked sync in the caller's coroutine, beside others", function()
+    local co
+    local s = build("type Query { a: Int  b: Int }", {
+      Query = { a = function() co = coroutine.running() return 1 end,
+                b = function() return 2 end },
+    })
+    s.query.fields.a.sync = true
+    assert.equal('{"a":1,"b":2}', (exec(s, "{ a b }")))
+    assert.equal(coroutine.running(), co)
+  end)
+
+  it("keeps a thread's raise to its field, and mutations serial", function()
+    local events = {}
+    local s = build("type Query { ok: Int  bad: Int }  type Mutation { m1: Int  m2: Int }", {
+      Query = { ok = function() core.sleep(5) return 1 end,
+                bad = function() core.sleep(1) error("boom") end },
+      Mutation = {
+        m1 = function() events[#events + 1] = "m1+" core.sleep(20) events[#events + 1] = "m1-"
+          return 1 end,
+        m2 = function() events[#events + 1] = "m2" return 2 end,
+      },
+    })
+    local data, errors = exec(s, "{ ok bad }")
+    assert.equal('{"ok":1,"bad":null}', data)
+    assert.equal("INTERNAL_SERVER_ERROR", errors[1].extensions.code)
+    assert.same({ "bad" }, errors[1].path)
+    assert.equal('{"m1":1,"m2":2}', (exec(s, "mutation { m1 m2 }")))
+    assert.same({ "m1+", "m1-", "m2" }, events)
+  end)
+
   it("yields for pg and redis, at the root and in list items, answering their data", function()
     local sdl = "type Query { ping: String  items(n: Int!): [Item] }  type Item { double: Int }"
     local s = build(sdl, {

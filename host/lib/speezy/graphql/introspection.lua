@@ -60,8 +60,10 @@ local function object(name, description, defs)
   local t = { kind = "OBJECT", name = name, description = description, fields = {},
     field_list = {}, interfaces = {}, builtin = true }
   for _, d in ipairs(defs) do
+    -- sync: the resolvers read the schema's tables and never yield, so the executor runs
+    -- them inline rather than one thread each
     local f = { name = d[1], type = d[2], resolve = d[3], description = d[4], args = {},
-      arg_list = {} }
+      arg_list = {}, sync = true }
     for _, a in ipairs(d.args or {}) do
       f.args[a.name] = a
       f.arg_list[#f.arg_list + 1] = a
@@ -204,13 +206,14 @@ function M.add(schema, opts)
   schema.meta = {
     __schema = { name = "__schema", type = non_null(Schema), args = {}, arg_list = {},
       description = "Access the current type schema of this server.",
-      resolve = gate(function(_, _, _, info) return info.schema end) },
+      resolve = gate(function(_, _, _, info) return info.schema end), sync = true },
     __type = { name = "__type", type = Type, args = {}, arg_list = {},
       description = "Request the type information of a single type.",
-      resolve = gate(function(_, args, _, info) return info.schema.types[args.name] end) },
+      resolve = gate(function(_, args, _, info) return info.schema.types[args.name] end),
+      sync = true },
     __typename = { name = "__typename", type = non_null(String), args = {}, arg_list = {},
       description = "The name of the current Object type at runtime.",
-      resolve = function(_, _, _, info) return info.parent_type.name end },
+      resolve = function(_, _, _, info) return info.parent_type.name end, sync = true },
   }
   local name_arg = { name = "name", type = non_null(String) }
   schema.meta.__type.args.name = name_arg
