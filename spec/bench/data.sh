@@ -64,7 +64,11 @@ SQL
 bench_token() {
     TOKEN=$(cd "$ROOT/spec/bench/node" && JWT_SECRET=$JWT_SECRET node token.js "${ID_LO:-1}" \
         "${BENCH_ROLE:-CUSTOMER}" "${BENCH_SID:-00000000-0000-4000-8000-000000000000}") || TOKEN=
-    if [[ -z $TOKEN ]]; then
+    # S9 reads stores' owners, which the schema shows to administrators only: the same user
+    # and session under an ADMIN token (the role is the signed claim both stacks check)
+    ADMIN_TOKEN=$(cd "$ROOT/spec/bench/node" && JWT_SECRET=$JWT_SECRET node token.js \
+        "${ID_LO:-1}" ADMIN "${BENCH_SID:-00000000-0000-4000-8000-000000000000}") || ADMIN_TOKEN=
+    if [[ -z $TOKEN || -z $ADMIN_TOKEN ]]; then
         echo "bench: minting the access token failed" >&2
         return 1
     fi

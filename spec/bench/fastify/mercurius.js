@@ -141,7 +141,12 @@ function byIds(rows, ids) {
 // every store of the level (each (store, args) once: its per-request cache).
 const loaders = {
   Store: {
-    owner: async (queries) => {
+    // As speezy's schema says (@auth(roles: [ADMIN])): owners are administrators' to read.
+    owner: async (queries, ctx) => {
+      if (!ctx.user) throw unauthenticated();
+      if (ctx.user.role !== 'ADMIN') {
+        throw new mercurius.ErrorWithProps('Forbidden', { code: 'FORBIDDEN' });
+      }
       const ids = queries.map(({ obj }) => obj.owner_id);
       const { rows } = await pool.query(
         'SELECT id, phone, name, role FROM users WHERE id = ANY($1::bigint[])', [ids]);
