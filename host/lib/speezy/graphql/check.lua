@@ -13,7 +13,11 @@
 --     unions, 3.9 enums, 3.10 input objects and their non-null cycles, 3.13 directives, and
 --     no name starting with "__"), in graphql-js 16's order and words (validateSchema).
 -- Every error is { message, file, line, column }, the place of the definition at fault.
+local util = require "speezy.graphql.util"
+
 local M = {}
+
+local DEFINES, EXTENDS = util.DEFINES, util.EXTENDS
 
 local function types_lib() return require "speezy.graphql.types" end
 
@@ -27,16 +31,6 @@ end
 -- SDL rules
 ----------------------------------------------------------------------------------------------
 
-local TYPE_DEF = {
-  ScalarTypeDefinition = "scalar", ObjectTypeDefinition = "object",
-  InterfaceTypeDefinition = "interface", UnionTypeDefinition = "union",
-  EnumTypeDefinition = "enum", InputObjectTypeDefinition = "input object",
-}
-local TYPE_EXT = {
-  ScalarTypeExtension = "scalar", ObjectTypeExtension = "object",
-  InterfaceTypeExtension = "interface", UnionTypeExtension = "union",
-  EnumTypeExtension = "enum", InputObjectTypeExtension = "input object",
-}
 local BUILTIN_SCALARS = { Int = true, Float = true, String = true, Boolean = true, ID = true }
 
 -- Where each built-in directive may stand, and whether it repeats.
@@ -48,71 +42,6 @@ local BUILTIN_DIRECTIVES = {
   specifiedBy = { SCALAR = true },
 }
 
--- The directive location of a type system node (the SDL's only locations).
-local NODE_LOCATION = {
-  SchemaDefinition = "SCHEMA", SchemaExtension = "SCHEMA",
-  ScalarTypeDefinition = "SCALAR", ScalarTypeExtension = "SCALAR",
-  ObjectTypeDefinition = "OBJECT", ObjectTypeExtension = "OBJECT",
-  FieldDefinition = "FIELD_DEFINITION",
-  InterfaceTypeDefinition = "INTERFACE", InterfaceTypeExtension = "INTERFACE",
-  UnionTypeDefinition = "UNION", UnionTypeExtension = "UNION",
-  EnumTypeDefinition = "ENUM", EnumTypeExtension = "ENUM",
-  EnumValueDefinition = "ENUM_VALUE",
-  InputObjectTypeDefinition = "INPUT_OBJECT", InputObjectTypeExtension = "INPUT_OBJECT",
-}
-
--- graphql-js's "Did you mean" list: options within a few edits of input (case differences
--- count one), nearest first, then by name.
-local function edits(a, b)
-  local prev2, prev = nil, {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
-        cur[j] = math.min(cur[j], prev2[j - 2] + 1) -- a swap of two neighbours is one edit
-      end
-    end
-    prev2, prev = prev, cur
-  end
-  return prev[#b]
-end
-
-local function suggestions(input, options)
-  local threshold = math.floor(#input * 0.4) + 1
-  local found, dist = {}, {}
-  for _, option in ipairs(options) do
-    local d
-    if option == input then
-      d = 0
-    elseif option:lower() == input:lower() then
-      d = 1
-    elseif math.abs(#option - #input) <= threshold then
-      d = edits(input:lower(), option:lower())
-    end
-    if d and d <= threshold then
-      found[#found + 1] = option
-      dist[option] = d
-    end
-  end
-  table.sort(found, function(x, y)
-    if dist[x] ~= dist[y] then return dist[x] < dist[y] end
-    return x < y
-  end)
-  return found
-end
-
-local function did_you_mean(list)
-  if #list == 0 then return "" end
-  local q = {}
-  for i = 1, math.min(#list, 5) do q[i] = '"' .. list[i] .. '"' end
-  if #q == 1 then return " Did you mean " .. q[1] .. "?" end
-  if #q == 2 then return " Did you mean " .. q[1] .. " or " .. q[2] .. "?" end
-  local last = table.remove(q)
-  return " Did you mean " .. table.concat(q, ", ") .. ", or " .. last .. "?"
-end
 
 local function at(file, node) return { file = file, line = node.line, column = node.column } end
 
@@ -139,7 +68,7 @@ function M.sdl(documents)
           end
           op_seen[op.operation] = true
         end
-      elseif TYPE_DEF[kind] then
+      elseif DEFINES[kind] then
         if defined[def.name] then
           err(errors, 'There can be only one type named "' .. def.name .. '".', at(d.file, def))
         else
@@ -196,12 +125,12 @@ function M.sdl(documents)
     local file = d.file
     for _, def in ipairs(d.document.definitions or {}) do
       local kind = def.kind
-      if TYPE_EXT[kind] then
+      if EXTENDS[kind] then
         local base = defined[def.name]
         if base then
-          if TYPE_DEF[base.kind] ~= TYPE_EXT[kind] then
-            err(errors, "Cannot extend non-" .. TYPE_EXT[kind] .. ' type "' .. def.name ..
-              '".', at(file, def))
+          if DEFINES[base.kind] ~= EXTENDS[kind] then
+            err(errors, "Cannot extend non-" .. util.KIND_WORD[EXTENDS[kind]] .. ' type "'
+              .. def.name .. '".', at(file, def))
           end
         elseif BUILTIN_SCALARS[def.name] then
           if kind ~= "ScalarTypeExtension" then
@@ -209,17 +138,17 @@ function M.sdl(documents)
           end
         else
           err(errors, 'Cannot extend type "' .. def.name .. '" because it is not defined.' ..
-            did_you_mean(suggestions(def.name, names)), at(file, def))
+            util.did_you_mean(util.suggestions(def.name, names)), at(file, def))
         end
       end
       if kind == "DirectiveDefinition" then
         unique_args(file, "@" .. def.name, def.arguments)
         for _, a in ipairs(def.arguments or {}) do uses(file, a, "ARGUMENT_DEFINITION") end
-      elseif NODE_LOCATION[kind] then
+      elseif util.LOCATION[kind] then
         local tname = def.name or "schema"
         if kind:match("^Schema") then tname = " schema" end -- never a type's name
         type_directives[tname] = type_directives[tname] or {}
-        uses(file, def, NODE_LOCATION[kind], type_directives[tname])
+        uses(file, def, util.LOCATION[kind], type_directives[tname])
         local is_input = kind:match("^InputObject") ~= nil
         local is_enum = kind:match("^Enum") ~= nil
         if def.fields or def.values then

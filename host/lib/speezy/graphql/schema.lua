@@ -7,6 +7,7 @@
 local core = require "speezy.graphql.core"
 local scalars = require "speezy.graphql.scalars"
 local types = require "speezy.graphql.types"
+local util = require "speezy.graphql.util"
 
 local M = {}
 
@@ -36,18 +37,7 @@ directive @specifiedBy("The URL that specifies the behavior of this scalar." url
 ]]
 -- luacheck: pop
 
-local KIND = {
-  ScalarTypeDefinition = "SCALAR", ObjectTypeDefinition = "OBJECT",
-  InterfaceTypeDefinition = "INTERFACE", UnionTypeDefinition = "UNION",
-  EnumTypeDefinition = "ENUM", InputObjectTypeDefinition = "INPUT_OBJECT",
-}
-local EXTENDS = {
-  ScalarTypeExtension = "SCALAR", ObjectTypeExtension = "OBJECT",
-  InterfaceTypeExtension = "INTERFACE", UnionTypeExtension = "UNION",
-  EnumTypeExtension = "ENUM", InputObjectTypeExtension = "INPUT_OBJECT",
-}
-local KIND_WORD = { SCALAR = "scalar", OBJECT = "object", INTERFACE = "interface",
-                    UNION = "union", ENUM = "enum", INPUT_OBJECT = "input object" }
+local KIND, EXTENDS, KIND_WORD = util.DEFINES, util.EXTENDS, util.KIND_WORD
 
 local function fail(b, file, node, message)
   b.errors[#b.errors + 1] = { message = message, file = file, line = node.line,

@@ -15,7 +15,7 @@
 -- (following spreads, comparing fields) is metered as in graphql-js 16.15: past its budget the
 -- walk stops with "Validation aborted.", so a hostile document costs a bounded time.
 local types = require "speezy.graphql.types"
-local util = require "speezy.graphql.validate_util"
+local util = require "speezy.graphql.util"
 
 local M = {}
 

@@ -3,7 +3,7 @@
 -- OverlappingFieldsCanBeMerged). Each is function(ctx) -> visitor (see validate.lua); the
 -- messages are graphql-js's, so clients and tools see the wording they know.
 local types = require "speezy.graphql.types"
-local util = require "speezy.graphql.validate_util"
+local util = require "speezy.graphql.util"
 
 local did_you_mean, suggestions = util.did_you_mean, util.suggestions
 local name_loc, type_text = util.name_loc, util.type_text
@@ -583,20 +583,6 @@ function R.NoUnusedVariables(ctx)
   }
 end
 
--- Where a directive stands, as a __DirectiveLocation name.
-local LOCATION = {
-  Field = "FIELD", FragmentSpread = "FRAGMENT_SPREAD", InlineFragment = "INLINE_FRAGMENT",
-  FragmentDefinition = "FRAGMENT_DEFINITION", VariableDefinition = "VARIABLE_DEFINITION",
-  SchemaDefinition = "SCHEMA", SchemaExtension = "SCHEMA",
-  ScalarTypeDefinition = "SCALAR", ScalarTypeExtension = "SCALAR",
-  ObjectTypeDefinition = "OBJECT", ObjectTypeExtension = "OBJECT",
-  FieldDefinition = "FIELD_DEFINITION",
-  InterfaceTypeDefinition = "INTERFACE", InterfaceTypeExtension = "INTERFACE",
-  UnionTypeDefinition = "UNION", UnionTypeExtension = "UNION",
-  EnumValueDefinition = "ENUM_VALUE",
-  EnumTypeDefinition = "ENUM", EnumTypeExtension = "ENUM",
-  InputObjectTypeDefinition = "INPUT_OBJECT", InputObjectTypeExtension = "INPUT_OBJECT",
-}
 
 local function directive_location(ctx)
   local owner = ctx:ancestor(1)
@@ -612,7 +598,7 @@ local function directive_location(ctx)
     end
     return "ARGUMENT_DEFINITION"
   end
-  return LOCATION[owner.kind]
+  return util.LOCATION[owner.kind]
 end
 
 -- The directives the document defines itself (SDL), beside the schema's.

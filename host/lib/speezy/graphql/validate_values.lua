@@ -3,7 +3,7 @@
 -- variable defaults) is a value its position accepts, with graphql-js 16's messages, the
 -- built-in scalars' and enums' own included.
 local types = require "speezy.graphql.types"
-local util = require "speezy.graphql.validate_util"
+local util = require "speezy.graphql.util"
 
 local fmt = string.format
 local did_you_mean, suggestions = util.did_you_mean, util.suggestions

@@ -1,7 +1,38 @@
--- speezy.graphql.validate_util: what the validation rules share: graphql-js's "Did you mean"
--- suggestions (so a typo gets the hint clients know), the text of a type node, and where a
--- name sits in the source.
+-- speezy.graphql.util: what the SDL checks and the validation rules share: graphql-js's
+-- "Did you mean" suggestions (so a typo gets the hint clients know), the directive location
+-- and the kind of each node, the text of a type node, and where a name sits in the source.
 local M = {}
+
+-- Where a directive stands, as a __DirectiveLocation name, by the kind of the node it is on
+-- (operations, input values and variable definitions need their context: the callers').
+M.LOCATION = {
+  Field = "FIELD", FragmentSpread = "FRAGMENT_SPREAD", InlineFragment = "INLINE_FRAGMENT",
+  FragmentDefinition = "FRAGMENT_DEFINITION", VariableDefinition = "VARIABLE_DEFINITION",
+  SchemaDefinition = "SCHEMA", SchemaExtension = "SCHEMA",
+  ScalarTypeDefinition = "SCALAR", ScalarTypeExtension = "SCALAR",
+  ObjectTypeDefinition = "OBJECT", ObjectTypeExtension = "OBJECT",
+  FieldDefinition = "FIELD_DEFINITION",
+  InterfaceTypeDefinition = "INTERFACE", InterfaceTypeExtension = "INTERFACE",
+  UnionTypeDefinition = "UNION", UnionTypeExtension = "UNION",
+  EnumValueDefinition = "ENUM_VALUE",
+  EnumTypeDefinition = "ENUM", EnumTypeExtension = "ENUM",
+  InputObjectTypeDefinition = "INPUT_OBJECT", InputObjectTypeExtension = "INPUT_OBJECT",
+}
+
+-- The __TypeKind a type definition defines, and the one a type extension extends.
+M.DEFINES = {
+  ScalarTypeDefinition = "SCALAR", ObjectTypeDefinition = "OBJECT",
+  InterfaceTypeDefinition = "INTERFACE", UnionTypeDefinition = "UNION",
+  EnumTypeDefinition = "ENUM", InputObjectTypeDefinition = "INPUT_OBJECT",
+}
+M.EXTENDS = {
+  ScalarTypeExtension = "SCALAR", ObjectTypeExtension = "OBJECT",
+  InterfaceTypeExtension = "INTERFACE", UnionTypeExtension = "UNION",
+  EnumTypeExtension = "ENUM", InputObjectTypeExtension = "INPUT_OBJECT",
+}
+-- A kind in the words of graphql-js's messages ("Cannot extend non-object type").
+M.KIND_WORD = { SCALAR = "scalar", OBJECT = "object", INTERFACE = "interface",
+                UNION = "union", ENUM = "enum", INPUT_OBJECT = "input object" }
 
 local byte, lower = string.byte, string.lower
 local floor, min = math.floor, math.min
