@@ -14,7 +14,8 @@
 # /hello is served by scripts/ without databases, /claims (make bench's S2) by
 # spec/bench/scripts/jwt, /user/me (S5) by scripts/, and any other path (/redis and /users/ID
 # are S3 and S4) by spec/bench/scripts/data. /claims and /user/me carry make bench's access
-# token (minted with node: spec/bench/node is installed as make bench installs it). Paths but
+# token (minted with node: spec/bench/node is installed as make bench installs it), and so does
+# /graphql (S8), POSTed with CALLGRIND_BODY (e.g. '{"query":"{ me { id phone role } }"}'). Paths but
 # /hello and /claims run against a PostgreSQL + Redis seeded as make bench seeds them
 # (spec/bench/data.sh): those in BENCH_SERVERS=DIR (started there if they are not running,
 # and left running for the next call), else fresh ones in a temp dir.
@@ -39,7 +40,7 @@ source "$ROOT/spec/bench/lib.sh"
 # shellcheck source=spec/bench/data.sh
 source "$ROOT/spec/bench/data.sh"
 if [[ $URL_PATH != /hello && $URL_PATH != /claims ]]; then
-    [[ $URL_PATH == /user/me ]] || SCRIPTS=$ROOT/spec/bench/scripts/data
+    [[ $URL_PATH == /user/me || $URL_PATH == /graphql ]] || SCRIPTS=$ROOT/spec/bench/scripts/data
     SERVERS=${BENCH_SERVERS:-}
     if [[ -z $SERVERS ]]; then
         SERVERS=$(mktemp -d /tmp/speezy-callgrind-servers.XXXXXX)
@@ -47,8 +48,8 @@ if [[ $URL_PATH != /hello && $URL_PATH != /claims ]]; then
     fi
     bench_data "$SERVERS" "$BIN"
 fi
-if [[ $URL_PATH == /claims || $URL_PATH == /user/me ]]; then
-    [[ $URL_PATH == /user/me ]] && bench_session
+if [[ $URL_PATH == /claims || $URL_PATH == /user/me || $URL_PATH == /graphql ]]; then
+    [[ $URL_PATH == /claims ]] || bench_session
     [[ $URL_PATH == /claims ]] && SCRIPTS=$ROOT/spec/bench/scripts/jwt
     install_node "$ROOT/spec/bench"
     JWT_SECRET=$(random_secret)
@@ -56,6 +57,9 @@ if [[ $URL_PATH == /claims || $URL_PATH == /user/me ]]; then
     AUTH=(-H "Authorization: Bearer $TOKEN")
 fi
 SEP='?'
+BODY=()
+[[ -z ${CALLGRIND_BODY:-} ]] ||
+    BODY=(-H "Content-Type: application/json" --data-binary "$CALLGRIND_BODY")
 [[ $URL_PATH == *\?* ]] && SEP='&'
 
 # The worker's instruction count after serving 1 + $1 requests (the largest process total).
@@ -71,7 +75,7 @@ count() {
         >"$dir/log" 2>&1) &
     master=$!
     for _ in $(seq 150); do
-        curl -fs "${AUTH[@]}" "http://127.0.0.1:$port$URL_PATH" >/dev/null && break
+        curl -fs "${AUTH[@]}" "${BODY[@]}" "http://127.0.0.1:$port$URL_PATH" >/dev/null && break
         sleep 0.2
     done
     # The pool's 10 PostgreSQL logins (SCRAM, slow under valgrind: hence the connect timeout)
@@ -85,10 +89,10 @@ count() {
     done
     if (($1 && PARALLEL > 1)); then
         # (curl draws its parallel progress meter even with -s)
-        curl -fs -o /dev/null --parallel --parallel-max "$PARALLEL" "${AUTH[@]}" \
+        curl -fs -o /dev/null --parallel --parallel-max "$PARALLEL" "${AUTH[@]}" "${BODY[@]}" \
             "http://127.0.0.1:$port$URL_PATH${SEP}[1-$1]" 2>/dev/null
     elif (($1)); then
-        curl -fs -o /dev/null "${AUTH[@]}" "http://127.0.0.1:$port$URL_PATH${SEP}[1-$1]"
+        curl -fs -o /dev/null "${AUTH[@]}" "${BODY[@]}" "http://127.0.0.1:$port$URL_PATH${SEP}[1-$1]"
     fi
     if ! kill -TERM "$master" 2>/dev/null; then
         echo "callgrind.sh: speezy stopped early:" >&2
@@ -97,6 +101,7 @@ count() {
     fi
     wait "$master" || true
     sed -n 's/^summary: //p' "$dir"/cg.* | sort -n | tail -n1
+    if [[ -n ${CALLGRIND_KEEP:-} ]]; then cp "$dir"/cg.* "$CALLGRIND_KEEP"/ 2>/dev/null || true; fi
     rm -rf "$dir"
 }
 
