@@ -24,12 +24,7 @@ local M = {}
 -- The schema of this generation, as speezy.graphql.load left it; nil while no load module or
 -- no schema is there (a generation without scripts/graphql/).
 function M.schema()
-  local ok, load = pcall(require, "speezy.graphql.load")
-  if not ok then
-    if tostring(load):find("module 'speezy.graphql.load' not found", 1, true) then return nil end
-    error(load, 0)
-  end
-  return load.current()
+  return require("speezy.graphql.load").current()
 end
 
 -- The settings, read once per generation (the environment does not change under a VM); their

@@ -241,11 +241,19 @@ local function plan_of(schema, doc, op, vars)
 end
 
 -- The entries of a field's selection for one runtime type, kept on the field's entry.
+-- entries.flat: every field reads its parent (no resolver, no arguments) and is a leaf, so
+-- an object of them completes at once, without a level of its own (complete_flat).
 local function sub_entries(exe, e, T)
   local sub = e.sub
   local entries = sub[T]
   if not entries then
     entries = collect(exe.plan, T, e.nodes, exe.vars)
+    local flat = true
+    for i = 1, #entries do
+      local x = entries[i]
+      if not x.typename and (x.resolve ~= nil or x.sub ~= nil) then flat = false end
+    end
+    entries.flat = flat
     sub[T] = entries
   end
   return entries
@@ -525,6 +533,10 @@ local function serialize(R, v)
   end
   local fn = R.serialize
   if not fn then return v end
+  if R.builtin then -- ours never raise; a string is already a String's and an ID's answer
+    if type(v) == "string" and (R.name == "String" or R.name == "ID") then return v end
+    return fn(v)
+  end
   local ok, r, msg = pcall(fn, v)
   if not ok then
     return nil, type(r) == "table" and tostring(r.message) or tostring(r)
@@ -534,6 +546,32 @@ local function serialize(R, v)
       ")` to return non-nullable value, returned: null")
   end
   return r
+end
+
+-- A flat object (sub_entries) of value v completed at once; nil when one of its fields needs
+-- the general path (a null where a non-null is required, a value its scalar refuses), which
+-- reads the fields again and reports it.
+local function complete_flat(T, entries, v)
+  local out = {}
+  for i = 1, #entries do
+    local e = entries[i]
+    local s
+    if e.typename then
+      s = T.name
+    else
+      local fv = v[e.name]
+      if fv == nil or fv == NULL then
+        if e.non_null then return nil end
+        s = NULL
+      else
+        s = serialize(e.type, fv)
+        if s == nil then return nil end
+      end
+    end
+    out[2 * i - 1] = e.key
+    out[2 * i] = s
+  end
+  return setmetatable(out, ORDERED_MT)
 end
 
 -- CompleteValue (6.4.3) of v, of type R (unwrapped; non_null says whether it was wrapped),
@@ -599,6 +637,13 @@ complete = function(exe, R, non_null, e, v, rec, key, slot)
     end
   end
   local entries = sub_entries(exe, e, T)
+  if entries.flat and type(v) == "table" then
+    local flat = complete_flat(T, entries, v)
+    if flat then
+      rec.out[slot] = flat
+      return
+    end
+  end
   local out = new_out(entries)
   rec.out[slot] = out
   local nxt = exe.next

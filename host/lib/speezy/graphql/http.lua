@@ -19,6 +19,8 @@
 local core = require "speezy.core"
 local json = require "speezy.json"
 local apq = require "speezy.graphql.apq"
+local auth = require "speezy.auth"
+local execute = require "speezy.graphql.execute"
 local graphql = require "speezy.graphql"
 
 local M = {}
@@ -29,7 +31,7 @@ local CTYPE = { [GQL] = GQL .. "; charset=utf-8", [JSON] = JSON .. "; charset=ut
 
 -- The media type of the answer: the acceptable one of highest q, the GraphQL one on a tie;
 -- nil when the client accepts neither.
-function M.negotiate(accept)
+local function negotiate(accept)
   if accept == nil or not accept:find("%S") then return JSON end
   local best, best_q, best_rank
   for part in accept:gmatch("[^,]+") do
@@ -51,23 +53,52 @@ function M.negotiate(accept)
   return best
 end
 
+-- A client sends the same Accept header with every request: its answer is remembered (a
+-- bounded set: a client varying it only costs the parse again).
+local negotiated, n_negotiated = {}, 0
+local NOT_ACCEPTABLE = {}
+
+function M.negotiate(accept)
+  if accept == nil then return JSON end
+  local media = negotiated[accept]
+  if media == nil then
+    media = negotiate(accept) or NOT_ACCEPTABLE
+    if n_negotiated >= 64 then negotiated, n_negotiated = {}, 0 end
+    negotiated[accept], n_negotiated = media, n_negotiated + 1
+  end
+  if media == NOT_ACCEPTABLE then return nil end
+  return media
+end
+
 -- Answers ------------------------------------------------------------------------------------
 
 local function gql_error(code, message)
   return { message = message, extensions = { code = code } }
 end
 
+-- errors first, then data: one encode of an ordered object (an absent member is left out);
+-- the usual answer, data alone, in one concatenation.
 local function encode_response(r)
-  local parts = {}
-  if r.errors then parts[#parts + 1] = '"errors":' .. json.encode(r.errors) end
-  if r.data ~= nil then parts[#parts + 1] = '"data":' .. json.encode(r.data) end
-  if r.extensions then parts[#parts + 1] = '"extensions":' .. json.encode(r.extensions) end
-  return "{" .. table.concat(parts, ",") .. "}"
+  if r.errors == nil and r.extensions == nil and r.data ~= nil then
+    return '{"data":' .. json.encode(r.data) .. "}"
+  end
+  local o, n = {}, 0
+  if r.errors then o[1], o[2], n = "errors", r.errors, 2 end
+  if r.data ~= nil then o[n + 1], o[n + 2], n = "data", r.data, n + 2 end
+  if r.extensions then o[n + 1], o[n + 2] = "extensions", r.extensions end
+  return json.encode(json.ordered(o))
 end
 
+-- The headers of an answer that has no others: one table per media type, only read.
+local PLAIN = { [GQL] = { ["Content-Type"] = CTYPE[GQL] },
+                [JSON] = { ["Content-Type"] = CTYPE[JSON] } }
+
 local function answer(status, media, response, headers)
-  headers = headers or {}
-  headers["Content-Type"] = CTYPE[media or JSON]
+  if headers then
+    headers["Content-Type"] = CTYPE[media or JSON]
+  else
+    headers = PLAIN[media or JSON]
+  end
   return status, encode_response(response), headers
 end
 
@@ -103,10 +134,13 @@ local function json_param(q, name)
   return v
 end
 
+local GET_TEXT = { "query", "operationName" }
+local PARAMS = { "query", "operationName", "variables", "extensions" }
+
 local function get_params(req)
   local q = req.query
   local p = {}
-  for _, name in ipairs { "query", "operationName" } do
+  for _, name in ipairs(GET_TEXT) do
     local v = q[name]
     if type(v) == "table" then return nil, "the " .. name .. " parameter is given twice" end
     if v ~= "" then p[name] = v end
@@ -121,6 +155,7 @@ end
 
 -- Content-Type application/json, with no charset or utf-8.
 local function json_content_type(ct)
+  if ct == JSON then return true end
   if type(ct) ~= "string" then return false end
   local mt, params = ct:match("^%s*([^;%s]+)%s*(.*)$")
   if not mt or mt:lower() ~= JSON then return false end
@@ -137,9 +172,24 @@ local function post_params(req)
   return v
 end
 
+-- A mobile client posts the same few bodies again and again: the parameters of a body
+-- without variables or extensions (nothing of the request's own) are kept, read-only, by
+-- its text; a bounded set, emptied when full.
+local hot_bodies, n_hot = {}, 0
+
+local function hot_params(body)
+  return body and hot_bodies[body]
+end
+
+local function keep_params(body, p)
+  if p.variables ~= nil or p.extensions ~= nil or #body > 4096 then return end
+  if n_hot >= 256 then hot_bodies, n_hot = {}, 0 end
+  hot_bodies[body], n_hot = p, n_hot + 1
+end
+
 -- Types of the parameters (a null is as absent); nil, message for the first wrong one.
 local function check_params(p)
-  for _, name in ipairs { "query", "operationName", "variables", "extensions" } do
+  for _, name in ipairs(PARAMS) do
     if p[name] == json.null then p[name] = nil end
   end
   if p.query ~= nil and type(p.query) ~= "string" then
@@ -163,7 +213,7 @@ local WWW_AUTHENTICATE = 'Bearer realm="speezy", error="invalid_token"'
 -- The caller of a token, nil without one; raises a non-401 failure (PostgreSQL down).
 local function caller(req)
   if req.headers.authorization == nil then return nil end
-  local ok, user = pcall(require("speezy.auth").user, req)
+  local ok, user = pcall(auth.user, req)
   if ok then return user end
   if type(user) == "table" and user.status == 401 then return false end
   error(user, 0)
@@ -188,11 +238,17 @@ local function serve(req)
       return refuse(415, media, "UNSUPPORTED_MEDIA_TYPE",
         "a GraphQL POST must have Content-Type: application/json")
     end
-    p, err = post_params(req)
+    local body = req.body
+    p = hot_params(body)
+    if not p then
+      p, err = post_params(req)
+      err = err or check_params(p)
+      if not err then keep_params(body, p) end
+    end
   else
     p, err = get_params(req)
+    err = err or check_params(p)
   end
-  err = err or check_params(p)
   if err then return refuse(400, media, "BAD_REQUEST", err) end
 
   local schema = graphql.schema()
@@ -243,7 +299,7 @@ local function serve(req)
     graphql.remember_hash(ref.hash, entry)
   end
 
-  local result = require("speezy.graphql.execute").execute({ schema = schema,
+  local result = execute.execute({ schema = schema,
     document = entry.document, operation_name = p.operationName, variables = p.variables,
     context = { req = req, user = user, request_id = req.id } })
   if result.data == nil then return request_errors(media, result.errors or {}) end
@@ -256,11 +312,13 @@ end
 local UNAVAILABLE = { DB_UNAVAILABLE = true, REDIS_UNAVAILABLE = true, REDIS_BUSY = true,
   SERIALIZATION_FAILURE = true, QUEUE_UNAVAILABLE = true, TIMEOUT = true, REDIS_TIMEOUT = true }
 
+local function with_traceback(e)
+  if type(e) == "table" then return e end
+  return debug.traceback(tostring(e), 2)
+end
+
 function M.handler(req)
-  local ok, status, body, headers = xpcall(serve, function(e)
-    if type(e) == "table" then return e end
-    return debug.traceback(tostring(e), 2)
-  end, req)
+  local ok, status, body, headers = xpcall(serve, with_traceback, req)
   if ok then return status, body, headers end
   local e = status
   local unavailable = type(e) == "table" and UNAVAILABLE[e.code]
