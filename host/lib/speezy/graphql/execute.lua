@@ -647,6 +647,10 @@ complete = function(exe, R, non_null, e, v, rec, key, slot)
   local out = new_out(entries)
   rec.out[slot] = out
   local nxt = exe.next
+  if not nxt then
+    nxt = {}
+    exe.next = nxt
+  end
   nxt[#nxt + 1] = { prev = rec, key = key, slot = slot, nullable = not non_null, out = out,
                     T = T, entries = entries, value = v }
 end
@@ -660,7 +664,8 @@ end
 -- One level: every field of every object resolved, then completed; the objects the
 -- completions found are the next level.
 local function run_level(exe, level)
-  local pending = { n = 0 }
+  local pending = exe.pending
+  pending.n = 0
   local live = level
   if exe.any_dead then
     live = {}
@@ -685,12 +690,13 @@ local function run_level(exe, level)
   end
 end
 
+local NO_LEVEL = {}
+
 local function run_levels(exe, level)
   while #level > 0 do
-    local nxt = {}
-    exe.next = nxt
+    exe.next = nil -- the objects this level completes, made on the first
     run_level(exe, level)
-    level = nxt
+    level = exe.next or NO_LEVEL
   end
 end
 
@@ -698,12 +704,13 @@ end
 local function run_serially(exe, root)
   for i = 1, #root.entries do
     if root.dead then return end
-    local pending = { n = 0 }
-    exe.next = {}
+    local pending = exe.pending
+    pending.n = 0
+    exe.next = nil
     resolve_field(exe, root, i, pending)
     run_pending(exe, pending)
     complete_field(exe, root, i)
-    run_levels(exe, exe.next)
+    run_levels(exe, exe.next or NO_LEVEL)
   end
 end
 
@@ -720,7 +727,7 @@ function M.execute(p)
   if not vars then return { errors = errs } end
   local plan = plan_of(schema, doc, op, vars)
   local exe = { schema = schema, plan = plan, vars = vars, ctx = p.context, operation = op,
-                root_value = p.root_value, errors = nil, next = nil }
+                root_value = p.root_value, errors = nil, next = nil, pending = { n = 0 } }
   local root = { out = new_out(plan.root), T = root_type, entries = plan.root,
                  value = p.root_value }
   if op.operation == "mutation" then
