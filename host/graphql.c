@@ -4,6 +4,7 @@
  * An error anywhere (lexer, parser, limit, memory) fills the caller's gql_error_t and unwinds to
  * gql_parse with longjmp: every allocation of a parse is in its arena, so unwinding leaks
  * nothing, and no production needs an error path of its own. */
+#include "graphql.h"
 #include "graphql_int.h"
 
 #include <setjmp.h>

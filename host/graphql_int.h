@@ -6,7 +6,10 @@
 #include <setjmp.h>
 #include <stddef.h>
 
-#include "graphql.h"
+/* Included after graphql.h (not from here: the subsystem's public header stays its top). */
+#ifndef SPEEZY_GRAPHQL_H
+#error "include graphql.h before graphql_int.h"
+#endif
 
 /* ---- Tokens ---- */
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "graphql.h"
 #include "graphql_int.h"
 
 /* The code point of the UTF-8 sequence at s (n bytes left): its length, 0 when it is not valid
