@@ -9,26 +9,20 @@ local M = {}
 
 -- Wrappers are made once per wrapped type, so a schema's references stay few and the same
 -- reference usually compares equal by identity.
-local lists = setmetatable({}, { __mode = "k" })
-local non_nulls = setmetatable({}, { __mode = "k" })
-
-function M.list(t)
-  local w = lists[t]
-  if not w then
-    w = { kind = "LIST", of_type = t }
-    lists[t] = w
+local function wrapper(kind)
+  local made = setmetatable({}, { __mode = "k" })
+  return function(t)
+    local w = made[t]
+    if not w then
+      w = { kind = kind, of_type = t }
+      made[t] = w
+    end
+    return w
   end
-  return w
 end
 
-function M.non_null(t)
-  local w = non_nulls[t]
-  if not w then
-    w = { kind = "NON_NULL", of_type = t }
-    non_nulls[t] = w
-  end
-  return w
-end
+M.list = wrapper("LIST")
+M.non_null = wrapper("NON_NULL")
 
 function M.named(t)
   while t.of_type do t = t.of_type end
