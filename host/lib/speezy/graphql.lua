@@ -151,26 +151,6 @@ function M.remember_hash(hash, e)
   cache_put(hash_key(hash), e)
 end
 
--- The operation a request runs: the only one, or the one named. nil, message otherwise (the
--- executor reports the same; the HTTP layer needs it before, to refuse a mutation over GET).
-function M.operation(document, name)
-  local found, count = nil, 0
-  for _, def in ipairs(document.definitions or {}) do
-    if def.kind == "OperationDefinition" then
-      count = count + 1
-      if name == nil or def.name == name then
-        if found and name == nil then
-          return nil, "Must provide operation name if query contains multiple operations."
-        end
-        found = found or def
-      end
-    end
-  end
-  if found then return found end
-  if name ~= nil then return nil, ('Unknown operation named "%s".'):format(name) end
-  if count == 0 then return nil, "Must provide an operation." end
-end
-
 function M.execute(req)
   if type(req) ~= "table" or type(req.query) ~= "string" then
     error("graphql.execute{ query = text, variables, operation_name, context }", 2)

@@ -286,7 +286,7 @@ local function serve(req)
   local entry, errs, doc = graphql.document(text, p.variables, schema)
   doc = entry and entry.document or doc
   if method == "GET" and doc then
-    local op = graphql.operation(doc, p.operationName)
+    local op = execute.operation(doc, p.operationName)
     if op and op.operation ~= "query" then
       return refuse(405, media, "OPERATION_NOT_ALLOWED",
         "only queries run over GET: send a " .. op.operation .. " with POST",
