@@ -19,7 +19,7 @@ static script_t scripts[QUEUE_NSCRIPTS] = {
     [QUEUE_SCRIPT_FAIL] = {"fail"},         [QUEUE_SCRIPT_RENEW] = {"renew"},
     [QUEUE_SCRIPT_STALLED] = {"stalled"},   [QUEUE_SCRIPT_RELEASE] = {"release"},
     [QUEUE_SCRIPT_SCHEDULE] = {"schedule"}, [QUEUE_SCRIPT_COUNTS] = {"counts"},
-    [QUEUE_SCRIPT_CONTROL] = {"control"},
+    [QUEUE_SCRIPT_CONTROL] = {"control"},   [QUEUE_SCRIPT_GET] = {"get"},
 };
 
 static const embedded_file_t *find_file(const char *module)

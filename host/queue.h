@@ -35,6 +35,7 @@ typedef enum {
     QUEUE_SCRIPT_SCHEDULE,
     QUEUE_SCRIPT_COUNTS,
     QUEUE_SCRIPT_CONTROL,
+    QUEUE_SCRIPT_GET,
     QUEUE_NSCRIPTS
 } queue_script_t;
 

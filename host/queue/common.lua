@@ -6,15 +6,18 @@
 -- RPOP out), prio (zset, priority * 2^32 + arrival), delayed (zset, due ms), active (zset, lock
 -- deadline ms: an expired score is a stalled job), completed / failed (zsets, finish ms),
 -- meta (hash: paused), limiter (string, rate-limit window), marker (zset a consumer blocks on
--- with BZPOPMIN: member "0" = jobs are ready, "d" = the earliest delayed job's due time).
+-- with BZPOPMIN: member "0" = jobs are ready, "d" = the earliest delayed job's due time), locks
+-- (hash: a running job's id -> "token|started ms|rc", see lock_split).
 --
 -- Job hash fields: q queue, d data (JSON), ts added ms, at attempts (absent: 1), am attempts
--- made (absent: 0), pr priority, to timeout ms, bo backoff "type:ms:jitter", rc / rf retention
--- of completed / failed as "age_ms:count" (-1 = unbounded; absent: KEEP), st state, lk lock token of the running attempt
--- (empty or absent when none runs),
--- pt started ms, ft finished ms, rv result (JSON), fc failure code, fr failure message,
--- sc times found stalled.
--- A script acting on one job by id alone (control.lua) gets KEYS[2] = '' and names the queue
+-- made before the running one (absent: 0), pr priority, to timeout ms, bo backoff
+-- "type:ms:jitter", rc / rf retention of completed / failed as "age_ms:count" (-1 = unbounded;
+-- absent: KEEP), st state (a job in locks is active, whatever st says), pt started ms, ft
+-- finished ms, rv result (JSON), fc failure code, fr failure message, sc times found stalled.
+-- What changes when a job starts and ends lives in the queue's locks hash, not in the job's:
+-- a batch of jobs reads and writes its locks in one call, and a job removed on completion
+-- costs one DEL.
+-- A script acting on one job by id alone (control.lua, get.lua) gets KEYS[2] = '' and names the queue
 -- from the job's own hash (queue_of).
 local P, Q = KEYS[1], KEYS[2]
 
@@ -25,6 +28,19 @@ local KEEP = { completed = '86400000:1000', failed = '604800000:10000' }
 
 local function jkey(id)
   return P .. 'j:' .. id
+end
+
+-- A lock's value: the running attempt's token (the consumer's token ':' the attempt), when it
+-- started (ms), and the job's retention of completed ('' for KEEP). Returns the three, or nil
+-- when v is no lock (false: the job does not run).
+local function lock_split(v)
+  if not v then return nil end
+  return string.match(v, '^(.*)|(%d+)|(.*)$')
+end
+
+-- The attempt a lock's token names, as the string it is in the token.
+local function attempt_of(token)
+  return string.match(token, ':(%d+)$')
 end
 
 -- Sets Q from job id's queue; false when there is no such job.
@@ -75,13 +91,14 @@ local function trim(set, keep, now)
 end
 
 -- A job that ended (state completed or failed) joins its set, or goes at once with count 0.
+-- Its lock is gone already (the caller took it).
 local function finish(id, jk, state, keep, now)
   keep = keep or KEEP[state]
   if string.sub(keep, -2) == ':0' then
     redis.call('DEL', jk)
     return
   end
-  redis.call('HSET', jk, 'st', state, 'ft', now, 'lk', '')
+  redis.call('HSET', jk, 'st', state, 'ft', now)
   local set = Q .. state
   redis.call('ZADD', set, now, id)
   trim(set, keep, now)

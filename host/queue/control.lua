@@ -45,8 +45,7 @@ elseif action == 'remove' then
   local id = ARGV[2]
   local jk = jkey(id)
   if redis.call('EXISTS', jk) == 0 then return 0 end
-  local lk = redis.call('HGET', jk, 'lk')
-  if lk and lk ~= '' then return -1 end
+  if redis.call('HEXISTS', Q .. 'locks', id) == 1 then return -1 end
   redis.call('LREM', Q .. 'wait', 0, id)
   for _, s in ipairs({ 'prio', 'delayed', 'completed', 'failed' }) do
     redis.call('ZREM', Q .. s, id)

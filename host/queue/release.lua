@@ -1,15 +1,17 @@
 -- release.lua — a draining consumer gives running jobs back, first in line, the attempt not
--- counted. ARGV: (id, token) pairs. Returns how many it gave back.
+-- counted (the job's am is only written when an attempt ends). ARGV: (id, token) pairs.
+-- Returns how many it gave back.
+local ids = {}
+for i = 1, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+if #ids == 0 then return 0 end
+local held = redis.call('HMGET', Q .. 'locks', unpack(ids))
 local n = 0
-for i = 1, #ARGV, 2 do
-  local id = ARGV[i]
-  local jk = jkey(id)
-  if redis.call('HGET', jk, 'lk') == ARGV[i + 1] then
+for j, id in ipairs(ids) do
+  if lock_split(held[j]) == ARGV[2 * j] then
     redis.call('ZREM', Q .. 'active', id)
-    redis.call('HDEL', jk, 'lk')
-    redis.call('HINCRBY', jk, 'am', -1)
+    redis.call('HDEL', Q .. 'locks', id)
     redis.call('RPUSH', Q .. 'wait', id)
-    redis.call('HSET', jk, 'st', 'waiting')
+    redis.call('HSET', jkey(id), 'st', 'waiting')
     n = n + 1
   end
 end

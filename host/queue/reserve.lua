@@ -4,38 +4,48 @@
 -- Returns { next delayed due (-1: none), rate-limit wait ms (0: not limited), lost k,
 -- the k' ids whose lock was lost (not completed: the stalled check gave them to another
 -- attempt), then 6 values per job taken: id, data, attempt, attempts, timeout, backoff }.
--- Redis' work per job is what makes a queue fast or slow: two calls to complete one (one when
--- it is not kept), two to take one; the sets are updated once per step, not once per job.
+-- Redis' work per job is what makes a queue fast or slow: one call to take a job (reading it),
+-- one to complete it (DEL, or HSET when it is kept); locks and sets are read and written once
+-- per step for all its jobs, not once per job.
 local now, n, lockms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local now_s = ARGV[1] -- times go back to Redis as the strings they came in: no formatting
 local token, lmax, lwin = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local k = tonumber(ARGV[7])
-local lost, done, kept = {}, {}, {}
-local active = Q .. 'active'
-for i = 8, 7 + 3 * k, 3 do
-  local id = ARGV[i]
-  local jk = jkey(id)
-  local f = redis.call('HMGET', jk, 'lk', 'rc')
-  if f[1] == ARGV[i + 1] then
-    done[#done + 1] = id
-    local keep = f[2] or KEEP.completed
-    if string.sub(keep, -2) == ':0' then
-      redis.call('DEL', jk)
-    else
-      redis.call('HSET', jk, 'rv', ARGV[i + 2], 'st', 'completed', 'ft', now_s, 'lk', '')
-      local ids = kept[keep]
-      if not ids then
-        ids = {}
-        kept[keep] = ids
+local active, locks = Q .. 'active', Q .. 'locks'
+local lost, done, gone, kept = {}, {}, {}, {}
+if k > 0 then
+  local ids = {}
+  for i = 8, 7 + 3 * k, 3 do ids[#ids + 1] = ARGV[i] end
+  local held = redis.call('HMGET', locks, unpack(ids))
+  for j, id in ipairs(ids) do
+    local a = 6 + 3 * j -- ARGV[a] is the lock token of job j, ARGV[a + 1] its result
+    local tk, started, rc = lock_split(held[j])
+    if tk == ARGV[a] then
+      done[#done + 1] = id
+      local keep = rc ~= '' and rc or KEEP.completed
+      if string.sub(keep, -2) == ':0' then
+        gone[#gone + 1] = jkey(id)
+      else
+        redis.call('HSET', jkey(id), 'rv', ARGV[a + 1], 'st', 'completed', 'ft', now_s,
+          'am', attempt_of(tk), 'pt', started)
+        local members = kept[keep]
+        if not members then
+          members = {}
+          kept[keep] = members
+        end
+        members[#members + 1] = now_s
+        members[#members + 1] = id
       end
-      ids[#ids + 1] = now_s
-      ids[#ids + 1] = id
+    else
+      lost[#lost + 1] = id
     end
-  else
-    lost[#lost + 1] = id
   end
 end
-if #done > 0 then redis.call('ZREM', active, unpack(done)) end
+if #gone > 0 then redis.call('DEL', unpack(gone)) end
+if #done > 0 then
+  redis.call('ZREM', active, unpack(done))
+  redis.call('HDEL', locks, unpack(done))
+end
 for keep, members in pairs(kept) do
   redis.call('ZADD', Q .. 'completed', unpack(members))
   trim(Q .. 'completed', keep, now)
@@ -66,15 +76,15 @@ if n > 0 and not paused then
     if w then for _, id in ipairs(w) do ids[#ids + 1] = id end end
   end
   local deadline = tostring(now + lockms)
-  local locks = {}
+  local deadlines, held = {}, {}
   for _, id in ipairs(ids) do
-    local jk = jkey(id)
-    local f = redis.call('HMGET', jk, 'd', 'at', 'to', 'bo', 'am')
+    local f = redis.call('HMGET', jkey(id), 'd', 'at', 'to', 'bo', 'am', 'rc')
     if f[1] then -- a job removed while it waited left only its id behind
       local am = (tonumber(f[5]) or 0) + 1
-      redis.call('HSET', jk, 'am', am, 'st', 'active', 'lk', token .. ':' .. am, 'pt', now_s)
-      locks[#locks + 1] = deadline
-      locks[#locks + 1] = id
+      deadlines[#deadlines + 1] = deadline
+      deadlines[#deadlines + 1] = id
+      held[#held + 1] = id
+      held[#held + 1] = token .. ':' .. am .. '|' .. now_s .. '|' .. (f[6] or '')
       jobs[#jobs + 1] = id
       jobs[#jobs + 1] = f[1]
       jobs[#jobs + 1] = am
@@ -83,7 +93,10 @@ if n > 0 and not paused then
       jobs[#jobs + 1] = f[4] or ''
     end
   end
-  if #locks > 0 then redis.call('ZADD', active, unpack(locks)) end
+  if #held > 0 then
+    redis.call('ZADD', active, unpack(deadlines))
+    redis.call('HSET', locks, unpack(held))
+  end
   local taken = #jobs / 6
   if lmax > 0 and taken > 0 then
     if redis.call('INCRBY', Q .. 'limiter', taken) == taken then

@@ -7,9 +7,12 @@ local ids = redis.call('ZRANGEBYSCORE', Q .. 'active', '-inf', now, 'LIMIT', 0, 
 local out = {}
 for _, id in ipairs(ids) do
   local jk = jkey(id)
+  local token, started = lock_split(redis.call('HGET', Q .. 'locks', id))
   redis.call('ZREM', Q .. 'active', id)
+  redis.call('HDEL', Q .. 'locks', id)
   if redis.call('EXISTS', jk) == 1 then
     local sc = redis.call('HINCRBY', jk, 'sc', 1)
+    if token then redis.call('HSET', jk, 'am', attempt_of(token), 'pt', started) end
     out[#out + 1] = id
     if sc > max then
       redis.call('HSET', jk, 'fc', 'STALLED',
@@ -17,7 +20,6 @@ for _, id in ipairs(ids) do
       finish(id, jk, 'failed', redis.call('HGET', jk, 'rf'), now)
       out[#out + 1] = 2
     else
-      redis.call('HDEL', jk, 'lk')
       redis.call('RPUSH', Q .. 'wait', id)
       redis.call('HSET', jk, 'st', 'waiting')
       out[#out + 1] = 1

@@ -312,11 +312,16 @@ function M.get(id)
   if type(id) ~= "string" and type(id) ~= "number" then
     misuse("get", "id must be a string, got " .. type(id))
   end
-  local flat, err = redis.call("HGETALL", PREFIX .. "j:" .. id)
-  if not flat then return fail("QUEUE_UNAVAILABLE", err.message or tostring(err)) end
-  if #flat == 0 then return nil end
-  local f = {}
+  local r, err = eval("get", nil, { tostring(id) })
+  if not r then return nil, err end
+  if #r == 0 then return nil end
+  local flat, f = r[1], {}
   for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
+  -- A running job's attempt and start are in its lock (host/queue/common.lua, lock_split).
+  local token, started = r[2]:match("^(.*)|(%d+)|.*$")
+  if token then
+    f.st, f.am, f.pt = "active", token:match(":(%d+)$"), started
+  end
   return {
     id = tostring(id), name = f.q, state = f.st, data = decode(f.d),
     attempt = num(f.am) or 0, attempts = num(f.at) or 1, result = decode(f.rv),
