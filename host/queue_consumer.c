@@ -33,11 +33,12 @@ int64_t qc_wall_ms(const queue_consumer_t *c)
 
 /* A turn's work is done in the check handle, after the loop's I/O, and only in a loop turn
  * where something changed (every change kicks): the requests' turns cost the consumer nothing.
- * The idle handle makes sure the loop does not block in poll first when the change came from a
- * timer. */
+ * The idle handle, active until the turn ran, keeps the loop from blocking in poll before it:
+ * when the change came from a timer, or from the turn itself (a reserve waiting for its
+ * spacing). */
 static void consumer_on_kick(uv_idle_t *h)
 {
-    uv_idle_stop(h);
+    (void)h;
 }
 
 static void consumer_on_turn(uv_check_t *h);
@@ -268,6 +269,7 @@ static int send_reserve(queue_consumer_t *c, cqueue_t *q, int room, int64_t now)
     q->done_tail = &q->done;
     q->ndone = 0;
     q->reserving++;
+    q->reserved_us = uv_hrtime() / 1000;
     q->requested += room;
     c->pending++;
     return 0;
@@ -379,6 +381,10 @@ static void consumer_turn(queue_consumer_t *c)
         int due = q->next_due >= 0 && q->next_due <= now;
         while (!backing_off && q->reserving < RESERVE_INFLIGHT &&
                (q->ndone > 0 || (q->ready && room > 0) || (due && q->declared))) {
+            if (q->reserving && uv_hrtime() / 1000 - q->reserved_us < RESERVE_SPACING_US) {
+                qc_kick(c); /* the next loop turns look again (a timer's ms would idle Redis) */
+                break;
+            }
             int ask = q->reserving == 0 && q->ready && room > 1 ? (room + 1) / 2 : room;
             if (send_reserve(c, q, ask, now) < 0)
                 break;

@@ -14,8 +14,13 @@
 #define RESERVE_MAX 1000
 #define RETRY_MS 1000 /* after Redis failed a consumer's call */
 /* Two reserves in flight per queue, each for half the room: while Redis runs one, this worker
- * runs the other's jobs, instead of each waiting for the other in turn. */
+ * runs the other's jobs, instead of each waiting for the other in turn. That holds only if
+ * Redis reads them apart: two reserves in one read run back to back and are answered in one
+ * write, and then Redis and the worker take turns idling. So a reserve leaves at least
+ * RESERVE_SPACING_US after the queue's previous one, when Redis is running that one; once
+ * apart, each reply clocks the next reserve and they stay apart. */
 #define RESERVE_INFLIGHT 2
+#define RESERVE_SPACING_US 100
 
 typedef struct cqueue cqueue_t;
 typedef struct cjob cjob_t;
@@ -42,6 +47,7 @@ struct cqueue {
     int declared;      /* in the generation's current set */
     int running, requested;
     int reserving;         /* reserve scripts in flight (at most RESERVE_INFLIGHT) */
+    uint64_t reserved_us;  /* when the last one left (uv_hrtime, µs) */
     int ready;             /* jobs may be waiting: ask for them when there is room */
     int64_t next_due;      /* wall ms of the earliest delayed job; -1 none known */
     int64_t limited_until; /* wall ms: the rate limit's window ends */
