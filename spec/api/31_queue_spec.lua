@@ -175,9 +175,10 @@ describe("queue", function()
       local due = job.addedAt + delays[i]
       assert.is_true(ran >= due, ("job %d ran %d ms before it was due"):format(i, due - ran))
       late[i] = ran - due
-      -- the issue asks for ~100 ms; 1 s keeps a loaded machine from failing it, and is still
-      -- far from a consumer that would only look on its idle period
-      assert.is_true(late[i] < 1000, ("job %d ran %d ms after it was due"):format(i, late[i]))
+      -- the issue asks for ~100 ms (here 1-2 ms: the due timer's kick runs the turn at once;
+      -- a consumer that waited for its block's timeout was 80-90 ms late, one that looked only
+      -- on its idle period would be seconds late)
+      assert.is_true(late[i] < 100, ("job %d ran %d ms after it was due"):format(i, late[i]))
     end
     report("delayed jobs 300/700/1200/2000 ms, lateness (ms)", late)
   end)
