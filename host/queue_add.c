@@ -186,9 +186,10 @@ static void adder_on_turn(uv_check_t *h)
     }
 }
 
+/* Active until the turn ran: the loop does not block in poll before it (queue_consumer.c). */
 static void adder_on_kick(uv_idle_t *h)
 {
-    uv_idle_stop(h);
+    (void)h;
 }
 
 /* Whether job r may join batch b: same queue and options (every shared value but "now"). */
