@@ -6,8 +6,8 @@ local load = require "speezy.graphql.load"
 local SDL = [[
 directive @auth(roles: [Role!]) on FIELD_DEFINITION | OBJECT
 enum Role { CUSTOMER STORE_OWNER ADMIN }
-interface Node { id: ID! }
-type User implements Node { id: ID! phone: String @auth(roles: [ADMIN]) role: Role }
+interface Node { id: ID! secret: String @auth(roles: [ADMIN]) }
+type User implements Node { id: ID! phone: String @auth(roles: [ADMIN]) role: Role secret: String }
 type Staff @auth(roles: [ADMIN, STORE_OWNER]) { id: ID! note: String @auth }
 union Who = User | Staff
 type Query { me: User @auth node(id: ID!): Node who: Who staff: Staff open: String }
@@ -146,6 +146,16 @@ describe("graphql load: @auth", function()
     _, v = call(schema, "Staff", "note", staff, { user = { role = "CUSTOMER" } })
     assert.equal("hi", v)
     assert.equal("UNAUTHENTICATED", call(schema, "Staff", "note", staff, {}).code)
+  end)
+
+  it("guards an object's field with the @auth of the interface field it implements", function()
+    local user = { secret = "s" }
+    assert.equal("UNAUTHENTICATED", call(schema, "User", "secret", user, {}).code)
+    local e = call(schema, "User", "secret", user, { user = { role = "CUSTOMER" } })
+    assert.equal("FORBIDDEN", e.code)
+    assert.equal("User.secret is for ADMIN", e.message)
+    local _, v = call(schema, "User", "secret", user, { user = { role = "ADMIN" } })
+    assert.equal("s", v)
   end)
 
   it("leaves fields without @auth alone", function()

@@ -24,9 +24,11 @@
 -- interface's field serves the object types that implement it without one of their own.
 --
 -- Role checks: the SDL's `directive @auth(roles: [Role!]) on FIELD_DEFINITION | OBJECT` on a
--- field (or on its object type: the field's own wins) wraps its resolver: without ctx.user
--- the field errors UNAUTHENTICATED, with a role outside roles FORBIDDEN; no roles: any
--- signed-in user. ctx.user is { id, role, sid } as speezy.auth gives req.user.
+-- field wraps its resolver: without ctx.user the field errors UNAUTHENTICATED, with a role
+-- outside roles FORBIDDEN; no roles: any signed-in user. A field without its own @auth takes
+-- its object type's and that of the same field on each interface the type implements (all
+-- of them must pass: a type that forgot to repeat its interface's rule does not lose it).
+-- ctx.user is { id, role, sid } as speezy.auth gives req.user.
 local M = {}
 
 local current
@@ -246,6 +248,17 @@ local function guard(resolve, roles, what)
   end
 end
 
+-- The @auth uses that guard field f of object type t (see the top of the file).
+local function auth_uses(t, f)
+  local own = directive(f, "auth")
+  if own then return { own } end
+  local uses = { directive(t, "auth") }
+  for _, iface in ipairs(t.interfaces or {}) do
+    uses[#uses + 1] = directive(iface.fields[f.name], "auth")
+  end
+  return uses
+end
+
 local function apply_auth(errors, schema)
   local decl = schema.directives and schema.directives.auth
   if not decl then return end
@@ -253,10 +266,8 @@ local function apply_auth(errors, schema)
   local role_type = roles_arg and require("speezy.graphql.types").named(roles_arg.type)
   for _, t in ipairs(schema.type_list) do
     if t.kind == "OBJECT" and not t.builtin then
-      local on_type = directive(t, "auth")
       for _, f in ipairs(t.field_list or {}) do
-        local d = directive(f, "auth") or on_type
-        if d then
+        for _, d in ipairs(auth_uses(t, f)) do
           local roles, bad = auth_roles(d, role_type)
           if roles == nil then
             add(errors, t.name .. "." .. f.name .. ": " .. bad, d.file and d or f)
