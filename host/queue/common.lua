@@ -31,8 +31,12 @@ local function jkey(id)
 end
 
 -- A lock's value: the running attempt's token (the consumer's token ':' the attempt), when it
--- started (ms), and the job's retention of completed ('' for KEEP). Returns the three, or nil
--- when v is no lock (false: the job does not run).
+-- started (ms), and the job's retention of completed ('' for KEEP).
+local function lock_of(token, attempt, started, rc)
+  return token .. ':' .. attempt .. '|' .. started .. '|' .. (rc or '')
+end
+
+-- The three parts of a lock's value, or nil when v is no lock (false: the job does not run).
 local function lock_split(v)
   if not v then return nil end
   return string.match(v, '^(.*)|(%d+)|(.*)$')

@@ -84,7 +84,7 @@ if n > 0 and not paused then
       deadlines[#deadlines + 1] = deadline
       deadlines[#deadlines + 1] = id
       held[#held + 1] = id
-      held[#held + 1] = token .. ':' .. am .. '|' .. now_s .. '|' .. (f[6] or '')
+      held[#held + 1] = lock_of(token, am, now_s, f[6])
       jobs[#jobs + 1] = id
       jobs[#jobs + 1] = f[1]
       jobs[#jobs + 1] = am

@@ -317,11 +317,7 @@ function M.get(id)
   if #r == 0 then return nil end
   local flat, f = r[1], {}
   for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
-  -- A running job's attempt and start are in its lock (host/queue/common.lua, lock_split).
-  local token, started = r[2]:match("^(.*)|(%d+)|.*$")
-  if token then
-    f.st, f.am, f.pt = "active", token:match(":(%d+)$"), started
-  end
+  if r[2] ~= "" then f.st, f.am, f.pt = "active", r[2], r[3] end -- it runs: get.lua
   return {
     id = tostring(id), name = f.q, state = f.st, data = decode(f.d),
     attempt = num(f.am) or 0, attempts = num(f.at) or 1, result = decode(f.rv),
