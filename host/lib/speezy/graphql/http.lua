@@ -53,18 +53,27 @@ local function negotiate(accept)
   return best
 end
 
--- A client sends the same Accept header with every request: its answer is remembered (a
--- bounded set: a client varying it only costs the parse again).
-local negotiated, n_negotiated = {}, 0
+-- Answers kept by the request's text (a header, a body), at most max, emptied when full:
+-- clients send the same few again and again, and one that varies them only costs the work.
+local function bounded(max)
+  local kept, n = {}, 0
+  local function get(k) return kept[k] end
+  local function put(k, v)
+    if n >= max then kept, n = {}, 0 end
+    kept[k], n = v, n + 1
+  end
+  return get, put
+end
+
+local negotiated, remember_negotiated = bounded(64)
 local NOT_ACCEPTABLE = {}
 
 function M.negotiate(accept)
   if accept == nil then return JSON end
-  local media = negotiated[accept]
+  local media = negotiated(accept)
   if media == nil then
     media = negotiate(accept) or NOT_ACCEPTABLE
-    if n_negotiated >= 64 then negotiated, n_negotiated = {}, 0 end
-    negotiated[accept], n_negotiated = media, n_negotiated + 1
+    remember_negotiated(accept, media)
   end
   if media == NOT_ACCEPTABLE then return nil end
   return media
@@ -174,17 +183,16 @@ end
 
 -- A mobile client posts the same few bodies again and again: the parameters of a body
 -- without variables or extensions (nothing of the request's own) are kept, read-only, by
--- its text; a bounded set, emptied when full.
-local hot_bodies, n_hot = {}, 0
+-- its text.
+local hot_bodies, remember_body = bounded(256)
 
 local function hot_params(body)
-  return body and hot_bodies[body]
+  return body and hot_bodies(body)
 end
 
 local function keep_params(body, p)
   if p.variables ~= nil or p.extensions ~= nil or #body > 4096 then return end
-  if n_hot >= 256 then hot_bodies, n_hot = {}, 0 end
-  hot_bodies[body], n_hot = p, n_hot + 1
+  remember_body(body, p)
 end
 
 -- Types of the parameters (a null is as absent); nil, message for the first wrong one.

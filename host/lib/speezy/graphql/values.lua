@@ -263,12 +263,12 @@ local function input_error(message, node)
            extensions = { code = "BAD_USER_INPUT" } }
 end
 
--- The specification's CoerceVariableValues, with graphql-js's messages; at most 50 errors.
 -- The variables of an operation that declares none: shared, so nobody may write in it.
 local NO_VARIABLES = setmetatable({}, {
   __newindex = function() error("graphql: the variable values are read-only", 2) end,
 })
 
+-- The specification's CoerceVariableValues, with graphql-js's messages; at most 50 errors.
 function M.coerce_variable_values(schema, operation, inputs)
   if not operation.variableDefinitions then return NO_VARIABLES end -- the common case
   if type(inputs) ~= "table" then inputs = {} end -- absent, or "variables": null
