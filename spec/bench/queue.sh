@@ -10,13 +10,15 @@
 #   latency  LATENCY_JOBS lone jobs, GAP_MS apart: from queue.add to the handler's start
 #   scripts  (not by default) Redis' CPU per job of speezy's queue scripts alone, run from
 #            host/queue/*.lua without the host: spec/bench/queue_scripts.js
-# speezy: `speezy serve` with WORKERS=1 and spec/bench/scripts/queue; jobs are added over HTTP
-# (POST /enqueue?n=BATCH, CLIENTS transfers at once from one curl). In the backlog step the adder
-# has QUEUE_CONSUME=0 and pauses the queue; the consumer is a second server, started once the
+# speezy: `speezy serve` with WORKERS=1 and spec/bench/scripts/queue; one request (POST
+# /enqueue?n=JOBS&clients=CLIENTS) adds the jobs from CLIENTS threads (core.spawn), each awaiting
+# its add before the next, as bench.js' CLIENTS loops do in node: the queue is measured, not an
+# HTTP driver sharing Redis' CPU (until session 11 curl sent CLIENTS requests of 100 adds each,
+# which cost speezy ~25% of its adding rate). In the backlog step the adder has QUEUE_CONSUME=0 and pauses the queue; the consumer is a second server, started once the
 # jobs wait and measured from the resume, so neither start-up is counted. BullMQ: node
 # spec/bench/bullmq/bench.js, one Queue and one Worker in one process, measured from its "go".
-# The measured process runs on CPU 0; Redis (fresh, no persistence, spec/tools/servers.sh) and
-# the HTTP driver on CPU 1 (BENCH_QUEUE_PIN=0: anywhere).
+# The measured process runs on CPU 0; Redis (fresh, spec/tools/servers.sh's: an append-only file
+# with fsync every second, as production runs it) and curl on CPU 1 (BENCH_QUEUE_PIN=0: anywhere).
 #
 # Per job, as differences over the phase divided by its jobs: the process' CPU (utime+stime of
 # the speezy master and worker, or of node, from /proc), Redis' CPU (INFO cpu: used_cpu_sys +
@@ -26,8 +28,7 @@
 # BullMQ's in the same run, measured seconds apart): this VM's speed drifts between runs by up
 # to 1.5x for both stacks alike, which a ratio of the two medians would take for a difference.
 #
-# Settings: BENCH_QUEUE_JOBS (100000), BENCH_QUEUE_CLIENTS (64), BENCH_QUEUE_BATCH (100 jobs per
-# speezy request), BENCH_QUEUE_REPEAT (3; a row is the median run by jobs/s, the runs' ranges
+# Settings: BENCH_QUEUE_JOBS (100000), BENCH_QUEUE_CLIENTS (64), BENCH_QUEUE_REPEAT (3; a row is the median run by jobs/s, the runs' ranges
 # beside), BENCH_QUEUE_STEPS ("backlog mixed latency"), BENCH_QUEUE_STACKS ("speezy bullmq"),
 # BENCH_QUEUE_LATENCY_JOBS (1000), BENCH_QUEUE_GAP_MS (5), BENCH_QUEUE_TIMEOUT (120 s per
 # phase), BENCH_QUEUE_PIN (1), BENCH_LOG_LEVEL (warn: no line per job, as BullMQ logs
@@ -42,7 +43,6 @@ BENCH=$ROOT/spec/bench
 BIN=${SPEEZY_BIN:-$ROOT/build/speezy}
 JOBS=${BENCH_QUEUE_JOBS:-100000}
 CLIENTS=${BENCH_QUEUE_CLIENTS:-64}
-BATCH=${BENCH_QUEUE_BATCH:-100}
 REPEAT=${BENCH_QUEUE_REPEAT:-3}
 STEPS=${BENCH_QUEUE_STEPS:-backlog mixed latency}
 STACKS=${BENCH_QUEUE_STACKS:-speezy bullmq}
@@ -195,23 +195,16 @@ stop_speezy() { # pid
     wait "$1" 2>/dev/null || true
 }
 
-# POST /enqueue?n=BATCH until JOBS are added, CLIENTS transfers at once on kept-alive
-# connections; prints how many transfers did not answer 200.
-add_over_http() { # port
-    local cfg=$TMP/enqueue.curl full=$((JOBS / BATCH)) rest=$((JOBS % BATCH)) i
-    if [[ ! -f $cfg.$1 ]]; then
-        {
-            for ((i = 0; i < full; i++)); do
-                printf 'url = "http://127.0.0.1:%s/enqueue?n=%s"\noutput = "/dev/null"\n' "$1" "$BATCH"
-            done
-            if ((rest)); then
-                printf 'url = "http://127.0.0.1:%s/enqueue?n=%s"\noutput = "/dev/null"\n' "$1" "$rest"
-            fi
-        } >"$cfg.$1"
+# Adds JOBS from CLIENTS threads of the server; prints how many were not added.
+add_jobs() { # port
+    local added failed
+    read -r added failed < <("${ON_SIDE[@]}" curl -s -m "$TIMEOUT" -X POST \
+        "http://127.0.0.1:$1/enqueue?n=$JOBS&clients=$CLIENTS") || true
+    if [[ $added =~ ^[0-9]+$ && $failed =~ ^[0-9]+$ ]]; then
+        echo $((JOBS - added))
+    else
+        echo "$JOBS"
     fi
-    "${ON_SIDE[@]}" timeout "$TIMEOUT" curl -s --no-progress-meter --parallel --parallel-immediate \
-        --parallel-max "$CLIENTS" -X POST -w '%{http_code}\n' -K "$cfg.$1" 2>/dev/null |
-        awk '$1 != 200 { bad++ } END { print bad + 0 }'
 }
 
 # PENDING: how many jobs wait or run ("?" when the server did not answer); FAILED: how many
@@ -252,7 +245,7 @@ speezy_backlog() { # run
     # waiting, the consumer loops reserve + BZPOPMIN without pause: before the measure.)
     curl -sf -m 5 -X POST -o /dev/null "http://127.0.0.1:$SPORT/pause"
     begin_phase "$adder"
-    errs=$(add_over_http "$SPORT")
+    errs=$(add_jobs "$SPORT")
     end_phase "$adder" add speezy "$1" "$JOBS" "$errs"
     poll "$SPORT"
     n=$PENDING
@@ -277,7 +270,7 @@ speezy_mixed() { # run
     start_speezy consumer 1
     sleep 0.3
     begin_phase "$SPID"
-    errs=$(add_over_http "$SPORT")
+    errs=$(add_jobs "$SPORT")
     wait_drained "$SPORT" || true
     end_phase "$SPID" add+process speezy "$1" "$JOBS" "$((errs + $(left_over)))"
     stop_speezy "$SPID"
@@ -401,7 +394,7 @@ done
 echo
 PINNING="speezy WORKERS=1 or node on CPU 0, Redis and the driver on CPU 1"
 ((${#ON_APP[@]})) || PINNING="speezy WORKERS=1 or node, unpinned"
-echo "queue bench: $JOBS jobs, $CLIENTS adders at once (speezy: $BATCH per request), x$REPEAT (median by jobs/s; runs' range), no-op handler, concurrency 50; $PINNING; Redis $(rcli INFO server | tr -d '\r' | sed -n 's/^redis_version://p'); $(date -u +%Y-%m-%dT%H:%MZ), load average $LOAD_BEFORE before"
+echo "queue bench: $JOBS jobs, $CLIENTS adders at once (speezy: threads of one request), x$REPEAT (median by jobs/s; runs' range), no-op handler, concurrency 50; $PINNING; Redis $(rcli INFO server | tr -d '\r' | sed -n 's/^redis_version://p'); $(date -u +%Y-%m-%dT%H:%MZ), load average $LOAD_BEFORE before"
 SUMMARY=$TMP/summary
 : >"$SUMMARY"
 if [[ -s $ROWS ]]; then

@@ -1,7 +1,9 @@
 -- The job-queue bench (spec/bench/queue.sh), the same work as spec/bench/bullmq/bench.js.
 --   the handler            a no-op on queue bench.noop, concurrency 50 (the BullMQ Worker's)
---   POST /enqueue?n=N      adds N jobs one after another: each add is a round trip, so
---                          concurrent requests are what batches them
+--   POST /enqueue?n=N&clients=C
+--                          adds N jobs from C threads of the request, each awaiting its add
+--                          before the next (bench.js' addAll: C loops in one process);
+--                          answers "A F": A jobs added, F adds failed
 --   GET /pending           "P F": P jobs wait or run, F failed (the bench's errors)
 --   POST /pause, /resume   the queue, through the API
 --   POST /latency?n=N&gap=MS
@@ -35,13 +37,20 @@ end
 local TEXT = { ["Content-Type"] = "text/plain" }
 
 app.post("/enqueue", function(req)
-  local n = count(req.query.n, 100, 100000)
-  if not n then return app.fail(400, "VALIDATION", "n must be 1 to 100000") end
-  for i = 1, n do
-    local id, err = queue.add(QUEUE, { i = i }, OPTS)
-    if not id then return app.fail(503, err.code, err.message) end
+  local n = count(req.query.n, 100, 1000000)
+  local clients = count(req.query.clients, 1, 1024)
+  if not n or not clients then return app.fail(400, "VALIDATION", "n or clients out of range") end
+  local taken, added, failed = 0, 0, 0
+  local function adder()
+    while taken < n do
+      taken = taken + 1
+      if queue.add(QUEUE, { i = taken }, OPTS) then added = added + 1 else failed = failed + 1 end
+    end
   end
-  return 200, { added = n }
+  local threads = {}
+  for k = 1, clients do threads[k] = core.spawn(adder) end
+  for k = 1, clients do core.wait(threads[k]) end
+  return 200, ("%d %d"):format(added, failed), TEXT
 end)
 
 app.get("/pending", function()
