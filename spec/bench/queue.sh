@@ -14,8 +14,9 @@
 # /enqueue?n=JOBS&clients=CLIENTS) adds the jobs from CLIENTS threads (core.spawn), each awaiting
 # its add before the next, as bench.js' CLIENTS loops do in node: the queue is measured, not an
 # HTTP driver sharing Redis' CPU (until session 11 curl sent CLIENTS requests of 100 adds each,
-# which cost speezy ~25% of its adding rate). In the backlog step the adder has QUEUE_CONSUME=0 and pauses the queue; the consumer is a second server, started once the
-# jobs wait and measured from the resume, so neither start-up is counted. BullMQ: node
+# which cost speezy ~25% of its adding rate). In the backlog step the adder has QUEUE_CONSUME=0
+# and pauses the queue; the consumer is a second server, started once the jobs wait and
+# measured from the resume, so neither start-up is counted. BullMQ: node
 # spec/bench/bullmq/bench.js, one Queue and one Worker in one process, measured from its "go".
 # The measured process runs on CPU 0; Redis (fresh, spec/tools/servers.sh's: an append-only file
 # with fsync every second, as production runs it) and curl on CPU 1 (BENCH_QUEUE_PIN=0: anywhere).
@@ -23,13 +24,17 @@
 # Per job, as differences over the phase divided by its jobs: the process' CPU (utime+stime of
 # the speezy master and worker, or of node, from /proc), Redis' CPU (INFO cpu: used_cpu_sys +
 # used_cpu_user), Redis commands and script calls (INFO commandstats, INFO itself left out).
-# Errors: add requests not answered 200, jobs failed, jobs still waiting when time ran out.
-# The jobs/s target is judged on the median of the per-run ratios (speezy's jobs/s over
-# BullMQ's in the same run, measured seconds apart): this VM's speed drifts between runs by up
-# to 1.5x for both stacks alike, which a ratio of the two medians would take for a difference.
+# Jobs/s: the jobs over the seconds each stack measures itself (speezy's bench app, bench.js),
+# from the start of the work to the last job added, or until nothing waits or runs (looked at
+# every 20 ms from inside, on both sides: a look from the shell would start processes on
+# Redis' CPU, which stalled Redis for 1-7 ms at a time, a quarter of speezy's processing time).
+# Errors: jobs not added, failed, or still waiting when time ran out.
+# Each target is judged on the median of the per-run ratios (speezy's jobs/s, or CPU per job,
+# over BullMQ's in the same run, measured seconds apart): this VM's speed drifts between runs by
+# up to 1.5x for both stacks alike, which a ratio of two medians would take for a difference.
 #
-# Settings: BENCH_QUEUE_JOBS (100000), BENCH_QUEUE_CLIENTS (64), BENCH_QUEUE_REPEAT (3; a row is the median run by jobs/s, the runs' ranges
-# beside), BENCH_QUEUE_STEPS ("backlog mixed latency"), BENCH_QUEUE_STACKS ("speezy bullmq"),
+# Settings: BENCH_QUEUE_JOBS (100000), BENCH_QUEUE_CLIENTS (64), BENCH_QUEUE_REPEAT (3; a row
+# is the median run by jobs/s, the runs' ranges beside), BENCH_QUEUE_STEPS ("backlog mixed latency"), BENCH_QUEUE_STACKS ("speezy bullmq"),
 # BENCH_QUEUE_LATENCY_JOBS (1000), BENCH_QUEUE_GAP_MS (5), BENCH_QUEUE_TIMEOUT (120 s per
 # phase), BENCH_QUEUE_PIN (1), BENCH_LOG_LEVEL (warn: no line per job, as BullMQ logs
 # nothing), SPEEZY_BIN.
@@ -195,49 +200,29 @@ stop_speezy() { # pid
     wait "$1" 2>/dev/null || true
 }
 
-# Adds JOBS from CLIENTS threads of the server; prints how many were not added.
-add_jobs() { # port
-    local added failed
-    read -r added failed < <("${ON_SIDE[@]}" curl -s -m "$TIMEOUT" -X POST \
-        "http://127.0.0.1:$1/enqueue?n=$JOBS&clients=$CLIENTS") || true
-    if [[ $added =~ ^[0-9]+$ && $failed =~ ^[0-9]+$ ]]; then
-        echo $((JOBS - added))
-    else
-        echo "$JOBS"
-    fi
+# POST to speezy's bench app (spec/bench/scripts/queue/app.lua), which does the work and times
+# it; prints its answer ("seconds=.. not_added=.. pending=.. failed=..", see there).
+speezy_call() { # port path
+    "${ON_SIDE[@]}" curl -s -m "$TIMEOUT" -X POST "http://127.0.0.1:$1$2" || true
 }
 
-# PENDING: how many jobs wait or run ("?" when the server did not answer); FAILED: how many
-# failed.
-PENDING=0
-FAILED=0
-poll() { # port
-    local out
-    out=$("${ON_SIDE[@]}" curl -s -m 5 "http://127.0.0.1:$1/pending") || out="? 0"
-    PENDING=${out%% *}
-    FAILED=${out#* }
-    [[ $FAILED =~ ^[0-9]+$ ]] || FAILED=0
-}
-
-# Polls until nothing waits or runs; 1 when the phase's time ran out.
-wait_drained() { # port
-    local end=$((SECONDS + TIMEOUT))
-    while ((SECONDS < end)); do
-        poll "$1"
-        [[ $PENDING == 0 ]] && return 0
-        sleep 0.02
+# The sum of an answer's figures under these keys: jobs not added, still waiting or failed
+# (JOBS when one is missing: the server did not answer).
+speezy_errors() { # answer key...
+    local k v sum=0
+    for k in "${@:2}"; do
+        v=$(kv "$1" "$k")
+        [[ $v =~ ^[0-9]+$ ]] || {
+            echo "$JOBS"
+            return
+        }
+        sum=$((sum + v))
     done
-    return 1
-}
-
-# Jobs failed or still waiting at the end of a phase.
-left_over() {
-    [[ $PENDING =~ ^[0-9]+$ ]] || PENDING=0
-    echo $((PENDING + FAILED))
+    echo "$sum"
 }
 
 speezy_backlog() { # run
-    local adder consumer errs n
+    local adder consumer out n
     rcli FLUSHALL >/dev/null
     start_speezy adder 0
     adder=$SPID
@@ -245,10 +230,11 @@ speezy_backlog() { # run
     # waiting, the consumer loops reserve + BZPOPMIN without pause: before the measure.)
     curl -sf -m 5 -X POST -o /dev/null "http://127.0.0.1:$SPORT/pause"
     begin_phase "$adder"
-    errs=$(add_jobs "$SPORT")
-    end_phase "$adder" add speezy "$1" "$JOBS" "$errs"
-    poll "$SPORT"
-    n=$PENDING
+    out=$(speezy_call "$SPORT" "/enqueue?n=$JOBS&clients=$CLIENTS")
+    end_phase "$adder" add speezy "$1" "$JOBS" "$(speezy_errors "$out" not_added)" \
+        "$(kv "$out" seconds)"
+    n=$(curl -s -m 5 "http://127.0.0.1:$SPORT/pending" || true)
+    n=${n%% *}
     if [[ $n != "$JOBS" ]]; then
         say "speezy add: $n jobs wait, not $JOBS"
         [[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || n=$JOBS
@@ -258,21 +244,21 @@ speezy_backlog() { # run
     consumer=$SPID
     sleep 0.3
     begin_phase "$consumer"
-    curl -sf -m 5 -X POST -o /dev/null "http://127.0.0.1:$SPORT/resume"
-    wait_drained "$SPORT" || true
-    end_phase "$consumer" process speezy "$1" "$n" "$(left_over)"
+    out=$(speezy_call "$SPORT" "/resume?drain=1")
+    end_phase "$consumer" process speezy "$1" "$n" "$(speezy_errors "$out" pending failed)" \
+        "$(kv "$out" seconds)"
     stop_speezy "$consumer"
 }
 
 speezy_mixed() { # run
-    local errs
+    local out
     rcli FLUSHALL >/dev/null
     start_speezy consumer 1
     sleep 0.3
     begin_phase "$SPID"
-    errs=$(add_jobs "$SPORT")
-    wait_drained "$SPORT" || true
-    end_phase "$SPID" add+process speezy "$1" "$JOBS" "$((errs + $(left_over)))"
+    out=$(speezy_call "$SPORT" "/enqueue?n=$JOBS&clients=$CLIENTS&drain=1")
+    end_phase "$SPID" add+process speezy "$1" "$JOBS" \
+        "$(speezy_errors "$out" not_added pending failed)" "$(kv "$out" seconds)"
     stop_speezy "$SPID"
 }
 
@@ -281,8 +267,7 @@ speezy_latency() { # run
     rcli FLUSHALL >/dev/null
     start_speezy consumer 1
     sleep 0.3
-    out=$("${ON_SIDE[@]}" curl -s -m "$TIMEOUT" -X POST \
-        "http://127.0.0.1:$SPORT/latency?n=$LAT_JOBS&gap=$GAP_MS") || true
+    out=$(speezy_call "$SPORT" "/latency?n=$LAT_JOBS&gap=$GAP_MS")
     stop_speezy "$SPID"
     record_latency speezy "$1" "$out"
 }
@@ -395,8 +380,6 @@ echo
 PINNING="speezy WORKERS=1 or node on CPU 0, Redis and the driver on CPU 1"
 ((${#ON_APP[@]})) || PINNING="speezy WORKERS=1 or node, unpinned"
 echo "queue bench: $JOBS jobs, $CLIENTS adders at once (speezy: threads of one request), x$REPEAT (median by jobs/s; runs' range), no-op handler, concurrency 50; $PINNING; Redis $(rcli INFO server | tr -d '\r' | sed -n 's/^redis_version://p'); $(date -u +%Y-%m-%dT%H:%MZ), load average $LOAD_BEFORE before"
-SUMMARY=$TMP/summary
-: >"$SUMMARY"
 if [[ -s $ROWS ]]; then
     echo
     echo "| phase | stack | jobs/s | process CPU µs/job | Redis CPU µs/job | Redis cmds/job | scripts/job | errors |"
@@ -425,7 +408,6 @@ for phase in add process add+process; do
                 printf "| %s | %s | %d%s | %.1f%s | %.1f%s | %.1f | %.2f | %d |\n",
                     ph, st, rate[m], range(rate, "%d"), app[m], range(app, "%.1f"),
                     red[m], range(red, "%.1f"), cmds[m], scr[m], err
-                printf "%s %s %f %f %f\n", ph, st, rate[m], app[m], red[m] >> "'"$SUMMARY"'"
             }' "$ROWS"
     done
 done
@@ -448,48 +430,45 @@ if [[ -s $LAT_ROWS ]]; then
     done
 fi
 echo
-# Per phase, speezy's jobs/s over BullMQ's in each run, and their median ("phase median r1 r2..").
+# Per phase and run, speezy's figures over BullMQ's in the same run (jobs/s, process CPU per job,
+# Redis CPU per job), and the median of each ("phase jobs/s cpu redis | r1 r2 ..", the runs'
+# jobs/s ratios): a slow stretch of the VM raises both stacks' CPU per job alike.
 RATIOS=$TMP/ratios
-awk '
-    $2 == "speezy" || $2 == "bullmq" { rate[$1, $2, $3] = $4 / $5; if ($3 > last) last = $3 }
+awk -v hz="$CLK_TCK" '
+    $2 == "speezy" || $2 == "bullmq" {
+        k = $1 SUBSEP $2 SUBSEP $3
+        rate[k] = $4 / $5; app[k] = $6 / hz / $4; red[k] = $7 / $4
+        if ($3 > last) last = $3
+    }
+    function median(v, n,   a, b, t) {
+        for (a = 1; a <= n; a++) for (b = a + 1; b <= n; b++)
+            if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }
+        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
     END {
         split("add process add+process", phases, " ")
         for (i = 1; i <= 3; i++) {
             p = phases[i]; n = 0; line = ""
-            for (r = 1; r <= last; r++)
-                if ((p, "speezy", r) in rate && (p, "bullmq", r) in rate) {
-                    v[++n] = rate[p, "speezy", r] / rate[p, "bullmq", r]
-                    line = line sprintf(" %.2f", v[n])
-                }
-            if (!n) continue
-            for (a = 1; a <= n; a++) for (b = a + 1; b <= n; b++)
-                if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }
-            m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-            printf "%s %f%s\n", p, m, line
+            for (r = 1; r <= last; r++) {
+                s = p SUBSEP "speezy" SUBSEP r; b = p SUBSEP "bullmq" SUBSEP r
+                if (!(s in rate) || !(b in rate)) continue
+                n++
+                vr[n] = rate[s] / rate[b]; va[n] = app[s] / app[b]; vd[n] = red[s] / red[b]
+                line = line sprintf(" %.2f", vr[n])
+            }
+            if (n) printf "%s %f %f %f%s\n", p, median(vr, n), median(va, n), median(vd, n), line
         }
     }' "$ROWS" >"$RATIOS"
 # Against issue #14's targets: >= 3x BullMQ's jobs/s, <= 1/3 of its process and Redis CPU per
 # job, p99 from add to start <= 2 ms.
 awk '
-    FILENAME == ARGV[1] {
-        ratio[$1] = $2; runs[$1] = $3
-        for (i = 4; i <= NF; i++) runs[$1] = runs[$1] " " $i
-        next
-    }
-    { rate[$1, $2] = $3; app[$1, $2] = $4; red[$1, $2] = $5; seen[$1] = 1 }
     function verdict(ok) { return ok ? "met" : "MISSED" }
-    END {
-        split("add process add+process", phases, " ")
-        for (i = 1; i <= 3; i++) {
-            p = phases[i]
-            if (!((p, "speezy") in rate) || !((p, "bullmq") in rate)) continue
-            r = ratio[p]
-            a = app[p, "speezy"] / app[p, "bullmq"]
-            d = red[p, "speezy"] / red[p, "bullmq"]
-            printf "%s: speezy %.2fx BullMQ'"'"'s jobs/s (median of the runs: %s; target >= 3x: %s), %.2fx its process CPU per job (<= 0.33x: %s), %.2fx its Redis CPU per job (<= 0.33x: %s)\n",
-                p, r, runs[p], verdict(r >= 3), a, verdict(a <= 1 / 3), d, verdict(d <= 1 / 3)
-        }
-    }' "$RATIOS" "$SUMMARY"
+    {
+        runs = $5
+        for (i = 6; i <= NF; i++) runs = runs " " $i
+        printf "%s: speezy %.2fx BullMQ'"'"'s jobs/s (median of the runs: %s; target >= 3x: %s), %.2fx its process CPU per job (<= 0.33x: %s), %.2fx its Redis CPU per job (<= 0.33x: %s); each the median of the per-run ratios\n",
+            $1, $2, runs, verdict($2 >= 3), $3, verdict($3 <= 1 / 3), $4, verdict($4 <= 1 / 3)
+    }' "$RATIOS"
 if [[ -s $LAT_ROWS ]]; then
     sort -k5,5n "$LAT_ROWS" | awk '$1 == "speezy" { r[++n] = $5 } END {
         if (n) printf "lone job p99 (median run): speezy %.2f ms (target <= 2 ms: %s)\n",

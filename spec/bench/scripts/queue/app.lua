@@ -1,15 +1,18 @@
 -- The job-queue bench (spec/bench/queue.sh), the same work as spec/bench/bullmq/bench.js.
 --   the handler            a no-op on queue bench.noop, concurrency 50 (the BullMQ Worker's)
---   POST /enqueue?n=N&clients=C
+--   POST /enqueue?n=N&clients=C[&drain=1]
 --                          adds N jobs from C threads of the request, each awaiting its add
---                          before the next (bench.js' addAll: C loops in one process);
---                          answers "A F": A jobs added, F adds failed
---   GET /pending           "P F": P jobs wait or run, F failed (the bench's errors)
---   POST /pause, /resume   the queue, through the API
+--                          before the next (bench.js' addAll: C loops in one process); with
+--                          drain=1 then waits until nothing waits or runs (bench.js' drained)
+--   POST /resume[?drain=1], /pause
+--                          the queue, through the API; drain=1 as above
+--   GET /pending           "P F": P jobs wait or run, F failed
 --   POST /latency?n=N&gap=MS
 --                          N lone jobs, MS ms apart, each carrying the wall time of its
---                          queue.add: the handler records how long it took to start; answers
---                          "jobs=.. p50_us=.. p99_us=.. max_us=.. mean_us=.."
+--                          queue.add: the handler records how long it took to start
+-- The bench's work is timed here, as bench.js times BullMQ's in node, and answered as
+-- "key=value ..." (seconds, not_added, pending, failed, jobs, p50_us ...): a driver polling from
+-- outside would start a process per look on Redis' CPU.
 -- Every job goes at once when it completes (removeOnComplete = true), as on BullMQ's side.
 local app = require "speezy.app"
 local core = require "speezy.core"
@@ -36,28 +39,51 @@ end
 
 local TEXT = { ["Content-Type"] = "text/plain" }
 
+-- Jobs waiting or running, and failed.
+local function pending()
+  local c, err = queue.counts(QUEUE)
+  if not c then return nil, err end
+  return c.waiting + c.active + c.prioritized + c.delayed + c.paused, c.failed
+end
+
+-- Until nothing waits or runs, looking every 20 ms (bench.js' drained); "pending=P failed=F"
+-- ("?" when Redis did not answer).
+local function drain()
+  for _ = 1, math.huge do
+    local p, f = pending()
+    if not p then return "pending=? failed=?" end
+    if p == 0 then return ("pending=0 failed=%d"):format(f) end
+    core.sleep(20)
+  end
+end
+
+local function answer(t0, req, line)
+  if req.query.drain == "1" then line = line .. " " .. drain() end
+  return 200, ("seconds=%.6f %s"):format(core.monotonic_ms() / 1000 - t0, line), TEXT
+end
+
 app.post("/enqueue", function(req)
+  local t0 = core.monotonic_ms() / 1000
   local n = count(req.query.n, 100, 1000000)
   local clients = count(req.query.clients, 1, 1024)
   if not n or not clients then return app.fail(400, "VALIDATION", "n or clients out of range") end
-  local taken, added, failed = 0, 0, 0
+  local taken, added = 0, 0
   local function adder()
     while taken < n do
       taken = taken + 1
-      if queue.add(QUEUE, { i = taken }, OPTS) then added = added + 1 else failed = failed + 1 end
+      if queue.add(QUEUE, { i = taken }, OPTS) then added = added + 1 end
     end
   end
   local threads = {}
   for k = 1, clients do threads[k] = core.spawn(adder) end
   for k = 1, clients do core.wait(threads[k]) end
-  return 200, ("%d %d"):format(added, failed), TEXT
+  return answer(t0, req, ("not_added=%d"):format(n - added))
 end)
 
 app.get("/pending", function()
-  local c, err = queue.counts(QUEUE)
-  if not c then return app.fail(503, err.code, err.message) end
-  return 200, ("%d %d"):format(c.waiting + c.active + c.prioritized + c.delayed + c.paused,
-    c.failed), TEXT
+  local p, f = pending()
+  if not p then return app.fail(503, f.code, f.message) end
+  return 200, ("%d %d"):format(p, f), TEXT
 end)
 
 app.post("/pause", function()
@@ -65,9 +91,10 @@ app.post("/pause", function()
   return 200, { paused = true }
 end)
 
-app.post("/resume", function()
+app.post("/resume", function(req)
+  local t0 = core.monotonic_ms() / 1000
   assert(queue.resume(QUEUE))
-  return 200, { paused = false }
+  return answer(t0, req, "resumed=1")
 end)
 
 local function percentile(sorted, p)
