@@ -26,7 +26,7 @@ struct queue_add_req {
 typedef struct batch {
     queue_adder_t *a;
     queue_add_req_t *head, **tail;
-    int n;
+    int n, nids; /* jobs, and those of them with a jobId */
     struct batch *next;
 } batch_t;
 
@@ -40,26 +40,65 @@ struct queue_adder {
     int closing, handles;
 };
 
-static void req_fire(queue_add_req_t *r, const redisReply *reply, size_t i, int err)
+/* Where the next job's answer is in a batch's reply: add.lua answers the number of the first job
+ * it numbered (the others follow in order), then whether each job with a jobId was created. */
+typedef struct {
+    const redisReply *reply; /* NULL: the batch failed */
+    long long number;
+    size_t flag;
+} answer_t;
+
+/* The batch's reply as an answer, or one that fails every job when the reply is not add.lua's
+ * for these n jobs, nids of them with a jobId. */
+static answer_t answer_of(const redisReply *reply, int nids)
 {
-    const redisReply *id = reply && reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements
-                               ? reply->element[i]
-                               : NULL;
-    if (id && id->type == REDIS_REPLY_STRING)
-        r->cb(id->str, id->len, (int)reply->element[i + 1]->integer, 0, NULL, r->ud);
-    else
-        r->cb(NULL, 0, 0, err ? err : REDIS_EREPLY,
-              reply && reply->type == REDIS_REPLY_ERROR ? reply->str : NULL, r->ud);
+    answer_t at = {NULL, 0, 1};
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 + (size_t)nids)
+        return at;
+    for (size_t i = 0; i < reply->elements; i++)
+        if (reply->element[i]->type != REDIS_REPLY_INTEGER)
+            return at;
+    at.reply = reply;
+    at.number = reply->element[0]->integer;
+    return at;
 }
 
-static void req_fire_all(queue_add_req_t *r, const redisReply *reply, int err)
+/* Job r's id (into buf when it is a new number) and whether it was created; moves at on. */
+static size_t answer_next(answer_t *at, const queue_add_req_t *r, char buf[24], const char **id,
+                          int *created)
 {
-    size_t i = 0;
-    queue_add_req_t *next;
-    for (; r; r = next, i += 2) {
-        next = r->next;
+    if (r->len[10] > 0) {
+        *id = r->argv[10];
+        *created = (int)at->reply->element[at->flag++]->integer;
+        return r->len[10];
+    }
+    *id = buf;
+    *created = 1;
+    return (size_t)snprintf(buf, 24, "%lld", at->number++);
+}
+
+/* Runs r's callback with its answer, or with the batch's error when at is NULL or failed. */
+static void req_fire(queue_add_req_t *r, answer_t *at, const redisReply *reply, int err)
+{
+    if (at && at->reply) {
+        char buf[24];
+        const char *id;
+        int created;
+        size_t len = answer_next(at, r, buf, &id, &created);
         if (r->cb)
-            req_fire(r, reply, i, err);
+            r->cb(id, len, created, 0, NULL, r->ud);
+    } else if (r->cb) {
+        r->cb(NULL, 0, 0, err ? err : REDIS_EREPLY,
+              reply && reply->type == REDIS_REPLY_ERROR ? reply->str : NULL, r->ud);
+    }
+}
+
+static void req_fire_all(queue_add_req_t *r, answer_t *at, const redisReply *reply, int err)
+{
+    queue_add_req_t *next;
+    for (; r; r = next) {
+        next = r->next;
+        req_fire(r, at, reply, err);
         free(r);
     }
 }
@@ -67,16 +106,19 @@ static void req_fire_all(queue_add_req_t *r, const redisReply *reply, int err)
 static void adder_on_turn(uv_check_t *h);
 static void adder_on_kick(uv_idle_t *h);
 
-/* Keeps the answer of r (job i of reply) for the turn's end; 0, or -1 when it can't be kept. */
-static int adder_defer(queue_adder_t *a, queue_add_req_t *r, const redisReply *reply, size_t i)
+/* Keeps the answer of r for the turn's end; 0, or -1 when it can't be kept. */
+static int adder_defer(queue_adder_t *a, queue_add_req_t *r, answer_t *at)
 {
-    const redisReply *id = reply->element[i];
-    if (id->type != REDIS_REPLY_STRING || !(r->id = malloc(id->len + 1)))
+    char buf[24];
+    const char *id;
+    int created;
+    size_t len = answer_next(at, r, buf, &id, &created);
+    if (!(r->id = malloc(len + 1)))
         return -1;
-    memcpy(r->id, id->str, id->len);
-    r->id[id->len] = '\0';
-    r->id_len = id->len;
-    r->created = (int)reply->element[i + 1]->integer;
+    memcpy(r->id, id, len);
+    r->id[len] = '\0';
+    r->id_len = len;
+    r->created = created;
     r->next = a->later;
     a->later = r;
     uv_check_start(&a->turn, adder_on_turn);
@@ -88,22 +130,23 @@ static int adder_defer(queue_adder_t *a, queue_add_req_t *r, const redisReply *r
  * first half: the rest resume at the end of the turn, after the adds of the first half have
  * been written. Redis then runs the first half's script while this worker resumes the second
  * half, instead of both taking turns idling (the adders of a turn wait on one script). */
-static void adder_answer(queue_adder_t *a, queue_add_req_t *r, int n, const redisReply *reply,
-                         int err)
+static void adder_answer(queue_adder_t *a, const batch_t *b, const redisReply *reply, int err)
 {
-    if (err || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 * (size_t)n ||
-        n < 2 * SPLIT_MIN || a->closing) {
-        req_fire_all(r, reply, err);
+    answer_t at = answer_of(err ? NULL : reply, b->nids);
+    queue_add_req_t *r = b->head, *next;
+    if (!at.reply || b->n < 2 * SPLIT_MIN || a->closing) {
+        req_fire_all(r, &at, reply, err);
         return;
     }
-    size_t i = 0;
-    queue_add_req_t *next;
-    for (int k = 0; r; r = next, i += 2, k++) {
+    for (int k = 0; r; r = next, k++) {
         next = r->next;
-        if (k >= n / 2 && r->cb && adder_defer(a, r, reply, i) == 0)
-            continue;
-        if (r->cb)
-            req_fire(r, reply, i, err);
+        if (k >= b->n / 2 && r->cb) {
+            answer_t here = at;
+            if (adder_defer(a, r, &at) == 0)
+                continue;
+            at = here;
+        }
+        req_fire(r, &at, reply, err);
         free(r);
     }
 }
@@ -129,7 +172,7 @@ static void adder_fire_later(queue_adder_t *a)
 static void batch_on_reply(const redisReply *reply, int err, void *ud)
 {
     batch_t *b = ud;
-    adder_answer(b->a, b->head, b->n, reply, err);
+    adder_answer(b->a, b, reply, err);
     free(b);
 }
 
@@ -158,7 +201,7 @@ static void batch_send(batch_t *b)
         free(argv);
     }
     if (rc < 0) {
-        req_fire_all(b->head, NULL, rc);
+        req_fire_all(b->head, NULL, NULL, rc);
         free(b);
     }
 }
@@ -248,6 +291,7 @@ int queue_adder_add(queue_adder_t *a, const char *const argv[12], const size_t l
     *b->tail = r;
     b->tail = &r->next;
     b->n++;
+    b->nids += len[10] > 0;
     if (out)
         *out = r;
     return 0;
@@ -295,7 +339,7 @@ void queue_adder_close(queue_adder_t *a)
     a->open = NULL;
     for (; b; b = next) {
         next = b->next;
-        req_fire_all(b->head, NULL, REDIS_EUNAVAILABLE);
+        req_fire_all(b->head, NULL, NULL, REDIS_EUNAVAILABLE);
         free(b);
     }
     uv_close((uv_handle_t *)&a->turn, adder_on_closed);

@@ -12,7 +12,7 @@
 -- Job hash fields: q queue, d data (JSON), ts added ms, at attempts (absent: 1), am attempts
 -- made before the running one (absent: 0), pr priority, to timeout ms, bo backoff
 -- "type:ms:jitter", rc / rf retention of completed / failed as "age_ms:count" (-1 = unbounded;
--- absent: KEEP), st state (a job in locks is active, whatever st says), pt started ms, ft
+-- absent: KEEP), st state (absent: waiting; a job in locks is active, whatever st says), pt started ms, ft
 -- finished ms, rv result (JSON), fc failure code, fr failure message, sc times found stalled.
 -- What changes when a job starts and ends lives in the queue's locks hash, not in the job's:
 -- a batch of jobs reads and writes its locks in one call, and a job removed on completion
@@ -117,7 +117,8 @@ end
 local function add_opts(h)
   local now, delay, pr = tonumber(ARGV[h + 1]), tonumber(ARGV[h + 2]), tonumber(ARGV[h + 3])
   local st = delay > 0 and 'delayed' or pr > 0 and 'prioritized' or 'waiting'
-  local f = { 'q', ARGV[h], 'd', '', 'ts', ARGV[h + 1], 'st', st }
+  local f = { 'q', ARGV[h], 'd', '', 'ts', ARGV[h + 1] }
+  if st ~= 'waiting' then f[#f + 1] = 'st'; f[#f + 1] = st end
   if ARGV[h + 4] ~= '1' then f[#f + 1] = 'at'; f[#f + 1] = ARGV[h + 4] end
   if pr > 0 then f[#f + 1] = 'pr'; f[#f + 1] = ARGV[h + 3] end
   if ARGV[h + 5] ~= '0' then f[#f + 1] = 'to'; f[#f + 1] = ARGV[h + 5] end

@@ -319,7 +319,7 @@ function M.get(id)
   for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
   if r[2] ~= "" then f.st, f.am, f.pt = "active", r[2], r[3] end -- it runs: get.lua
   return {
-    id = tostring(id), name = f.q, state = f.st, data = decode(f.d),
+    id = tostring(id), name = f.q, state = f.st or "waiting", data = decode(f.d),
     attempt = num(f.am) or 0, attempts = num(f.at) or 1, result = decode(f.rv),
     failedReason = f.fr, failedCode = f.fc, addedAt = num(f.ts), processedAt = num(f.pt),
     finishedAt = num(f.ft), priority = num(f.pr) ~= 0 and num(f.pr) or nil,
