@@ -130,6 +130,7 @@ jobrun_t *jobrun_new(bind_host_t *host, uint64_t lock_ms)
         free(jr);
         return NULL;
     }
+    queue_adder_watch(host->queue_adder, jr->consumer);
     return jr;
 }
 
@@ -181,6 +182,7 @@ void jobrun_close(jobrun_t *jr)
         return;
     while (jr->running)
         co_cancel(jr->running->co);
+    queue_adder_watch(jr->host->queue_adder, NULL);
     queue_consumer_close(jr->consumer);
     free(jr);
 }

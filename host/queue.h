@@ -158,6 +158,11 @@ void queue_consumer_stats(const queue_consumer_t *c, void (*each)(const queue_st
                           void *ud);
 void queue_consumer_close(queue_consumer_t *c);
 
+/* Adds of ready jobs through a (on the consumer's connection) are then told to consumer c, or
+ * to nobody (NULL): c takes a job added in this process without waiting for the queue's marker
+ * to wake it (queue_consumer.c, qc_added). */
+void queue_adder_watch(queue_adder_t *a, queue_consumer_t *c);
+
 /* The delay before retry `attempt + 1` after attempt `attempt` failed (ms). */
 uint64_t queue_backoff_ms(const char *spec, int attempt, double unit_random);
 

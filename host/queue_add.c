@@ -3,6 +3,7 @@
  * handle, with an idle handle so a turn that ends in a timer does not sleep first), each as one
  * add script carrying the shared options once and jobId and data per job. */
 #include "queue.h"
+#include "queue_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,9 @@ struct queue_adder {
     redis_client_t *client;
     uv_check_t turn;
     uv_idle_t kick;
-    batch_t *open;          /* batches of this turn */
-    queue_add_req_t *later; /* answered, their callbacks deferred to the turn's end */
+    batch_t *open;             /* batches of this turn */
+    queue_add_req_t *later;    /* answered, their callbacks deferred to the turn's end */
+    queue_consumer_t *watcher; /* told of ready jobs sent (queue_adder_watch) */
     int closing, handles;
 };
 
@@ -196,9 +198,13 @@ static void batch_send(batch_t *b)
         char name[QUEUE_NAME_MAX + 1];
         memcpy(name, b->head->argv[0], b->head->len[0]);
         name[b->head->len[0]] = '\0';
+        /* shared value 2 is the delay: "0", the jobs are ready (read before b may be gone) */
+        int ready = b->head->len[2] == 1 && b->head->argv[2][0] == '0';
         rc =
             queue_eval(a->client, QUEUE_SCRIPT_ADD, name, argc, argv, len, batch_on_reply, b, NULL);
         free(argv);
+        if (rc == 0 && ready && a->watcher)
+            qc_added(a->watcher, a->client, name);
     }
     if (rc < 0) {
         req_fire_all(b->head, NULL, NULL, rc);
@@ -295,6 +301,12 @@ int queue_adder_add(queue_adder_t *a, const char *const argv[12], const size_t l
     if (out)
         *out = r;
     return 0;
+}
+
+void queue_adder_watch(queue_adder_t *a, queue_consumer_t *c)
+{
+    if (a)
+        a->watcher = c;
 }
 
 void queue_add_abandon(queue_add_req_t *r)

@@ -275,6 +275,24 @@ static int send_reserve(queue_consumer_t *c, cqueue_t *q, int room, int64_t now)
     return 0;
 }
 
+/* A queue served here with room and no reserve in flight reserves at once, its call right behind
+ * the add on the same connection: a job added in this process starts one round trip after
+ * its add, not after a second one for the marker's wake and a third for the reserve. The
+ * marker still wakes the block (or another process' consumer); a reserve after it may find
+ * the job gone, which is harmless. */
+void qc_added(queue_consumer_t *c, const redis_client_t *client, const char *name)
+{
+    if (c->closing || c->draining || client != c->client)
+        return;
+    int64_t now = qc_wall_ms(c);
+    cqueue_t *q = queue_find(c, name);
+    if (!q || q->reserving || q->limited_until || c->retry_at > now)
+        return;
+    int room = queue_room(c, q);
+    if (room > 0)
+        send_reserve(c, q, room, now);
+}
+
 /* ---- waiting on Redis --------------------------------------------------------------------- */
 
 /* Does the block wait on q's marker? One test for counting the markers and for listing them: a

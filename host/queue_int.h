@@ -104,6 +104,9 @@ const char *qc_reply_why(const redisReply *r, int err);
 /* The job's log line, and the queue's counters. */
 void qc_log_outcome(const cjob_t *j, const char *state, const char *code, const char *msg);
 
+/* Ready jobs of queue `name` were just written to connection `client` (queue_add.c). */
+void qc_added(queue_consumer_t *c, const redis_client_t *client, const char *name);
+
 /* queue_upkeep.c */
 void qc_on_locks(uv_timer_t *t);
 int64_t qc_sched_next(const csched_t *s, int64_t after);

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "queue.h"
+#include "queue_int.h"
 #include "redis.h"
 #include "test.h"
 
@@ -249,6 +250,22 @@ static void on_one_added(const char *id, size_t id_len, int created, int err, co
     }
 }
 
+/* A loop with a Redis client and an adder on it, and their end. */
+static void adder_open(uv_loop_t *loop, redis_client_t **rc, queue_adder_t **a)
+{
+    uv_loop_init(loop);
+    CHECK(redis_client_new(loop, redis_url, NULL, rc) == 0);
+    CHECK(queue_adder_new(loop, *rc, a) == 0);
+}
+
+static void adder_shut(uv_loop_t *loop, redis_client_t *rc, queue_adder_t *a)
+{
+    queue_adder_close(a);
+    redis_client_close(rc);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(loop) == 0);
+}
+
 typedef struct {
     char text[64];
     int done;
@@ -281,11 +298,9 @@ static void job_field(uv_loop_t *loop, redis_client_t *rc, const char *id, const
 TEST(adder_keeps_each_jobs_options)
 {
     uv_loop_t loop;
-    uv_loop_init(&loop);
     redis_client_t *rc;
-    CHECK(redis_client_new(&loop, redis_url, NULL, &rc) == 0);
     queue_adder_t *a;
-    CHECK(queue_adder_new(&loop, rc, &a) == 0);
+    adder_open(&loop, &rc, &a);
     char name[96];
     unique_name(name, sizeof(name), "adder");
     /* delay, priority, attempts of each job; data is its slot */
@@ -324,10 +339,7 @@ TEST(adder_keeps_each_jobs_options)
     CHECK(counts_field(&loop, rc, name, 0) == 4); /* waiting */
     CHECK(counts_field(&loop, rc, name, 2) == 1); /* delayed */
     CHECK(counts_field(&loop, rc, name, 3) == 1); /* prioritized */
-    queue_adder_close(a);
-    redis_client_close(rc);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
+    adder_shut(&loop, rc, a);
 }
 
 /* A batch large enough that its answer resumes half of its adders at the end of the turn, with
@@ -336,11 +348,9 @@ TEST(adder_keeps_each_jobs_options)
 TEST(adder_answers_every_add_of_a_large_batch)
 {
     uv_loop_t loop;
-    uv_loop_init(&loop);
     redis_client_t *rc;
-    CHECK(redis_client_new(&loop, redis_url, NULL, &rc) == 0);
     queue_adder_t *a;
-    CHECK(queue_adder_new(&loop, rc, &a) == 0);
+    adder_open(&loop, &rc, &a);
     char name[96];
     unique_name(name, sizeof(name), "adder.large");
     adds_t all = {0};
@@ -379,10 +389,45 @@ TEST(adder_answers_every_add_of_a_large_batch)
         job_field(&loop, rc, all.ids[i], "d", &f);
         CHECK_STR(f.text, data);
     }
-    queue_adder_close(a);
-    redis_client_close(rc);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
+    adder_shut(&loop, rc, a);
+}
+
+/* A job added in this process is taken by its consumer right behind the add (qc_added): in the
+ * loop turn that writes the add, before any answer, the consumer has a reserve in flight.
+ * Without the watch the blocked consumer waits for the marker's wake. Either way the job runs. */
+TEST(consumer_reserves_behind_an_add_of_its_own_process)
+{
+    uv_loop_t loop;
+    redis_client_t *rc;
+    queue_adder_t *a;
+    adder_open(&loop, &rc, &a);
+    runner_t r = {.loop = &loop};
+    char name[96];
+    unique_name(name, sizeof(name), "behind");
+    queue_consumer_t *c;
+    queue_consumer_opts_t o = {.lock_ms = 5000};
+    CHECK(queue_consumer_new(&loop, rc, &o, run_job, &r, &c) == 0);
+    queue_decl_t d = {.name = name, .concurrency = 2, .max_stalled = 1};
+    CHECK(queue_consumer_set(c, &d, 1, NULL, 0) == 0);
+    const char *argv[12] = {name, "1700000000000", "0", "0", "1", "0", "", "", "", "0", "", "{}"};
+    size_t len[12];
+    for (int k = 0; k < 12; k++)
+        len[k] = strlen(argv[k]);
+    adds_t all = {0};
+    add_slot_t slot = {&all, 0};
+    for (int watched = 0; watched < 2; watched++) {
+        queue_adder_watch(a, watched ? c : NULL);
+        RUN_UNTIL(&loop, c->block && !c->queues->reserving, 5000); /* idle, blocked on Redis */
+        CHECK(c->block && !c->queues->reserving);
+        CHECK(queue_adder_add(a, argv, len, on_one_added, &slot, NULL) == 0);
+        uv_run(&loop, UV_RUN_NOWAIT); /* the turn that writes the add */
+        CHECK(c->queues->reserving == watched);
+        RUN_UNTIL(&loop, r.ran == watched + 1, 5000);
+        CHECK(r.ran == watched + 1);
+    }
+    CHECK(all.fired == 2 && all.created == 2);
+    queue_consumer_close(c);
+    adder_shut(&loop, rc, a);
 }
 
 int main(void)
@@ -401,5 +446,6 @@ int main(void)
     RUN(consumer_gives_running_jobs_back);
     RUN(adder_keeps_each_jobs_options);
     RUN(adder_answers_every_add_of_a_large_batch);
+    RUN(consumer_reserves_behind_an_add_of_its_own_process);
     return test_summary();
 }
