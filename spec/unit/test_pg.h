@@ -15,9 +15,13 @@ static const char *db_url;
 
 /* ---- loop helpers ----------------------------------------------------------------------- */
 
+/* Stops the uv_run it fires in: libuv runs due timers before it polls, so a guard that fires
+ * there leaves a UV_RUN_ONCE to poll with no timer left, forever when no I/O comes (a valgrind
+ * run of test_pg_batch hung so, in epoll_wait with timeout -1, its guard fired). */
 static inline void on_guard(uv_timer_t *t)
 {
     *(int *)t->data = 1;
+    uv_stop(t->loop);
 }
 
 /* Runs the loop until *flag becomes non-zero or ms pass; returns whether the flag was set. */
