@@ -79,42 +79,42 @@ static size_t answer_next(answer_t *at, const queue_add_req_t *r, char buf[24], 
     return (size_t)snprintf(buf, 24, "%lld", at->number++);
 }
 
-/* Runs r's callback with its answer, or with the batch's error when at is NULL or failed. */
-static void req_fire(queue_add_req_t *r, answer_t *at, const redisReply *reply, int err)
+/* Ends r: its callback, unless abandoned, with the job's id or an error. */
+static void req_done(queue_add_req_t *r, const char *id, size_t len, int created, int err,
+                     const char *message)
 {
-    if (at && at->reply) {
-        char buf[24];
-        const char *id;
-        int created;
-        size_t len = answer_next(at, r, buf, &id, &created);
-        if (r->cb)
-            r->cb(id, len, created, 0, NULL, r->ud);
-    } else if (r->cb) {
-        r->cb(NULL, 0, 0, err ? err : REDIS_EREPLY,
-              reply && reply->type == REDIS_REPLY_ERROR ? reply->str : NULL, r->ud);
-    }
+    if (r->cb)
+        r->cb(id, len, created, err, message, r->ud);
+    free(r);
 }
 
-static void req_fire_all(queue_add_req_t *r, answer_t *at, const redisReply *reply, int err)
+/* Ends every add from r on: each with its answer, or all with the batch's error when at is NULL
+ * or failed. */
+static void req_done_all(queue_add_req_t *r, answer_t *at, const redisReply *reply, int err)
 {
+    const char *why = reply && reply->type == REDIS_REPLY_ERROR ? reply->str : NULL;
     queue_add_req_t *next;
     for (; r; r = next) {
         next = r->next;
-        req_fire(r, at, reply, err);
-        free(r);
+        if (at && at->reply) {
+            char buf[24];
+            const char *id;
+            int created;
+            size_t len = answer_next(at, r, buf, &id, &created);
+            req_done(r, id, len, created, 0, NULL);
+        } else {
+            req_done(r, NULL, 0, 0, err ? err : REDIS_EREPLY, why);
+        }
     }
 }
 
 static void adder_on_turn(uv_check_t *h);
 static void adder_on_kick(uv_idle_t *h);
 
-/* Keeps the answer of r for the turn's end; 0, or -1 when it can't be kept. */
-static int adder_defer(queue_adder_t *a, queue_add_req_t *r, answer_t *at)
+/* Keeps r's answer for the turn's end; 0, or -1 when it can't be kept. */
+static int adder_defer(queue_adder_t *a, queue_add_req_t *r, const char *id, size_t len,
+                       int created)
 {
-    char buf[24];
-    const char *id;
-    int created;
-    size_t len = answer_next(at, r, buf, &id, &created);
     if (!(r->id = malloc(len + 1)))
         return -1;
     memcpy(r->id, id, len);
@@ -137,19 +137,17 @@ static void adder_answer(queue_adder_t *a, const batch_t *b, const redisReply *r
     answer_t at = answer_of(err ? NULL : reply, b->nids);
     queue_add_req_t *r = b->head, *next;
     if (!at.reply || b->n < 2 * SPLIT_MIN || a->closing) {
-        req_fire_all(r, &at, reply, err);
+        req_done_all(r, &at, reply, err);
         return;
     }
     for (int k = 0; r; r = next, k++) {
         next = r->next;
-        if (k >= b->n / 2 && r->cb) {
-            answer_t here = at;
-            if (adder_defer(a, r, &at) == 0)
-                continue;
-            at = here;
-        }
-        req_fire(r, &at, reply, err);
-        free(r);
+        char buf[24];
+        const char *id;
+        int created;
+        size_t len = answer_next(&at, r, buf, &id, &created);
+        if (k < b->n / 2 || !r->cb || adder_defer(a, r, id, len, created) < 0)
+            req_done(r, id, len, created, 0, NULL);
     }
 }
 
@@ -160,14 +158,12 @@ static void adder_fire_later(queue_adder_t *a)
     a->later = NULL;
     for (; r; r = next) {
         next = r->next;
-        if (r->cb) {
-            if (r->id)
-                r->cb(r->id, r->id_len, r->created, 0, NULL, r->ud);
-            else
-                r->cb(NULL, 0, 0, REDIS_EUNAVAILABLE, NULL, r->ud);
-        }
-        free(r->id);
-        free(r);
+        char *id = r->id;
+        if (id)
+            req_done(r, id, r->id_len, r->created, 0, NULL);
+        else
+            req_done(r, NULL, 0, 0, REDIS_EUNAVAILABLE, NULL);
+        free(id);
     }
 }
 
@@ -207,7 +203,7 @@ static void batch_send(batch_t *b)
             qc_added(a->watcher, a->client, name);
     }
     if (rc < 0) {
-        req_fire_all(b->head, NULL, NULL, rc);
+        req_done_all(b->head, NULL, NULL, rc);
         free(b);
     }
 }
@@ -351,7 +347,7 @@ void queue_adder_close(queue_adder_t *a)
     a->open = NULL;
     for (; b; b = next) {
         next = b->next;
-        req_fire_all(b->head, NULL, NULL, REDIS_EUNAVAILABLE);
+        req_done_all(b->head, NULL, NULL, REDIS_EUNAVAILABLE);
         free(b);
     }
     uv_close((uv_handle_t *)&a->turn, adder_on_closed);

@@ -12,8 +12,9 @@
 -- Job hash fields: q queue, d data (JSON), ts added ms, at attempts (absent: 1), am attempts
 -- made before the running one (absent: 0), pr priority, to timeout ms, bo backoff
 -- "type:ms:jitter", rc / rf retention of completed / failed as "age_ms:count" (-1 = unbounded;
--- absent: KEEP), st state (absent: waiting; a job in locks is active, whatever st says), pt started ms, ft
--- finished ms, rv result (JSON), fc failure code, fr failure message, sc times found stalled.
+-- absent: KEEP), st state (absent: waiting; a job in locks is active, whatever st says), pt
+-- started ms, ft finished ms, rv result (JSON), fc failure code, fr failure message, sc times
+-- found stalled.
 -- What changes when a job starts and ends lives in the queue's locks hash, not in the job's:
 -- a batch of jobs reads and writes its locks in one call, and a job removed on completion
 -- costs one DEL.
