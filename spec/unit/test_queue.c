@@ -251,20 +251,36 @@ static void on_one_added(const char *id, size_t id_len, int created, int err, co
     }
 }
 
-/* A loop with a Redis client and an adder on it, and their end. */
-static void adder_open(uv_loop_t *loop, redis_client_t **rc, queue_adder_t **a)
+/* What the adder's tests stand on: a loop, a Redis client and an adder on it, a fresh queue
+ * name; and their end. */
+typedef struct {
+    uv_loop_t loop;
+    redis_client_t *rc;
+    queue_adder_t *a;
+    char name[96];
+} adder_env_t;
+
+static void adder_open(adder_env_t *e, const char *what)
 {
-    uv_loop_init(loop);
-    CHECK(redis_client_new(loop, redis_url, NULL, rc) == 0);
-    CHECK(queue_adder_new(loop, *rc, a) == 0);
+    uv_loop_init(&e->loop);
+    CHECK(redis_client_new(&e->loop, redis_url, NULL, &e->rc) == 0);
+    CHECK(queue_adder_new(&e->loop, e->rc, &e->a) == 0);
+    unique_name(e->name, sizeof(e->name), what);
 }
 
-static void adder_shut(uv_loop_t *loop, redis_client_t *rc, queue_adder_t *a)
+static void adder_shut(adder_env_t *e)
 {
-    queue_adder_close(a);
-    redis_client_close(rc);
-    uv_run(loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(loop) == 0);
+    queue_adder_close(e->a);
+    redis_client_close(e->rc);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&e->loop) == 0);
+}
+
+/* The lengths of a job's 12 values (queue_adder_add). */
+static void job_lens(const char *const argv[12], size_t len[12])
+{
+    for (int k = 0; k < 12; k++)
+        len[k] = strlen(argv[k]);
 }
 
 typedef struct {
@@ -298,12 +314,8 @@ static void job_field(uv_loop_t *loop, redis_client_t *rc, const char *id, const
  * each job keeps its own options and data. */
 TEST(adder_keeps_each_jobs_options)
 {
-    uv_loop_t loop;
-    redis_client_t *rc;
-    queue_adder_t *a;
-    adder_open(&loop, &rc, &a);
-    char name[96];
-    unique_name(name, sizeof(name), "adder");
+    adder_env_t e;
+    adder_open(&e, "adder");
     /* delay, priority, attempts of each job; data is its slot */
     static const char *opts[6][3] = {{"0", "0", "1"},     {"0", "2", "1"}, {"0", "0", "1"},
                                      {"60000", "0", "1"}, {"0", "0", "3"}, {"0", "0", "1"}};
@@ -313,34 +325,33 @@ TEST(adder_keeps_each_jobs_options)
         char data[16];
         snprintf(data, sizeof(data), "{\"s\":%d}", i);
         const char *argv[12] = {
-            name, "1700000000000", opts[i][0], opts[i][1], opts[i][2], "0", "", "", "", "0", "",
+            e.name, "1700000000000", opts[i][0], opts[i][1], opts[i][2], "0", "", "", "", "0", "",
             data};
         size_t len[12];
-        for (int k = 0; k < 12; k++)
-            len[k] = strlen(argv[k]);
+        job_lens(argv, len);
         slots[i] = (add_slot_t){&all, i};
-        CHECK(queue_adder_add(a, argv, len, on_one_added, &slots[i], NULL) == 0);
+        CHECK(queue_adder_add(e.a, argv, len, on_one_added, &slots[i], NULL) == 0);
     }
-    RUN_UNTIL(&loop, all.fired == 6, 5000);
+    RUN_UNTIL(&e.loop, all.fired == 6, 5000);
     CHECK(all.fired == 6 && all.created == 6);
     static const char *state[6] = {"", "prioritized", "", "delayed", "", ""}; /* "": waiting */
     for (int i = 0; i < 6; i++) {
         field_t f;
         char data[16];
         snprintf(data, sizeof(data), "{\"s\":%d}", i);
-        job_field(&loop, rc, all.ids[i], "d", &f);
+        job_field(&e.loop, e.rc, all.ids[i], "d", &f);
         CHECK_STR(f.text, data);
-        job_field(&loop, rc, all.ids[i], "st", &f);
+        job_field(&e.loop, e.rc, all.ids[i], "st", &f);
         CHECK_STR(f.text, state[i]);
-        job_field(&loop, rc, all.ids[i], "at", &f);
+        job_field(&e.loop, e.rc, all.ids[i], "at", &f);
         CHECK_STR(f.text, i == 4 ? "3" : "");
-        job_field(&loop, rc, all.ids[i], "pr", &f);
+        job_field(&e.loop, e.rc, all.ids[i], "pr", &f);
         CHECK_STR(f.text, i == 1 ? "2" : "");
     }
-    CHECK(counts_field(&loop, rc, name, 0) == 4); /* waiting */
-    CHECK(counts_field(&loop, rc, name, 2) == 1); /* delayed */
-    CHECK(counts_field(&loop, rc, name, 3) == 1); /* prioritized */
-    adder_shut(&loop, rc, a);
+    CHECK(counts_field(&e.loop, e.rc, e.name, 0) == 4); /* waiting */
+    CHECK(counts_field(&e.loop, e.rc, e.name, 2) == 1); /* delayed */
+    CHECK(counts_field(&e.loop, e.rc, e.name, 3) == 1); /* prioritized */
+    adder_shut(&e);
 }
 
 /* A batch large enough that its answer resumes half of its adders at the end of the turn, with
@@ -348,12 +359,8 @@ TEST(adder_keeps_each_jobs_options)
  * add still gets its own job's id, once; a jobId met again in the batch is not created. */
 TEST(adder_answers_every_add_of_a_large_batch)
 {
-    uv_loop_t loop;
-    redis_client_t *rc;
-    queue_adder_t *a;
-    adder_open(&loop, &rc, &a);
-    char name[96];
-    unique_name(name, sizeof(name), "adder.large");
+    adder_env_t e;
+    adder_open(&e, "adder.large");
     adds_t all = {0};
     add_slot_t slots[40];
     char job_ids[40][128];
@@ -363,16 +370,15 @@ TEST(adder_answers_every_add_of_a_large_batch)
         /* jobs 2 and 7 share a jobId, 12 and 17 the next ... */
         job_ids[i][0] = '\0';
         if (i % 5 == 2)
-            snprintf(job_ids[i], sizeof(job_ids[i]), "%s-%d", name, i / 10);
-        const char *argv[12] = {name, "1700000000000", "0", "0", "1", "0", "", "", "",
-                                "0",  job_ids[i],      data};
+            snprintf(job_ids[i], sizeof(job_ids[i]), "%s-%d", e.name, i / 10);
+        const char *argv[12] = {e.name, "1700000000000", "0", "0", "1", "0", "", "", "",
+                                "0",    job_ids[i],      data};
         size_t len[12];
-        for (int k = 0; k < 12; k++)
-            len[k] = strlen(argv[k]);
+        job_lens(argv, len);
         slots[i] = (add_slot_t){&all, i};
-        CHECK(queue_adder_add(a, argv, len, on_one_added, &slots[i], NULL) == 0);
+        CHECK(queue_adder_add(e.a, argv, len, on_one_added, &slots[i], NULL) == 0);
     }
-    RUN_UNTIL(&loop, all.fired == 40, 5000);
+    RUN_UNTIL(&e.loop, all.fired == 40, 5000);
     CHECK(all.fired == 40 && all.created == 36);
     long long first = -1;
     for (int i = 0, fresh = 0; i < 40; i++) {
@@ -387,10 +393,10 @@ TEST(adder_answers_every_add_of_a_large_batch)
                 first = n;
             CHECK(n == first + fresh++); /* new numbers in the order of the adds */
         }
-        job_field(&loop, rc, all.ids[i], "d", &f);
+        job_field(&e.loop, e.rc, all.ids[i], "d", &f);
         CHECK_STR(f.text, data);
     }
-    adder_shut(&loop, rc, a);
+    adder_shut(&e);
 }
 
 /* A job added in this process is taken by its consumer right behind the add (qc_added): in the
@@ -398,37 +404,32 @@ TEST(adder_answers_every_add_of_a_large_batch)
  * Without the watch the blocked consumer waits for the marker's wake. Either way the job runs. */
 TEST(consumer_reserves_behind_an_add_of_its_own_process)
 {
-    uv_loop_t loop;
-    redis_client_t *rc;
-    queue_adder_t *a;
-    adder_open(&loop, &rc, &a);
-    runner_t r = {.loop = &loop};
-    char name[96];
-    unique_name(name, sizeof(name), "behind");
+    adder_env_t e;
+    adder_open(&e, "behind");
+    runner_t r = {.loop = &e.loop};
     queue_consumer_t *c;
     queue_consumer_opts_t o = {.lock_ms = 5000};
-    CHECK(queue_consumer_new(&loop, rc, &o, run_job, &r, &c) == 0);
-    queue_decl_t d = {.name = name, .concurrency = 2, .max_stalled = 1};
+    CHECK(queue_consumer_new(&e.loop, e.rc, &o, run_job, &r, &c) == 0);
+    queue_decl_t d = {.name = e.name, .concurrency = 2, .max_stalled = 1};
     CHECK(queue_consumer_set(c, &d, 1, NULL, 0) == 0);
-    const char *argv[12] = {name, "1700000000000", "0", "0", "1", "0", "", "", "", "0", "", "{}"};
+    const char *argv[12] = {e.name, "1700000000000", "0", "0", "1", "0", "", "", "", "0", "", "{}"};
     size_t len[12];
-    for (int k = 0; k < 12; k++)
-        len[k] = strlen(argv[k]);
+    job_lens(argv, len);
     adds_t all = {0};
     add_slot_t slot = {&all, 0};
     for (int watched = 0; watched < 2; watched++) {
-        queue_adder_watch(a, watched ? c : NULL);
-        RUN_UNTIL(&loop, c->block && !c->queues->reserving, 5000); /* idle, blocked on Redis */
+        queue_adder_watch(e.a, watched ? c : NULL);
+        RUN_UNTIL(&e.loop, c->block && !c->queues->reserving, 5000); /* idle, blocked on Redis */
         CHECK(c->block && !c->queues->reserving);
-        CHECK(queue_adder_add(a, argv, len, on_one_added, &slot, NULL) == 0);
-        uv_run(&loop, UV_RUN_NOWAIT); /* the turn that writes the add */
+        CHECK(queue_adder_add(e.a, argv, len, on_one_added, &slot, NULL) == 0);
+        uv_run(&e.loop, UV_RUN_NOWAIT); /* the turn that writes the add */
         CHECK(c->queues->reserving == watched);
-        RUN_UNTIL(&loop, r.ran == watched + 1, 5000);
+        RUN_UNTIL(&e.loop, r.ran == watched + 1, 5000);
         CHECK(r.ran == watched + 1);
     }
     CHECK(all.fired == 2 && all.created == 2);
     queue_consumer_close(c);
-    adder_shut(&loop, rc, a);
+    adder_shut(&e);
 }
 
 int main(void)
